@@ -1,0 +1,220 @@
+// sipmetrics client: record counters, gauges and latency samples from SIP worker processes into
+// the shared-memory segment that sipmetricsd serves on /metrics.
+//
+//   #include <sipmetrics/client.hpp>        // needs Boost headers, -pthread, -lrt; nothing else
+//
+//   auto& c = sipmetrics::Client::global();
+//   // Cold path (once, at init): resolve handles.
+//   sipmetrics::Counter calls = c.counter("voiceserver_calls_total", "Calls.",
+//                                         {{"transport", "sip"}, {"status", "ok"}});
+//   // Hot path (per call): no lock, no allocation, no system call, no string work.
+//   calls.inc();
+//
+// Guarantees
+//   * Every function is noexcept. A process that cannot attach (no permission, no space, a
+//     segment of another layout version) prints one line on stderr and runs detached: every
+//     handle is a no-op and the SIP worker goes on.
+//   * Handles are small values, valid for the life of the process, usable from any thread, and
+//     stay valid across fork(): a child writes into a writer slot of its own.
+//   * A handle update costs an owner-only load and store on the calling thread's lane (threads
+//     beyond the per-process lane quota share one lane with atomic adds).
+//   * Series are identified by (name, type, labels): registering the same one again, from any
+//     process, returns the same series; the daemon sums it over writers.
+//   * Do not close a file descriptor of the segment file yourself: POSIX record locks, which
+//     tell the daemon this process is alive, are released by any close of that file.
+#pragma once
+
+#include <errno.h>
+
+#include <cmath>
+#include <cstdint>
+#include <initializer_list>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <sipmetrics/detail/attachment.hpp>
+#include <sipmetrics/detail/key.hpp>
+#include <sipmetrics/layout.hpp>
+
+namespace sipmetrics {
+
+using layout::GaugeMode;
+
+/// Where and as whom to attach.
+struct Options {
+  /// POSIX shared-memory name, or a file path if it contains '/'. Empty: $SIPMETRICS_SEGMENT,
+  /// else "sipmetrics".
+  std::string segment;
+  /// Shown by the daemon's writer list. Empty: the program's name.
+  std::string writer_name;
+  /// Capacities used only if this process happens to create the segment (the daemon usually
+  /// does); an existing segment keeps its own.
+  layout::Geometry geometry = layout::kDefaultGeometry;
+};
+
+/// A monotonically increasing count. Hot path: inc()/add() are wait-free and allocation-free.
+class Counter {
+ public:
+  Counter() noexcept = default;
+  void inc() noexcept { add(1); }
+  /// Adds n (counters never go down).
+  void add(std::uint64_t n) noexcept {
+    if (ref_.cell == detail::kNoCell) return;
+    if (const detail::LaneBinding* b = detail::lane_for(ref_.attachment)) detail::cell_add(*b, ref_.cell, n);
+  }
+  /// False for a no-op handle (detached client or refused registration).
+  bool valid() const noexcept { return ref_.cell != detail::kNoCell; }
+
+ private:
+  friend class Client;
+  explicit Counter(detail::SeriesRef r) noexcept : ref_(r) {}
+  detail::SeriesRef ref_;
+};
+
+/// A value that goes up and down. How writers combine is the family's GaugeMode (default: the
+/// sum over live processes; a crashed process's contribution disappears with it).
+class Gauge {
+ public:
+  Gauge() noexcept = default;
+  /// Adds d (negative to subtract). kSum mode: this process's contribution changes by d.
+  void add(double d) noexcept {
+    if (ref_.cell == detail::kNoCell) return;
+    const detail::LaneBinding* b = detail::lane_for(ref_.attachment);
+    if (b == nullptr) return;
+    detail::cell_add_f64(*b, ref_.cell, d);
+    if (mode_ != GaugeMode::kSum) stamp(*b);
+  }
+  void inc() noexcept { add(1); }
+  void dec() noexcept { add(-1); }
+  /// Sets the value. kSum mode: makes this process's contribution v (other threads' pending
+  /// add()s of this process still count on top). Reads this process's other lanes: a few loads.
+  void set(double v) noexcept {
+    if (ref_.cell == detail::kNoCell) return;
+    const detail::LaneBinding* b = detail::lane_for(ref_.attachment);
+    if (b == nullptr) return;
+    if (mode_ == GaugeMode::kSum) {
+      const double others = detail::attachment(ref_.attachment)->other_lanes_f64(ref_.cell, b->lane_index);
+      detail::cell_store(*b, ref_.cell, detail::f64_bits(v - others));
+      return;
+    }
+    detail::cell_store(*b, ref_.cell, detail::f64_bits(v));
+    stamp(*b);
+  }
+  bool valid() const noexcept { return ref_.cell != detail::kNoCell; }
+
+ private:
+  friend class Client;
+  Gauge(detail::SeriesRef r, GaugeMode m) noexcept : ref_(r), mode_(m) {}
+  void stamp(const detail::LaneBinding& b) const noexcept {
+    detail::cell_store(b, ref_.cell + 1, mode_ == GaugeMode::kLast ? detail::coarse_realtime_ns() : 1);
+  }
+  detail::SeriesRef ref_;
+  GaugeMode mode_ = GaugeMode::kSum;
+};
+
+/// Latency-style samples: the daemon serves P50/P90/P95/P99 over a sliding window plus exact
+/// _sum and _count. observe() adds to sum and count and queues the sample on the thread's ring;
+/// a full ring drops the sample for the quantiles only (counted), never for _sum/_count.
+class Summary {
+ public:
+  Summary() noexcept = default;
+  /// Records one sample (units are the metric's, e.g. milliseconds). NaN is ignored.
+  void observe(double v) noexcept {
+    if (ref_.cell == detail::kNoCell || std::isnan(v)) return;
+    const detail::LaneBinding* b = detail::lane_for(ref_.attachment);
+    if (b == nullptr) return;
+    detail::cell_add_f64(*b, ref_.cell, v);
+    detail::cell_add(*b, ref_.cell + 1, 1);
+    detail::ring_push(*b, ref_.series, v);
+  }
+  bool valid() const noexcept { return ref_.cell != detail::kNoCell; }
+
+ private:
+  friend class Client;
+  explicit Summary(detail::SeriesRef r) noexcept : ref_(r) {}
+  detail::SeriesRef ref_;
+};
+
+/// A process's connection to one segment. Cheap to construct again for the same segment: all
+/// Clients of one segment in a process share one attachment and one writer slot.
+class Client {
+ public:
+  /// Attaches (creating the segment if nobody has yet). Never throws; see attached().
+  explicit Client(const Options& o = {}) noexcept
+      : att_(detail::attach(o.segment.empty() ? detail::default_segment_name() : o.segment,
+                            o.writer_name.empty() ? program_name() : o.writer_name, o.geometry)) {}
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  /// The process-wide client on the default segment (the seed's `Default`).
+  static Client& global() noexcept {
+    static Client c;
+    return c;
+  }
+
+  /// False when running detached (every handle is then a no-op).
+  bool attached() const noexcept { return att_->attached(); }
+
+  // ---- Cold path: resolve handles once ------------------------------------------------------------
+  /// Finds or registers a counter series. A name or label key outside Prometheus' grammar, or
+  /// a full catalog, yields a no-op handle and a counted refusal.
+  Counter counter(std::string_view name, std::string_view help, Labels labels = {}) noexcept {
+    return Counter(att_->register_series(layout::MetricType::kCounter, name, help, labels,
+                                         GaugeMode::kSum, 0));
+  }
+  /// Finds or registers a gauge series; `mode` says how processes combine (see GaugeMode).
+  Gauge gauge(std::string_view name, std::string_view help, Labels labels = {},
+              GaugeMode mode = GaugeMode::kSum) noexcept {
+    return Gauge(att_->register_series(layout::MetricType::kGauge, name, help, labels, mode, 0), mode);
+  }
+  /// Finds or registers a summary series. `window_samples` asks the daemon for a quantile
+  /// window of that many samples (0: the daemon's default).
+  Summary summary(std::string_view name, std::string_view help, Labels labels = {},
+                  std::uint32_t window_samples = 0) noexcept {
+    return Summary(att_->register_series(layout::MetricType::kSummary, name, help, labels,
+                                         GaugeMode::kSum, window_samples));
+  }
+
+  /// Declares the label keys allowed for a family; the daemon drops other keys, merges the
+  /// series that collapse and counts each violation in voiceserver_metrics_unknown_label_total.
+  /// Declaring again replaces the list (the newest declaration wins).
+  void register_labels(std::string_view family, std::initializer_list<std::string_view> keys) noexcept {
+    att_->register_labels(family, std::span<const std::string_view>(keys.begin(), keys.size()));
+  }
+  void register_labels(std::string_view family, std::span<const std::string_view> keys) noexcept {
+    att_->register_labels(family, keys);
+  }
+
+  // ---- Seed-compatible registry API ---------------------------------------------------------------
+  // Each call looks the series up in the shared catalog (a hash probe and a key compare, no
+  // allocation once the series exists). Prefer resolved handles on hot paths.
+  void inc_counter(std::string_view name, std::string_view help, Labels labels = {}) noexcept {
+    counter(name, help, labels).inc();
+  }
+  void add_counter(std::string_view name, std::string_view help, Labels labels, std::uint64_t n) noexcept {
+    counter(name, help, labels).add(n);
+  }
+  void set_gauge(std::string_view name, std::string_view help, Labels labels, double v) noexcept {
+    gauge(name, help, labels).set(v);
+  }
+  void add_gauge(std::string_view name, std::string_view help, Labels labels, double v) noexcept {
+    gauge(name, help, labels).add(v);
+  }
+  void observe(std::string_view name, std::string_view help, double v) noexcept {
+    summary(name, help).observe(v);
+  }
+  /// observe() with a quantile window of max_samples (the seed's ObserveN).
+  void observe_n(std::string_view name, std::string_view help, double v, int max_samples) noexcept {
+    summary(name, help, {}, max_samples > 0 ? static_cast<std::uint32_t>(max_samples) : 0).observe(v);
+  }
+
+ private:
+  static std::string program_name() {
+    // glibc's, declared in <errno.h>.
+    return program_invocation_short_name != nullptr ? program_invocation_short_name : "worker";
+  }
+  detail::Attachment* att_;
+};
+
+}  // namespace sipmetrics

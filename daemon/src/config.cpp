@@ -1,0 +1,195 @@
+#include "config.hpp"
+
+#include <algorithm>
+
+#include <sipmetrics/detail/key.hpp>
+#include <sipmetrics/detail/segment.hpp>
+
+namespace sipmetrics {
+namespace {
+
+bool split_listen(const std::string& listen, std::string& host, int& port) {
+  // "HOST:PORT", "[v6]:PORT" or ":PORT" (all interfaces).
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return false;
+  host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "0.0.0.0";
+  const std::string p = listen.substr(colon + 1);
+  if (p.empty() || p.size() > 5 || !std::all_of(p.begin(), p.end(), ::isdigit)) return false;
+  port = std::stoi(p);
+  return port >= 1 && port <= 65535;
+}
+
+}  // namespace
+
+std::string DaemonConfig::host() const {
+  std::string h;
+  int p = 0;
+  split_listen(listen, h, p);
+  return h;
+}
+
+int DaemonConfig::port() const {
+  std::string h;
+  int p = 0;
+  split_listen(listen, h, p);
+  return p;
+}
+
+ExporterSettings DaemonConfig::exporter_settings() const {
+  ExporterSettings s;
+  for (const std::string& spec : label_whitelist) s.plan.whitelists.insert(parse_whitelist(spec));
+  s.plan.max_series_per_family = max_series_per_family;
+  s.windows.default_samples = window_samples;
+  s.windows.max_age_ns = static_cast<std::int64_t>(window_age_seconds * 1e9);
+  s.drain_interval = std::chrono::milliseconds(drain_interval_ms);
+  s.housekeeping_interval = std::chrono::milliseconds(housekeeping_interval_ms);
+  return s;
+}
+
+std::pair<std::string, std::vector<std::string>> parse_whitelist(const std::string& spec) {
+  const auto eq = spec.find('=');
+  if (eq == std::string::npos)
+    throw CLI::ValidationError("--label-whitelist", "'" + spec + "' is not FAMILY=KEY[,KEY...]");
+  std::string family = spec.substr(0, eq);
+  if (!detail::valid_metric_name(family))
+    throw CLI::ValidationError("--label-whitelist", "'" + family + "' is not a valid metric name");
+  std::vector<std::string> keys;
+  std::string rest = spec.substr(eq + 1);
+  std::size_t at = 0;
+  while (at <= rest.size() && !rest.empty()) {
+    const auto comma = rest.find(',', at);
+    std::string key = rest.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    if (!detail::valid_label_name(key))
+      throw CLI::ValidationError("--label-whitelist",
+                                 "'" + key + "' in '" + spec + "' is not a valid label name");
+    keys.push_back(std::move(key));
+    if (comma == std::string::npos) break;
+    at = comma + 1;
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return {std::move(family), std::move(keys)};
+}
+
+void add_options(CLI::App& app, DaemonConfig& cfg) {
+  app.description(
+      "sipmetricsd: serves the counters, gauges and latency summaries that SIP worker processes "
+      "write into a shared-memory segment, as Prometheus metrics over HTTP.\n"
+      "Every option can also be set by the environment variable shown, or in the config file "
+      "(TOML: `listen = \"0.0.0.0:9477\"`, `label-whitelist = [\"family=key1,key2\"]`). The "
+      "command line wins over the environment, which wins over the file. SIGHUP reloads the "
+      "file; SIGTERM stops.");
+  app.set_config("--config", "", "Config file (TOML or INI); reloaded on SIGHUP")
+      ->envname("SIPMETRICSD_CONFIG")
+      ->check(CLI::ExistingFile);
+  app.add_option("--listen", cfg.listen,
+                 "HTTP address HOST:PORT ([v6]:PORT, or :PORT for all interfaces)")
+      ->envname("SIPMETRICSD_LISTEN")
+      ->capture_default_str()
+      ->check([](const std::string& v) {
+        std::string h;
+        int p = 0;
+        return split_listen(v, h, p) ? std::string() : "expected HOST:PORT, got '" + v + "'";
+      });
+  app.add_option("--segment", cfg.segment,
+                 "Segment: a POSIX shared-memory name, or a file path if it contains '/' "
+                 "(default: sipmetrics)")
+      ->envname("SIPMETRICS_SEGMENT");
+  app.add_option("--log-level", cfg.log_level, "trace, debug, info, warn, error or critical")
+      ->envname("SIPMETRICSD_LOG_LEVEL")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  app.add_option("--http-threads", cfg.http_threads, "Threads serving HTTP (bounds concurrent scrapes)")
+      ->envname("SIPMETRICSD_HTTP_THREADS")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  app.add_option("--label-whitelist", cfg.label_whitelist,
+                 "FAMILY=KEY[,KEY...]: label keys kept for a family, overriding the workers' "
+                 "own declaration; repeat for more families")
+      ->envname("SIPMETRICSD_LABEL_WHITELIST")
+      ->delimiter(';')
+      ->check([](const std::string& v) {
+        try {
+          parse_whitelist(v);
+          return std::string();
+        } catch (const CLI::ValidationError& e) {
+          return std::string(e.what());
+        }
+      });
+  app.add_option("--max-series-per-family", cfg.max_series_per_family,
+                 "Series exposed per family at most; the rest are counted, not served")
+      ->envname("SIPMETRICSD_MAX_SERIES_PER_FAMILY")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1u << 20));
+  app.add_option("--window-samples", cfg.window_samples,
+                 "Quantile window: newest samples kept per summary (a series' observe_n wins)")
+      ->envname("SIPMETRICSD_WINDOW_SAMPLES")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1u << 20));
+  app.add_option("--window-age", cfg.window_age_seconds,
+                 "Quantile window: seconds a sample counts; 0 for no age bound")
+      ->envname("SIPMETRICSD_WINDOW_AGE")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 86400.0 * 7));
+  app.add_option("--drain-interval-ms", cfg.drain_interval_ms,
+                 "How often writer rings are drained")
+      ->envname("SIPMETRICSD_DRAIN_INTERVAL_MS")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 1000u));
+  app.add_option("--housekeeping-interval-ms", cfg.housekeeping_interval_ms,
+                 "How often dead writers are looked for and folded")
+      ->envname("SIPMETRICSD_HOUSEKEEPING_INTERVAL_MS")
+      ->capture_default_str()
+      ->check(CLI::Range(10u, 60000u));
+
+  // Capacities apply only when this daemon creates the segment.
+  const std::string g = "Segment capacities (used only when sipmetricsd creates the segment)";
+  auto pow2 = [](const std::string& v) {
+    const auto n = std::stoull(v);
+    return layout::is_pow2(n) ? std::string() : "must be a power of two";
+  };
+  app.add_option("--max-writers", cfg.geometry.max_writers, "Writer processes at once")
+      ->group(g)->capture_default_str()->envname("SIPMETRICSD_MAX_WRITERS")
+      ->check(CLI::Range(1u, layout::kMaxWriters));
+  app.add_option("--lane-pool", cfg.geometry.lane_pool, "Lanes (one per writing thread) in all")
+      ->group(g)->capture_default_str()->envname("SIPMETRICSD_LANE_POOL")
+      ->check(CLI::Range(1u, layout::kMaxLanePool));
+  app.add_option("--lanes-per-writer", cfg.geometry.lanes_per_writer,
+                 "Lanes one process may take; further threads share one")
+      ->group(g)->capture_default_str()->envname("SIPMETRICSD_LANES_PER_WRITER")
+      ->check(CLI::Range(1u, layout::kMaxLanesPerWriter));
+  app.add_option("--max-series", cfg.geometry.max_series, "Catalog entries (a power of two)")
+      ->group(g)->capture_default_str()->envname("SIPMETRICSD_MAX_SERIES")
+      ->check(CLI::Range(1u, layout::kMaxSeries))->check(pow2);
+  app.add_option("--max-cells", cfg.geometry.max_cells,
+                 "Value cells per lane (a counter or gauge takes 1, a summary 2)")
+      ->group(g)->capture_default_str()->envname("SIPMETRICSD_MAX_CELLS")
+      ->check(CLI::Range(1u, layout::kMaxCells));
+  app.add_option("--ring-capacity", cfg.geometry.ring_capacity,
+                 "Summary samples buffered per lane between drains (a power of two)")
+      ->group(g)->capture_default_str()->envname("SIPMETRICSD_RING_CAPACITY")
+      ->check(CLI::Range(1u, layout::kMaxRingCapacity))->check(pow2);
+  app.add_option("--max-whitelists", cfg.geometry.max_whitelists, "Label whitelist declarations")
+      ->group(g)->capture_default_str()->envname("SIPMETRICSD_MAX_WHITELISTS")
+      ->check(CLI::Range(1u, layout::kMaxWhitelists));
+  app.add_option("--arena-kib", cfg.arena_kib, "String arena for names, labels and help, KiB")
+      ->group(g)->capture_default_str()->envname("SIPMETRICSD_ARENA_KIB")
+      ->check(CLI::Range(4u, static_cast<std::uint32_t>(layout::kMaxArenaBytes >> 10)));
+}
+
+DaemonConfig parse_config(int argc, const char* const* argv) {
+  DaemonConfig cfg;
+  CLI::App app{"sipmetricsd", "sipmetricsd"};
+  add_options(app, cfg);
+  app.parse(argc, argv);
+  if (auto* c = app.get_config_ptr(); c != nullptr && c->count() > 0) cfg.config_file = c->as<std::string>();
+  if (cfg.segment.empty()) cfg.segment = detail::default_segment_name();
+  cfg.geometry.arena_bytes = std::uint64_t{cfg.arena_kib} << 10;
+  if (!layout::geometry_valid(cfg.geometry))
+    throw CLI::ValidationError("segment capacities", "out of range");
+  return cfg;
+}
+
+}  // namespace sipmetrics

@@ -1,0 +1,51 @@
+// sipmetricsd options: command line, environment and config file (TOML or INI), one set of
+// definitions for all three, so they cannot disagree.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <sipmetrics/layout.hpp>
+
+#include "exporter.hpp"
+
+namespace sipmetrics {
+
+inline constexpr const char* kDefaultListen = "0.0.0.0:9477";
+
+struct DaemonConfig {
+  std::string listen = kDefaultListen;
+  std::string segment;  // empty: $SIPMETRICS_SEGMENT, else "sipmetrics"
+  std::string config_file;
+  std::string log_level = "info";
+  std::uint32_t http_threads = 4;
+  std::vector<std::string> label_whitelist;  // "family=key1,key2" as given
+  std::uint32_t max_series_per_family = 2000;
+  std::uint32_t window_samples = 1024;
+  double window_age_seconds = 600;
+  std::uint32_t drain_interval_ms = 5;
+  std::uint32_t housekeeping_interval_ms = 500;
+  layout::Geometry geometry = layout::kDefaultGeometry;
+  std::uint32_t arena_kib = static_cast<std::uint32_t>(layout::kDefaultGeometry.arena_bytes >> 10);
+
+  /// Host and port parsed from `listen`.
+  std::string host() const;
+  int port() const;
+  /// The exporter's share of the configuration.
+  ExporterSettings exporter_settings() const;
+};
+
+/// Declares every option on `app`, bound to `cfg`. Validation errors name the option.
+void add_options(CLI::App& app, DaemonConfig& cfg);
+
+/// Parses a full configuration (used at start and again on SIGHUP). Throws CLI::ParseError
+/// (including CLI::CallForHelp) on bad input; the message says which option and why.
+DaemonConfig parse_config(int argc, const char* const* argv);
+
+/// Parses one `family=key1,key2` whitelist; throws CLI::ValidationError naming what is wrong.
+std::pair<std::string, std::vector<std::string>> parse_whitelist(const std::string& spec);
+
+}  // namespace sipmetrics

@@ -1,0 +1,244 @@
+#include "exporter.hpp"
+
+#include <thread>
+
+#include <sipmetrics/detail/attachment.hpp>
+
+#include "text_format.hpp"
+
+#ifndef SIPMETRICS_VERSION
+#define SIPMETRICS_VERSION "0.0.0"
+#endif
+
+namespace sipmetrics {
+
+Exporter::Exporter(std::unique_ptr<detail::SegmentFile> segment, ExporterSettings settings)
+    : segment_(std::move(segment)),
+      view_(segment_->view()),
+      settings_(std::move(settings)),
+      catalog_(view_),
+      drainer_(view_, settings_.windows),
+      tracker_(view_, segment_->fd()) {
+  std::lock_guard lock(mu_);
+  catalog_.refresh();
+  tracker_.sweep(catalog_, drainer_, now_ns());
+}
+
+std::int64_t Exporter::now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void Exporter::run(std::stop_token stop) {
+  auto next_sweep = std::chrono::steady_clock::now();
+  while (!stop.stop_requested()) {
+    std::chrono::milliseconds drain_every, sweep_every;
+    {
+      std::lock_guard lock(mu_);
+      drain_every = settings_.drain_interval;
+      sweep_every = settings_.housekeeping_interval;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    const bool sweep = now >= next_sweep;
+    if (sweep) next_sweep = now + sweep_every;
+    tick(sweep);
+    std::this_thread::sleep_for(drain_every);
+  }
+}
+
+void Exporter::tick(bool housekeeping) {
+  std::lock_guard lock(mu_);
+  const std::int64_t now = now_ns();
+  if (catalog_.refresh()) plan_stale_ = true;
+  drainer_.drain_all(catalog_, now);
+  if (housekeeping) {
+    tracker_.sweep(catalog_, drainer_, now);
+    drainer_.expire(now);
+  }
+}
+
+void Exporter::compute_totals() {
+  const std::uint32_t n = catalog_.cells_in_use();
+  const std::vector<CellKind>& kinds = catalog_.cell_kinds();
+  totals_.u.assign(n, 0);
+  totals_.f.assign(n, 0.0);
+  const std::atomic<std::uint64_t>* retained =
+      view_.retained(view_.header().retained_epoch.load(std::memory_order_acquire));
+  for (std::uint32_t c = 0; c < n; ++c) {
+    if (kinds[c] == CellKind::kCount)
+      totals_.u[c] = retained[c].load(std::memory_order_relaxed);
+    else if (kinds[c] == CellKind::kSum)
+      totals_.f[c] = detail::bits_f64(retained[c].load(std::memory_order_relaxed));
+  }
+  // Every owned lane counts: live writers' and, until the next sweep folds them, dead ones'.
+  for (std::uint32_t l = 0; l < view_.geometry().lane_pool; ++l) {
+    if (view_.lane(l).owner.load(std::memory_order_acquire) == 0) continue;
+    const std::atomic<std::uint64_t>* cells = view_.cells(l);
+    for (std::uint32_t c = 0; c < n; ++c) {
+      const CellKind k = kinds[c];
+      if (k == CellKind::kUnused || k == CellKind::kGaugeStamp) continue;
+      const std::uint64_t x = cells[c].load(std::memory_order_relaxed);
+      switch (k) {
+        case CellKind::kCount: totals_.u[c] += x; break;
+        case CellKind::kSum:
+        case CellKind::kGaugeSum: totals_.f[c] += detail::bits_f64(x); break;
+        default: {
+          // max/min/last gauges: `u[c]` marks "some lane set it", `u[c+1]` keeps the best stamp.
+          const std::uint64_t stamp = cells[c + 1].load(std::memory_order_relaxed);
+          if (stamp == 0) break;
+          const double v = detail::bits_f64(x);
+          const bool first = totals_.u[c] == 0;
+          const bool better = first || (k == CellKind::kGaugeMax && v > totals_.f[c]) ||
+                              (k == CellKind::kGaugeMin && v < totals_.f[c]) ||
+                              (k == CellKind::kGaugeLast && stamp >= totals_.u[c + 1]);
+          if (better) {
+            totals_.f[c] = v;
+            totals_.u[c + 1] = stamp;
+          }
+          totals_.u[c] = 1;
+        }
+      }
+    }
+  }
+}
+
+void Exporter::scrape(std::string& out) {
+  const auto started = std::chrono::steady_clock::now();
+  out.clear();
+  std::lock_guard lock(mu_);
+  const std::int64_t now = now_ns();
+  if (catalog_.refresh()) plan_stale_ = true;
+  drainer_.drain_all(catalog_, now);
+  if (plan_stale_ || plan_.catalog_version != catalog_.version()) {
+    plan_ = build_plan(catalog_, settings_.plan);
+    plan_stale_ = false;
+  }
+  compute_totals();
+  render_plan(out, plan_, catalog_, totals_, drainer_, scratch_);
+  render_self_metrics(out, started);
+}
+
+void Exporter::render_self_metrics(std::string& out, std::chrono::steady_clock::time_point started) {
+  const layout::Header& h = view_.header();
+  const layout::Geometry& g = view_.geometry();
+  const std::uint64_t epoch = h.retained_epoch.load(std::memory_order_acquire);
+
+  std::uint64_t dropped = h.retained_dropped[epoch & 1].load(std::memory_order_relaxed);
+  for (std::uint32_t l = 0; l < g.lane_pool; ++l)
+    if (view_.lane(l).owner.load(std::memory_order_relaxed) != 0)
+      dropped += view_.lane(l).dropped.load(std::memory_order_relaxed);
+  append_family_header(out, kObserveDroppedFamily,
+                       "Summary samples dropped because a writer's ring was full "
+                       "(quantiles only; _sum and _count stay exact).",
+                       "counter");
+  append_sample(out, kObserveDroppedFamily, "", "", dropped);
+  append_family_header(out, kUnknownLabelFamily,
+                       "Series registered with a label key outside their family's whitelist.",
+                       "counter");
+  append_sample(out, kUnknownLabelFamily, "", "", plan_.unknown_label_series);
+
+  append_family_header(out, "sipmetrics_build_info", "sipmetricsd version and segment layout.",
+                       "gauge");
+  std::string labels = "layout=\"" + std::to_string(layout::kVersionMajor) + "." +
+                       std::to_string(layout::kVersionMinor) + "\",version=\"" +
+                       SIPMETRICS_VERSION + "\"";
+  append_sample(out, "sipmetrics_build_info", "", labels, std::uint64_t{1});
+
+  append_family_header(out, "sipmetrics_writers", "Writer processes attached and alive.", "gauge");
+  append_sample(out, "sipmetrics_writers", "", "", std::uint64_t{tracker_.live_writers()});
+  append_family_header(out, "sipmetrics_writers_exited_total",
+                       "Writers found gone (exited or crashed) and folded into retained totals.",
+                       "counter");
+  append_sample(out, "sipmetrics_writers_exited_total", "", "",
+                h.writers_folded.load(std::memory_order_relaxed));
+
+  struct Use {
+    const char* resource;
+    std::uint64_t used, capacity;
+  };
+  const Use uses[] = {
+      {"arena_bytes", std::min<std::uint64_t>(h.arena_used.load(std::memory_order_relaxed), g.arena_bytes),
+       g.arena_bytes},
+      {"cells", std::min<std::uint64_t>(h.cells_used.load(std::memory_order_relaxed), g.max_cells),
+       g.max_cells},
+      {"lanes", tracker_.lanes_in_use(), g.lane_pool},
+      {"series", catalog_.order().size(), g.max_series},
+      {"whitelists",
+       std::min<std::uint64_t>(h.whitelist_count.load(std::memory_order_relaxed), g.max_whitelists),
+       g.max_whitelists},
+      {"writers", tracker_.live_writers(), g.max_writers},
+  };
+  append_family_header(out, "sipmetrics_segment_used", "Segment resources in use.", "gauge");
+  for (const Use& u : uses)
+    append_sample(out, "sipmetrics_segment_used", "", std::string("resource=\"") + u.resource + "\"", u.used);
+  append_family_header(out, "sipmetrics_segment_capacity",
+                       "Segment resource capacities, fixed when the segment was created.", "gauge");
+  for (const Use& u : uses)
+    append_sample(out, "sipmetrics_segment_capacity", "", std::string("resource=\"") + u.resource + "\"",
+                  u.capacity);
+  append_family_header(out, "sipmetrics_segment_size_bytes", "Size of the shared-memory segment.",
+                       "gauge");
+  append_sample(out, "sipmetrics_segment_size_bytes", "", "", view_.size());
+
+  static constexpr const char* kRefusalNames[layout::kRefusalKinds] = {
+      "catalog_full", "arena_full", "cells_full", "invalid_name",
+      "writers_full", "lanes_full", "whitelist_full", "type_conflict"};
+  append_family_header(out, "sipmetrics_refusals_total",
+                       "Registrations and attaches refused by clients, by reason; the affected "
+                       "handles are no-ops.",
+                       "counter");
+  for (std::uint32_t r = 0; r < layout::kRefusalKinds; ++r)
+    append_sample(out, "sipmetrics_refusals_total", "",
+                  std::string("reason=\"") + kRefusalNames[r] + "\"",
+                  h.refusals[r].load(std::memory_order_relaxed));
+  append_family_header(out, "sipmetrics_series_rejected_total",
+                       "Registered series the exporter does not expose, by reason.", "counter");
+  append_sample(out, "sipmetrics_series_rejected_total", "", "reason=\"family_cap\"",
+                plan_.rejected_family_cap);
+  append_sample(out, "sipmetrics_series_rejected_total", "", "reason=\"type_conflict\"",
+                plan_.rejected_type_conflict);
+  append_family_header(out, "sipmetrics_corrupt_entries_total",
+                       "Entries read from the segment that failed validation and were skipped.",
+                       "counter");
+  append_sample(out, "sipmetrics_corrupt_entries_total", "", "region=\"catalog\"",
+                catalog_.corrupt_entries());
+  append_sample(out, "sipmetrics_corrupt_entries_total", "", "region=\"ring\"",
+                drainer_.corrupt_samples());
+  append_sample(out, "sipmetrics_corrupt_entries_total", "", "region=\"whitelist\"",
+                catalog_.corrupt_whitelists());
+  append_family_header(out, "sipmetrics_samples_drained_total",
+                       "Summary samples moved from writer rings into quantile windows.", "counter");
+  append_sample(out, "sipmetrics_samples_drained_total", "", "", drainer_.samples_drained());
+  append_family_header(out, "sipmetrics_scrape_duration_seconds",
+                       "Time this scrape took to collect and render, up to this line.", "gauge");
+  last_scrape_seconds_ =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  append_sample(out, "sipmetrics_scrape_duration_seconds", "", "", last_scrape_seconds_);
+}
+
+void Exporter::apply(const ExporterSettings& settings) {
+  std::lock_guard lock(mu_);
+  const bool windows_changed = settings.windows.default_samples != settings_.windows.default_samples ||
+                               settings.windows.max_age_ns != settings_.windows.max_age_ns;
+  settings_ = settings;
+  plan_stale_ = true;
+  if (windows_changed) drainer_.apply(settings_.windows, catalog_, now_ns());
+}
+
+ExporterStatus Exporter::status() {
+  std::lock_guard lock(mu_);
+  ExporterStatus s;
+  s.live_writers = tracker_.live_writers();
+  s.series = static_cast<std::uint32_t>(catalog_.order().size());
+  s.corrupt_entries = catalog_.corrupt_entries() + drainer_.corrupt_samples();
+  for (const auto& r : view_.header().refusals) s.refusals += r.load(std::memory_order_relaxed);
+  return s;
+}
+
+std::vector<WriterInfo> Exporter::writers() {
+  std::lock_guard lock(mu_);
+  return tracker_.writers();
+}
+
+}  // namespace sipmetrics

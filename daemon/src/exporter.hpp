@@ -1,0 +1,78 @@
+// The exporter: owns the attached segment and every daemon-side part, runs the drain and
+// housekeeping loop, and renders scrapes. All parts are used under one lock; the workers never
+// wait for it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include <sipmetrics/detail/segment.hpp>
+
+#include "catalog.hpp"
+#include "drain.hpp"
+#include "exposition.hpp"
+#include "housekeeping.hpp"
+#include "registry.hpp"
+
+namespace sipmetrics {
+
+struct ExporterSettings {
+  PlanSettings plan;
+  WindowSettings windows;
+  std::chrono::milliseconds drain_interval{5};
+  std::chrono::milliseconds housekeeping_interval{500};
+};
+
+/// Health as /healthz and the logs report it.
+struct ExporterStatus {
+  std::uint32_t live_writers = 0;
+  std::uint32_t series = 0;
+  std::uint64_t corrupt_entries = 0;
+  std::uint64_t refusals = 0;
+};
+
+class Exporter {
+ public:
+  /// Takes over an open segment. Sweeps writers once before returning, so that a fold left
+  /// unfinished by a previous daemon is completed before the first scrape.
+  Exporter(std::unique_ptr<detail::SegmentFile> segment, ExporterSettings settings);
+
+  /// Drains rings every drain_interval and sweeps writers every housekeeping_interval until
+  /// stop is requested.
+  void run(std::stop_token stop);
+  /// One drain pass, plus a writer sweep when `housekeeping`; what run() does each period.
+  void tick(bool housekeeping);
+
+  /// Renders /metrics (text format 0.0.4) into `out` (cleared first).
+  void scrape(std::string& out);
+  /// Applies reloaded settings (whitelists, caps, windows, intervals).
+  void apply(const ExporterSettings& settings);
+  ExporterStatus status();
+  std::vector<WriterInfo> writers();
+  const detail::SegmentFile& segment() const noexcept { return *segment_; }
+
+ private:
+  void compute_totals();
+  void render_self_metrics(std::string& out, std::chrono::steady_clock::time_point started);
+  static std::int64_t now_ns() noexcept;
+
+  std::unique_ptr<detail::SegmentFile> segment_;
+  detail::SegmentView view_;
+  std::mutex mu_;
+  ExporterSettings settings_;
+  Catalog catalog_;
+  Drainer drainer_;
+  WriterTracker tracker_;
+  Plan plan_;
+  bool plan_stale_ = true;
+  CellTotals totals_;
+  std::vector<double> scratch_;
+  double last_scrape_seconds_ = 0;
+};
+
+}  // namespace sipmetrics

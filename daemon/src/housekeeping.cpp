@@ -1,0 +1,116 @@
+#include "housekeeping.hpp"
+
+#include <sipmetrics/detail/attachment.hpp>
+
+namespace sipmetrics {
+
+std::uint32_t WriterTracker::sweep(Catalog& catalog, Drainer& drainer, std::int64_t now_ns) {
+  const layout::Geometry& g = view_.geometry();
+  std::uint32_t folded = 0, live = 0;
+  for (std::uint32_t i = 0; i < g.max_writers; ++i) {
+    const std::uint32_t state = view_.writer(i).state.load(std::memory_order_acquire);
+    if (state == layout::kWriterFree) continue;
+    // Any other state — live, folding, or scribbled — with the lock byte free has no process
+    // behind it. A held lock always wins: a live writer is never folded.
+    if (detail::byte_locked(fd_, layout::kWriterLockBase + i)) {
+      if (state == layout::kWriterLive) ++live;
+      continue;
+    }
+    fold(i, catalog, drainer, now_ns);
+    ++folded;
+  }
+  live_ = live;
+  std::uint32_t lanes = 0;
+  for (std::uint32_t l = 0; l < g.lane_pool; ++l)
+    if (view_.lane(l).owner.load(std::memory_order_relaxed) != 0) ++lanes;
+  lanes_in_use_ = lanes;
+  return folded;
+}
+
+void WriterTracker::fold(std::uint32_t slot, Catalog& catalog, Drainer& drainer,
+                         std::int64_t now_ns) {
+  layout::Header& h = view_.header();
+  layout::WriterSlot& w = view_.writer(slot);
+  const layout::Geometry& g = view_.geometry();
+  const std::uint32_t owner = slot + 1;
+  w.state.store(layout::kWriterFolding, std::memory_order_release);
+  catalog.refresh();  // cell kinds must cover every series this writer may have written
+
+  std::vector<std::uint32_t> lanes;
+  for (std::uint32_t l = 0; l < g.lane_pool; ++l)
+    if (view_.lane(l).owner.load(std::memory_order_acquire) == owner) lanes.push_back(l);
+  for (std::uint32_t l : lanes) drainer.drain_lane(l, catalog, now_ns);
+
+  // Fold into the inactive retained array, then flip. A daemon dying before the flip leaves the
+  // active array untouched (the fold is redone); one dying after it finds fold_epoch equal to
+  // the current epoch and only finishes the clean-up below.
+  const std::uint64_t epoch = h.retained_epoch.load(std::memory_order_acquire);
+  if (w.fold_epoch.load(std::memory_order_acquire) != epoch || epoch == 0) {
+    const std::atomic<std::uint64_t>* from = view_.retained(epoch);
+    std::atomic<std::uint64_t>* to = view_.retained(epoch + 1);
+    const std::vector<CellKind>& kinds = catalog.cell_kinds();
+    for (std::uint32_t c = 0; c < g.max_cells; ++c) {
+      std::uint64_t v = from[c].load(std::memory_order_relaxed);
+      const CellKind k = kinds[c];
+      for (std::uint32_t l : lanes) {
+        const std::uint64_t x = view_.cells(l)[c].load(std::memory_order_relaxed);
+        if (k == CellKind::kCount)
+          v += x;
+        else if (k == CellKind::kSum)
+          v = detail::f64_bits(detail::bits_f64(v) + detail::bits_f64(x));
+      }
+      to[c].store(v, std::memory_order_relaxed);
+    }
+    std::uint64_t dropped = h.retained_dropped[epoch & 1].load(std::memory_order_relaxed);
+    for (std::uint32_t l : lanes) dropped += view_.lane(l).dropped.load(std::memory_order_relaxed);
+    h.retained_dropped[(epoch + 1) & 1].store(dropped, std::memory_order_relaxed);
+    w.fold_epoch.store(epoch + 1, std::memory_order_release);
+    h.retained_epoch.store(epoch + 1, std::memory_order_release);
+  }
+
+  for (std::uint32_t l : lanes) {
+    layout::Lane& lane = view_.lane(l);
+    std::atomic<std::uint64_t>* cells = view_.cells(l);
+    for (std::uint32_t c = 0; c < g.max_cells; ++c) cells[c].store(0, std::memory_order_relaxed);
+    const std::uint64_t head = lane.ring_head.load(std::memory_order_relaxed);
+    lane.ring_tail.store(head, std::memory_order_relaxed);
+    lane.cached_tail.store(head, std::memory_order_relaxed);
+    lane.dropped.store(0, std::memory_order_relaxed);
+    lane.thread_id.store(0, std::memory_order_relaxed);
+    lane.mode.store(layout::kLaneFree, std::memory_order_relaxed);
+    // Release: a writer that claims this lane (acquire CAS) sees zeroed cells.
+    lane.owner.store(0, std::memory_order_release);
+  }
+  w.pid.store(0, std::memory_order_relaxed);
+  w.start_time.store(0, std::memory_order_relaxed);
+  for (auto& word : w.name) word.store(0, std::memory_order_relaxed);
+  w.fold_epoch.store(0, std::memory_order_relaxed);
+  w.state.store(layout::kWriterFree, std::memory_order_release);
+  h.writers_folded.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::vector<WriterInfo> WriterTracker::writers() const {
+  std::vector<WriterInfo> out;
+  const layout::Geometry& g = view_.geometry();
+  for (std::uint32_t i = 0; i < g.max_writers; ++i) {
+    const layout::WriterSlot& w = view_.writer(i);
+    if (w.state.load(std::memory_order_acquire) == layout::kWriterFree) continue;
+    WriterInfo info;
+    info.slot = i;
+    info.pid = w.pid.load(std::memory_order_relaxed);
+    info.alive = detail::byte_locked(fd_, layout::kWriterLockBase + i);
+    info.attached_unix_ns = w.attached_unix_ns.load(std::memory_order_relaxed);
+    char name[layout::kWriterNameBytes + 1] = {};
+    for (std::uint32_t k = 0; k < layout::kWriterNameBytes / 8; ++k) {
+      const std::uint64_t word = w.name[k].load(std::memory_order_relaxed);
+      std::memcpy(name + k * 8, &word, 8);
+    }
+    info.name = name;
+    for (std::uint32_t l = 0; l < g.lane_pool; ++l)
+      if (view_.lane(l).owner.load(std::memory_order_relaxed) == i + 1) ++info.lanes;
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+}  // namespace sipmetrics

@@ -1,0 +1,50 @@
+// Writer housekeeping: tells live writers from dead ones and folds the dead ones' state.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <sipmetrics/detail/segment.hpp>
+
+#include "catalog.hpp"
+#include "drain.hpp"
+
+namespace sipmetrics {
+
+/// One writer slot as an operator sees it.
+struct WriterInfo {
+  std::uint32_t slot = 0;
+  std::uint32_t pid = 0;  // in the writer's PID namespace
+  std::string name;
+  bool alive = false;
+  std::uint32_t lanes = 0;
+  std::uint64_t attached_unix_ns = 0;
+};
+
+/// Not thread-safe: the exporter calls it under its lock.
+class WriterTracker {
+ public:
+  WriterTracker(const detail::SegmentView& view, int fd) : view_(view), fd_(fd) {}
+
+  /// Checks every claimed slot. A writer whose lock byte is free is dead: its remaining samples
+  /// are drained, its counters and summary sums/counts are folded into the retained totals, its
+  /// gauges dropped, its lanes zeroed and returned to the pool and its slot freed. Also resumes
+  /// a fold that a previous daemon left unfinished. Returns the number of writers folded.
+  std::uint32_t sweep(Catalog& catalog, Drainer& drainer, std::int64_t now_ns);
+
+  std::uint32_t live_writers() const noexcept { return live_; }
+  std::uint32_t lanes_in_use() const noexcept { return lanes_in_use_; }
+  /// Current view of every non-free slot.
+  std::vector<WriterInfo> writers() const;
+
+ private:
+  void fold(std::uint32_t slot, Catalog& catalog, Drainer& drainer, std::int64_t now_ns);
+
+  detail::SegmentView view_;
+  int fd_;
+  std::uint32_t live_ = 0;
+  std::uint32_t lanes_in_use_ = 0;
+};
+
+}  // namespace sipmetrics

@@ -1,0 +1,87 @@
+#include "registry.hpp"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "text_format.hpp"
+
+namespace sipmetrics {
+
+bool reserved_family(std::string_view name) noexcept {
+  return name.starts_with("sipmetrics_") || name == kObserveDroppedFamily ||
+         name == kUnknownLabelFamily;
+}
+
+Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
+  Plan plan;
+  plan.catalog_version = catalog.version();
+  std::map<std::string, std::size_t> family_index;
+  std::vector<std::unordered_map<std::string, std::size_t>> series_index;
+
+  for (std::uint32_t idx : catalog.order()) {
+    const SeriesInfo* s = catalog.series(idx);
+    if (s == nullptr) continue;
+    if (reserved_family(s->name)) {
+      ++plan.rejected_type_conflict;
+      continue;
+    }
+    auto [it, inserted] = family_index.try_emplace(s->name, plan.families.size());
+    if (inserted) {
+      plan.families.push_back(PlanFamily{s->name, s->help, s->type, s->mode, {}});
+      series_index.emplace_back();
+    }
+    PlanFamily& fam = plan.families[it->second];
+    if (fam.type != s->type) {
+      ++plan.rejected_type_conflict;
+      continue;
+    }
+    if (fam.help.empty()) fam.help = s->help;
+
+    const std::vector<std::string>* allowed = nullptr;
+    if (auto o = settings.whitelists.find(s->name); o != settings.whitelists.end())
+      allowed = &o->second;
+    else if (auto c = catalog.client_whitelists().find(s->name); c != catalog.client_whitelists().end())
+      allowed = &c->second;
+
+    std::string labels;
+    bool violated = false;
+    for (const auto& [key, value] : s->labels) {
+      if (allowed != nullptr && !std::binary_search(allowed->begin(), allowed->end(), key)) {
+        violated = true;
+        continue;
+      }
+      // "quantile" is the summary's own label; a client's would make the exposition invalid.
+      if (s->type == layout::MetricType::kSummary && key == "quantile") {
+        violated = true;
+        continue;
+      }
+      if (!labels.empty()) labels += ',';
+      labels += key;
+      labels += "=\"";
+      append_label_value(labels, value);
+      labels += '"';
+    }
+    if (violated) ++plan.unknown_label_series;
+
+    auto& index = series_index[it->second];
+    auto [sit, fresh] = index.try_emplace(labels, fam.series.size());
+    if (fresh) {
+      if (fam.series.size() >= settings.max_series_per_family) {
+        index.erase(sit);
+        ++plan.rejected_family_cap;
+        continue;
+      }
+      fam.series.push_back(PlanSeries{std::move(labels), {}});
+    }
+    fam.series[sit->second].sources.push_back(idx);
+  }
+
+  std::sort(plan.families.begin(), plan.families.end(),
+            [](const PlanFamily& a, const PlanFamily& b) { return a.name < b.name; });
+  for (PlanFamily& f : plan.families)
+    std::sort(f.series.begin(), f.series.end(),
+              [](const PlanSeries& a, const PlanSeries& b) { return a.labels < b.labels; });
+  return plan;
+}
+
+}  // namespace sipmetrics

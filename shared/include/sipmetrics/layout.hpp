@@ -1,0 +1,353 @@
+// sipmetrics shared-memory segment, layout v1.0 — the ABI between SIP workers and sipmetricsd.
+//
+// Who does what
+//   * Creation. Whichever process attaches first (a worker's client or the daemon) creates the
+//     segment under an exclusive flock(2) on the segment file: it sizes it, reserves its memory
+//     with fallocate (so a full tmpfs fails at creation, never as SIGBUS in a worker), writes the
+//     header and publishes `init_state = kInitReady` last (release). Every attacher takes the
+//     same flock while it checks the header, so a creator that died half-way leaves a header
+//     that is not ready, and the next attacher re-initialises it. Nobody removes the segment in
+//     normal operation: its state outlives daemon restarts; it goes with a reboot or an explicit
+//     `rm /dev/shm/<name>`.
+//   * Writers (SIP worker processes, through the header-only client) claim a WriterSlot and hold
+//     a POSIX record lock (fcntl F_SETLK) on byte `kWriterLockBase + slot` of the segment file
+//     for as long as they live. The kernel drops that lock when the process dies, in any PID
+//     namespace, so liveness needs neither a heartbeat nor a visible pid (a Kubernetes sidecar
+//     does not share the workers' PID namespace). The pid and start time are kept for people.
+//   * Lanes. Each writer takes lanes from a shared pool, one per thread (exclusive lanes, written
+//     with owner-only relaxed load+store) plus at most one shared lane for threads beyond its
+//     lane quota (written with atomic read-modify-write). A lane holds one value cell per catalog
+//     cell and one sample ring. A thread that exits leaves its lane, counts included, to the next
+//     thread of the same writer.
+//   * Catalog and arena. Series are registered once (cold path) into an open-addressing hash
+//     table; a writer claims an entry with a CAS kEntryEmpty -> kEntryClaiming, fills it, and
+//     publishes it with a release store of kEntryReady. Entries, arena bytes and cells are never
+//     freed: the catalog is append-only for the life of the segment.
+//   * The daemon reads everything and writes only its own regions: ring tails, the retained
+//     totals, and — for dead writers only — their slots and lanes (fold, zero, free).
+//
+// Memory orders
+//   * kEntryReady / kWhitelistReady (release, client) pair with the acquire load by any reader:
+//     the entry's fields and its arena bytes are visible once the state is seen ready.
+//   * Ring entry word `tag` (release, producer) pairs with the daemon's acquire load; the value
+//     word is stored (relaxed) before it. The ring tail (release, daemon) pairs with the
+//     producer's acquire reload when the ring looks full.
+//   * Cells are single atomic words read relaxed: a scrape sees each cell whole, never torn.
+//   * `retained_epoch` (release, daemon) selects which of the two retained arrays is current;
+//     folding a dead writer writes the other array and then flips, so a daemon that dies in the
+//     middle of a fold neither loses nor double-counts anything.
+//
+// Rules: only trivially copyable, address-free types (offsets, never pointers); every atomic is
+// always lock-free; every size and offset is pinned below. Readers must bounds-check everything:
+// any process with write access can scribble here.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+namespace sipmetrics::layout {
+
+inline constexpr std::size_t kCacheLine = 64;
+inline constexpr std::uint64_t kMagic = 0x3152'5445'4d50'4953ULL;  // "SIPMETR1", little endian
+inline constexpr std::uint32_t kVersionMajor = 1;  // bumped on any incompatible change
+inline constexpr std::uint32_t kVersionMinor = 0;  // bumped on additions old readers can ignore
+
+inline constexpr std::uint32_t kInitEmpty = 0;
+inline constexpr std::uint32_t kInitReady = 2;
+
+/// fcntl record-lock byte offsets on the segment file. Far beyond any real size: POSIX allows
+/// locks past end of file, and they never overlap the data.
+inline constexpr std::int64_t kDaemonLockByte = std::int64_t{1} << 40;
+inline constexpr std::int64_t kWriterLockBase = kDaemonLockByte + 1;
+
+// ---- Limits that bound every loop a reader runs over segment data --------------------------------
+inline constexpr std::uint32_t kMaxWriters = 4096;
+inline constexpr std::uint32_t kMaxLanePool = 16384;
+inline constexpr std::uint32_t kMaxLanesPerWriter = 64;
+inline constexpr std::uint32_t kMaxSeries = 1u << 20;  // catalog capacity, a power of two
+inline constexpr std::uint32_t kMaxCells = 1u << 22;
+inline constexpr std::uint32_t kMaxRingCapacity = 1u << 20;  // a power of two
+inline constexpr std::uint64_t kMaxArenaBytes = std::uint64_t{1} << 30;
+inline constexpr std::uint32_t kMaxWhitelists = 1u << 16;
+inline constexpr std::uint32_t kMaxNameBytes = 200;        // metric and label names
+inline constexpr std::uint32_t kMaxLabelValueBytes = 1024;  // longer values are cut (UTF-8 safe)
+inline constexpr std::uint32_t kMaxHelpBytes = 1024;
+inline constexpr std::uint32_t kMaxLabels = 16;             // per series
+inline constexpr std::uint32_t kMaxCellsPerSeries = 64;     // a histogram's buckets + sum + count
+inline constexpr std::uint32_t kWriterNameBytes = 32;
+
+// ---- Geometry --------------------------------------------------------------------------------------
+/// Capacities chosen by the creator and fixed for the life of the segment.
+struct Geometry {
+  std::uint32_t max_writers;
+  std::uint32_t lane_pool;         // lanes shared by all writers
+  std::uint32_t lanes_per_writer;  // quota per writer, its shared lane included
+  std::uint32_t max_series;        // catalog entries, a power of two
+  std::uint32_t max_cells;         // value cells per lane
+  std::uint32_t ring_capacity;     // sample entries per lane ring, a power of two
+  std::uint32_t max_whitelists;
+  std::uint32_t reserved0;
+  std::uint64_t arena_bytes;
+};
+static_assert(sizeof(Geometry) == 40);
+
+/// Defaults: about 26 MiB, for 128 worker processes, 4,096 series (8,192 cells) and rings that
+/// absorb 4,096 samples per thread between two drains.
+inline constexpr Geometry kDefaultGeometry{
+    .max_writers = 128,
+    .lane_pool = 192,
+    .lanes_per_writer = 8,
+    .max_series = 4096,
+    .max_cells = 8192,
+    .ring_capacity = 4096,
+    .max_whitelists = 512,
+    .reserved0 = 0,
+    .arena_bytes = std::uint64_t{1} << 20,
+};
+
+// ---- Header ----------------------------------------------------------------------------------------
+/// Why a series registration (or an attach) was refused; indexes Header::refusals.
+enum class Refusal : std::uint32_t {
+  kCatalogFull = 0,   // no free catalog entry
+  kArenaFull = 1,     // no room for the name, labels or help text
+  kCellsFull = 2,     // no free value cells
+  kInvalidName = 3,   // metric or label name outside Prometheus' grammar, or too many labels
+  kWritersFull = 4,   // no free writer slot: that process runs detached
+  kLanesFull = 5,     // no lane left in the pool for a thread: its updates are lost
+  kWhitelistFull = 6, // no free whitelist entry
+  kTypeConflict = 7,  // the same series name registered with another type or shape
+};
+inline constexpr std::uint32_t kRefusalKinds = 8;
+
+struct alignas(kCacheLine) Header {
+  // Identity: written once by the creator; `init_state` last.
+  std::uint64_t magic;
+  std::uint32_t version_major;
+  std::uint32_t version_minor;
+  std::atomic<std::uint32_t> init_state;
+  std::uint32_t creator_pid;
+  std::uint64_t generation;  // differs between two initialisations of the same name
+  std::uint64_t total_size;  // bytes, the whole segment
+  std::uint64_t created_unix_ns;
+  std::uint8_t reserved_identity[16];
+
+  Geometry geometry;
+  std::uint8_t reserved_geometry[24];
+
+  // Region offsets from the segment start, each a multiple of kCacheLine.
+  std::uint64_t writers_offset;    // WriterSlot[max_writers]
+  std::uint64_t lanes_offset;      // Lane[lane_pool]
+  std::uint64_t catalog_offset;    // SeriesEntry[max_series]
+  std::uint64_t whitelist_offset;  // WhitelistEntry[max_whitelists]
+  std::uint64_t arena_offset;      // char[arena_bytes]
+  std::uint64_t retained_offset;   // atomic<u64>[2][max_cells]
+  std::uint64_t cells_offset;      // atomic<u64>[lane_pool][max_cells]
+  std::uint64_t rings_offset;      // RingEntry[lane_pool][ring_capacity]
+
+  // Allocation cursors, advanced by clients with CAS at registration (cold path).
+  alignas(kCacheLine) std::atomic<std::uint64_t> arena_used;
+  std::atomic<std::uint32_t> cells_used;
+  std::atomic<std::uint32_t> series_count;
+  std::atomic<std::uint32_t> whitelist_count;
+  std::atomic<std::uint32_t> reserved_cursor;
+  std::uint8_t reserved_cursors[40];
+
+  // Refusals by reason (see Refusal), incremented by clients; served on /metrics.
+  alignas(kCacheLine) std::atomic<std::uint64_t> refusals[kRefusalKinds];
+
+  // Written by the daemon only.
+  alignas(kCacheLine) std::atomic<std::uint64_t> retained_epoch;  // current array = epoch & 1
+  std::atomic<std::uint64_t> retained_dropped[2];  // samples dropped by writers now gone
+  std::atomic<std::uint64_t> writers_folded;       // dead writers folded, ever
+  std::atomic<std::uint32_t> daemon_pid;
+  std::atomic<std::uint32_t> reserved_daemon;
+  std::atomic<std::uint64_t> daemon_started_unix_ns;
+  std::uint8_t reserved_daemon_line[16];
+
+  std::uint8_t reserved_tail[kCacheLine * 2];
+};
+
+// ---- Writers ---------------------------------------------------------------------------------------
+inline constexpr std::uint32_t kWriterFree = 0;
+inline constexpr std::uint32_t kWriterLive = 1;     // claimed; alive while its lock byte is held
+inline constexpr std::uint32_t kWriterFolding = 2;  // dead, being folded by the daemon
+
+/// One attached process. The client claims it (CAS kWriterFree -> kWriterLive, after taking its
+/// lock byte); the daemon frees it once the process is gone and its lanes are folded.
+struct alignas(kCacheLine) WriterSlot {
+  std::atomic<std::uint32_t> state;
+  std::atomic<std::uint32_t> pid;          // in the writer's own PID namespace
+  std::atomic<std::uint64_t> start_time;   // /proc/<pid>/stat field 22: catches pid reuse
+  std::atomic<std::uint64_t> generation;   // bumped by every claim of this slot
+  std::atomic<std::uint64_t> attached_unix_ns;
+  std::atomic<std::uint64_t> fold_epoch;   // daemon: retained epoch its fold flips to
+  std::atomic<std::uint64_t> name[kWriterNameBytes / 8];  // NUL-padded, any bytes
+  std::uint8_t reserved[kCacheLine - 8];
+};
+
+// ---- Lanes -----------------------------------------------------------------------------------------
+inline constexpr std::uint32_t kLaneFree = 0;       // in the pool
+inline constexpr std::uint32_t kLaneIdle = 1;       // owned by a writer, no thread bound
+inline constexpr std::uint32_t kLaneExclusive = 2;  // bound to one thread: owner-only writes
+inline constexpr std::uint32_t kLaneShared = 3;     // many threads: atomic RMW, multi-producer ring
+
+/// Control block of one lane. The producer line is written by the owning thread(s); the consumer
+/// line by the daemon only, so draining never bounces the producer's line.
+struct alignas(kCacheLine) Lane {
+  // Producer line.
+  std::atomic<std::uint32_t> owner;  // writer slot index + 1; 0 when free
+  std::atomic<std::uint32_t> mode;   // kLane*
+  std::atomic<std::uint64_t> ring_head;    // next position to write (monotonic for the segment)
+  std::atomic<std::uint64_t> cached_tail;  // the producer's last view of ring_tail
+  std::atomic<std::uint64_t> dropped;      // samples refused because the ring was full
+  std::atomic<std::uint32_t> thread_id;    // of the bound thread, for people
+  std::uint8_t reserved_producer[28];
+  // Consumer line.
+  alignas(kCacheLine) std::atomic<std::uint64_t> ring_tail;  // next position the daemon reads
+  std::uint8_t reserved_consumer[kCacheLine - 8];
+};
+
+/// One sample. `value` holds the bits of a double; `tag` packs the low 32 bits of (position + 1)
+/// above the series' catalog index, so the daemon can tell a written entry from a stale one.
+struct RingEntry {
+  std::atomic<std::uint64_t> tag;
+  std::atomic<std::uint64_t> value;
+};
+constexpr std::uint64_t ring_tag(std::uint64_t position, std::uint32_t series) noexcept {
+  return ((position + 1) << 32) | series;
+}
+
+// ---- Catalog ---------------------------------------------------------------------------------------
+enum class MetricType : std::uint8_t {
+  kCounter = 1,    // cells: u64 count
+  kGauge = 2,      // cells: see GaugeMode
+  kSummary = 3,    // cells: sum (f64 bits), count (u64); samples go through the lane ring
+  kHistogram = 4,  // reserved for v1.x: one u64 per bucket (bounds in the arena), sum, count
+};
+
+/// How a gauge combines across threads and writers. Dead writers' gauges are always dropped.
+enum class GaugeMode : std::uint8_t {
+  kSum = 0,   // 1 cell (f64): contributions add up; right for add()-style gauges (active calls)
+  kMax = 1,   // 2 cells (f64, set flag): the largest value set by any live thread
+  kMin = 2,   // 2 cells (f64, set flag): the smallest
+  kLast = 3,  // 2 cells (f64, coarse realtime ns): the most recently set value
+};
+
+inline constexpr std::uint32_t kEntryEmpty = 0;
+inline constexpr std::uint32_t kEntryClaiming = 1;  // upper bits: claimer's writer slot + 1
+inline constexpr std::uint32_t kEntryReady = 2;
+inline constexpr std::uint32_t kEntryDead = 3;  // claim abandoned; probing continues past it
+constexpr std::uint32_t entry_state(std::uint32_t word) noexcept { return word & 0xffu; }
+
+/// One series. Key bytes in the arena: u16 name length, name, u8 label count, then per label
+/// u16 key length, key, u16 value length, value; labels sorted by key, keys unique. All
+/// integers little endian. Fields other than `state` are written before the release store of
+/// kEntryReady and never change afterwards.
+struct alignas(kCacheLine) SeriesEntry {
+  std::atomic<std::uint32_t> state;
+  std::uint32_t hash;  // low 32 bits of the key hash, to skip most mismatches cheaply
+  std::uint64_t key_offset;  // arena-relative
+  std::uint64_t help_offset;
+  std::uint32_t key_length;
+  std::uint32_t help_length;
+  std::uint32_t first_cell;
+  std::uint16_t cell_count;
+  MetricType type;
+  GaugeMode gauge_mode;
+  std::uint32_t window_samples;  // summary: quantile window size wanted; 0 = daemon default
+  std::uint32_t bounds_offset_reserved;  // histogram bucket bounds (v1.x)
+  std::uint8_t reserved[16];
+};
+
+// ---- Label whitelists ------------------------------------------------------------------------------
+inline constexpr std::uint32_t kWhitelistEmpty = 0;
+inline constexpr std::uint32_t kWhitelistReady = 2;
+
+/// A label-key whitelist declared by a client for one family. Append-only; for a family the
+/// entry with the highest index wins (the seed's "last RegisterLabels wins"). Arena bytes:
+/// u16 family length, family, u8 key count, then per key u16 length, key.
+struct alignas(32) WhitelistEntry {
+  std::atomic<std::uint32_t> state;
+  std::uint32_t length;
+  std::uint64_t offset;  // arena-relative
+  std::uint8_t reserved[16];
+};
+
+// ---- Pinned ABI --------------------------------------------------------------------------------------
+static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+static_assert(sizeof(std::atomic<std::uint64_t>) == 8, "cells are plain 8-byte words");
+static_assert(std::is_trivially_destructible_v<Header>);
+static_assert(std::is_standard_layout_v<Header> && std::is_standard_layout_v<SeriesEntry>);
+static_assert(sizeof(Header) == 512, "header is 8 cache lines");
+static_assert(offsetof(Header, magic) == 0 && offsetof(Header, version_major) == 8,
+              "magic and version first, so any build can name a foreign version");
+static_assert(offsetof(Header, init_state) == 16);
+static_assert(offsetof(Header, geometry) == 64);
+static_assert(offsetof(Header, writers_offset) == 128);
+static_assert(offsetof(Header, arena_used) == 192);
+static_assert(offsetof(Header, refusals) == 256);
+static_assert(offsetof(Header, retained_epoch) == 320);
+static_assert(sizeof(WriterSlot) == 128);
+static_assert(offsetof(WriterSlot, name) == 40);
+static_assert(sizeof(Lane) == 128, "producer and consumer on their own cache lines");
+static_assert(offsetof(Lane, ring_tail) == kCacheLine);
+static_assert(sizeof(RingEntry) == 16, "four samples per cache line");
+static_assert(sizeof(SeriesEntry) == 64);
+static_assert(offsetof(SeriesEntry, first_cell) == 32 && offsetof(SeriesEntry, window_samples) == 40);
+static_assert(sizeof(WhitelistEntry) == 32);
+static_assert(kMaxSeries - 1 <= 0xffffffffu, "series index fits the ring tag's low word");
+
+// ---- Derived sizes -----------------------------------------------------------------------------------
+constexpr std::uint64_t align_up(std::uint64_t v, std::uint64_t a) noexcept {
+  return (v + a - 1) / a * a;
+}
+constexpr bool is_pow2(std::uint64_t v) noexcept { return v != 0 && (v & (v - 1)) == 0; }
+
+/// Whether a geometry is within the limits every reader assumes.
+constexpr bool geometry_valid(const Geometry& g) noexcept {
+  return g.max_writers >= 1 && g.max_writers <= kMaxWriters && g.lane_pool >= 1 &&
+         g.lane_pool <= kMaxLanePool && g.lanes_per_writer >= 1 &&
+         g.lanes_per_writer <= kMaxLanesPerWriter && is_pow2(g.max_series) &&
+         g.max_series <= kMaxSeries && g.max_cells >= 1 && g.max_cells <= kMaxCells &&
+         is_pow2(g.ring_capacity) && g.ring_capacity <= kMaxRingCapacity &&
+         g.max_whitelists >= 1 && g.max_whitelists <= kMaxWhitelists && g.arena_bytes >= 4096 &&
+         g.arena_bytes <= kMaxArenaBytes;
+}
+
+/// Region offsets and total size for a geometry; what the creator writes into the header.
+struct Regions {
+  std::uint64_t writers, lanes, catalog, whitelist, arena, retained, cells, rings, total;
+};
+constexpr Regions regions_for(const Geometry& g) noexcept {
+  Regions r{};
+  std::uint64_t at = align_up(sizeof(Header), 4096);
+  auto take = [&at](std::uint64_t bytes) {
+    const std::uint64_t off = at;
+    at = align_up(at + bytes, 4096);  // page-aligned regions: touching one never faults another
+    return off;
+  };
+  r.writers = take(std::uint64_t{g.max_writers} * sizeof(WriterSlot));
+  r.lanes = take(std::uint64_t{g.lane_pool} * sizeof(Lane));
+  r.catalog = take(std::uint64_t{g.max_series} * sizeof(SeriesEntry));
+  r.whitelist = take(std::uint64_t{g.max_whitelists} * sizeof(WhitelistEntry));
+  r.arena = take(g.arena_bytes);
+  r.retained = take(std::uint64_t{2} * g.max_cells * 8);
+  r.cells = take(std::uint64_t{g.lane_pool} * align_up(std::uint64_t{g.max_cells} * 8, 4096));
+  r.rings = take(std::uint64_t{g.lane_pool} * g.ring_capacity * sizeof(RingEntry));
+  r.total = at;
+  return r;
+}
+
+/// Bytes between two lanes' cell arrays (page-aligned, so a lane's pages belong to one thread).
+constexpr std::uint64_t lane_cells_stride(const Geometry& g) noexcept {
+  return align_up(std::uint64_t{g.max_cells} * 8, 4096);
+}
+
+inline constexpr std::uint64_t kDefaultSegmentBytes = regions_for(kDefaultGeometry).total;
+static_assert(geometry_valid(kDefaultGeometry));
+static_assert(kDefaultSegmentBytes < (std::uint64_t{32} << 20), "defaults fit Docker's 64 MiB /dev/shm");
+
+}  // namespace sipmetrics::layout
