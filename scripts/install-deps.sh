@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what building and testing sipmetrics needs, from Debian's packages; does nothing
+# when everything is present. Every entry point (./run, .ci/run, the Dockerfile) uses it.
+#   scripts/install-deps.sh            build + test dependencies
+#   scripts/install-deps.sh --bench    also Google Benchmark
+#   scripts/install-deps.sh --runtime  only what the sipmetricsd binary needs at run time
+set -euo pipefail
+
+build=(build-essential cmake pkg-config libboost-dev libcpp-httplib-dev libspdlog-dev
+       libcli11-dev doctest-dev curl ca-certificates python3)
+runtime=(libcpp-httplib0.11 libspdlog1.10 curl ca-certificates)
+want=("${build[@]}")
+case "${1:-}" in
+  "") ;;
+  --bench) want+=(libbenchmark-dev) ;;
+  --runtime) want=("${runtime[@]}") ;;
+  *) echo "usage: $0 [--bench|--runtime]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,222 @@
+// The daemon's parts on a real segment: catalog decoding, whitelist plan, exposition text,
+// writer folding. Writers are forked children: a process cannot see its own record locks, so
+// the test process itself never writes.
+#include "exporter.hpp"
+
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <functional>
+#include <sipmetrics/client.hpp>
+#include <string>
+
+#include "test_support.hpp"
+
+namespace sipmetrics {
+namespace {
+
+/// A child process that runs `body` as a writer on `segment`, then waits to be killed.
+class Writer {
+ public:
+  Writer(const std::string& segment, const std::function<void(Client&)>& body) {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    pid_ = ::fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      Options o;
+      o.segment = segment;
+      Client c(o);
+      body(c);
+      const char ready = 'r';
+      (void)!::write(fds[1], &ready, 1);
+      for (;;) ::pause();
+    }
+    ::close(fds[1]);
+    char ready = 0;
+    REQUIRE(::read(fds[0], &ready, 1) == 1);
+    ::close(fds[0]);
+  }
+  ~Writer() { kill(); }
+  void kill() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+std::string scrape(Exporter& e) {
+  std::string out;
+  e.scrape(out);
+  return out;
+}
+
+bool has_line(const std::string& text, const std::string& line) {
+  return text.find("\n" + line + "\n") != std::string::npos || text.starts_with(line + "\n");
+}
+
+ExporterSettings fast() {
+  ExporterSettings s;
+  s.windows.default_samples = 1000;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("exposition: families sorted, one HELP/TYPE each, labels escaped, summaries complete") {
+  test::TempSegment seg;
+  auto file = test::open_segment(seg.path());
+  REQUIRE(file);
+  Writer w(seg.path(), [](Client& c) {
+    c.counter("b_total", "B \\ help\nline", {{"path", "a\"b\\c\nd"}}).add(3);
+    c.counter("b_total", "", {{"path", "plain"}}).add(4);
+    c.gauge("a_gauge", "A.").set(2.5);
+    Summary s = c.summary("lat_ms", "Latency.", {{"transport", "sip"}});
+    for (int i = 1; i <= 100; ++i) s.observe(i);
+  });
+  Exporter e(std::move(file), fast());
+  const std::string text = scrape(e);
+  CHECK(text.find("# HELP a_gauge A.\n# TYPE a_gauge gauge\na_gauge 2.5\n") == 0);
+  CHECK(has_line(text, "# HELP b_total B \\\\ help\\nline"));
+  CHECK(has_line(text, "b_total{path=\"a\\\"b\\\\c\\nd\"} 3"));
+  CHECK(has_line(text, "b_total{path=\"plain\"} 4"));
+  CHECK(has_line(text, "lat_ms{transport=\"sip\",quantile=\"0.5\"} 50"));
+  CHECK(has_line(text, "lat_ms{transport=\"sip\",quantile=\"0.9\"} 90"));
+  CHECK(has_line(text, "lat_ms{transport=\"sip\",quantile=\"0.99\"} 99"));
+  CHECK(has_line(text, "lat_ms_sum{transport=\"sip\"} 5050"));
+  CHECK(has_line(text, "lat_ms_count{transport=\"sip\"} 100"));
+  std::size_t helps = 0;
+  for (std::size_t at = 0; (at = text.find("# HELP b_total", at)) != std::string::npos; ++at) ++helps;
+  CHECK(helps == 1);
+  CHECK(text.find("a_gauge") < text.find("b_total"));
+  CHECK(text.find("b_total") < text.find("lat_ms"));
+  CHECK(has_line(text, "sipmetrics_writers 1"));
+}
+
+TEST_CASE("whitelists drop undeclared keys, merge the series that collapse and count them") {
+  test::TempSegment seg;
+  auto file = test::open_segment(seg.path());
+  REQUIRE(file);
+  Writer w(seg.path(), [](Client& c) {
+    c.register_labels("calls_total", {"transport"});
+    c.counter("calls_total", "", {{"transport", "sip"}, {"call_id", "a"}}).add(2);
+    c.counter("calls_total", "", {{"transport", "sip"}, {"call_id", "b"}}).add(5);
+    c.counter("calls_total", "", {{"transport", "webrtc"}}).add(1);
+    c.counter("other_total", "", {{"x", "1"}, {"y", "2"}}).add(1);
+  });
+  Exporter e(std::move(file), fast());
+  std::string text = scrape(e);
+  CHECK(has_line(text, "calls_total{transport=\"sip\"} 7"));
+  CHECK(has_line(text, "calls_total{transport=\"webrtc\"} 1"));
+  CHECK(text.find("call_id") == std::string::npos);
+  CHECK(has_line(text, "other_total{x=\"1\",y=\"2\"} 1"));  // no whitelist: all keys kept
+  CHECK(has_line(text, "voiceserver_metrics_unknown_label_total 2"));
+
+  // The operator's whitelist replaces the client's declaration.
+  ExporterSettings s = fast();
+  s.plan.whitelists["calls_total"] = {"call_id", "transport"};
+  s.plan.whitelists["other_total"] = {"x"};
+  e.apply(s);
+  text = scrape(e);
+  CHECK(has_line(text, "calls_total{call_id=\"a\",transport=\"sip\"} 2"));
+  CHECK(has_line(text, "other_total{x=\"1\"} 1"));
+  CHECK(has_line(text, "voiceserver_metrics_unknown_label_total 1"));
+
+  // A family cap bounds a runaway label.
+  s.plan.max_series_per_family = 1;
+  e.apply(s);
+  text = scrape(e);
+  CHECK(has_line(text, "sipmetrics_series_rejected_total{reason=\"family_cap\"} 2"));
+}
+
+TEST_CASE("a dead writer's counters and summary totals are kept, its gauges dropped") {
+  test::TempSegment seg;
+  auto file = test::open_segment(seg.path());
+  REQUIRE(file);
+  const detail::SegmentView view = file->view();
+  Writer alive(seg.path(), [](Client& c) {
+    c.counter("calls_total", "").add(100);
+    c.gauge("active_calls", "").add(2);
+  });
+  Writer dying(seg.path(), [](Client& c) {
+    c.counter("calls_total", "").add(40);
+    c.gauge("active_calls", "").add(5);
+    Summary s = c.summary("lat_ms", "");
+    for (int i = 0; i < 10; ++i) s.observe(1.5);
+  });
+  Exporter e(std::move(file), fast());
+  std::string text = scrape(e);
+  CHECK(has_line(text, "calls_total 140"));
+  CHECK(has_line(text, "active_calls 7"));
+  CHECK(has_line(text, "sipmetrics_writers 2"));
+  dying.kill();
+  e.tick(true);
+  text = scrape(e);
+  CHECK(has_line(text, "calls_total 140"));
+  CHECK(has_line(text, "active_calls 2"));
+  CHECK(has_line(text, "lat_ms_count 10"));
+  CHECK(has_line(text, "lat_ms_sum 15"));
+  CHECK(has_line(text, "lat_ms{quantile=\"0.5\"} 1.5"));
+  CHECK(has_line(text, "sipmetrics_writers 1"));
+  CHECK(has_line(text, "sipmetrics_writers_exited_total 1"));
+  CHECK(view.header().retained_epoch.load() == 1);
+  // Its slot and lanes went back to the pools: a new writer reuses them without double counts.
+  Writer next(seg.path(), [](Client& c) { c.counter("calls_total", "").add(1); });
+  e.tick(true);
+  CHECK(has_line(scrape(e), "calls_total 141"));
+}
+
+TEST_CASE("a fold a previous daemon finished flipping is not applied twice") {
+  test::TempSegment seg;
+  auto file = test::open_segment(seg.path());
+  REQUIRE(file);
+  const detail::SegmentView view = file->view();
+  {
+    Writer w(seg.path(), [](Client& c) { c.counter("calls_total", "").add(7); });
+  }  // killed: its slot still says live, its lock is gone
+  // Simulate a daemon that flipped the retained totals and died before cleaning up.
+  std::uint32_t slot = 0;
+  while (view.writer(slot).state.load() == layout::kWriterFree) ++slot;
+  view.retained(1)[0].store(7);
+  view.writer(slot).state.store(layout::kWriterFolding);
+  view.writer(slot).fold_epoch.store(1);
+  view.header().retained_epoch.store(1);
+  Exporter e(std::move(file), fast());  // sweeps once on start
+  CHECK(has_line(scrape(e), "calls_total 7"));
+  CHECK(view.writer(slot).state.load() == layout::kWriterFree);
+}
+
+TEST_CASE("corrupt catalog entries are skipped and counted; serving goes on") {
+  test::TempSegment seg;
+  auto file = test::open_segment(seg.path());
+  REQUIRE(file);
+  const detail::SegmentView view = file->view();
+  Writer w(seg.path(), [](Client& c) {
+    c.counter("good_total", "").add(1);
+    c.counter("bad_total", "").add(1);
+    c.counter("worse_total", "").add(1);
+  });
+  for (std::uint32_t i = 0; i < view.geometry().max_series; ++i) {
+    layout::SeriesEntry& en = view.entry(i);
+    if (layout::entry_state(en.state.load()) != layout::kEntryReady) continue;
+    detail::DecodedKey k;
+    REQUIRE(detail::decode_key(*view.arena_bytes(en.key_offset, en.key_length), k));
+    if (k.name == "bad_total") en.key_length = 1u << 30;  // runs past the arena
+    if (k.name == "worse_total") en.first_cell = 0;      // overlaps good_total's cell
+  }
+  Exporter e(std::move(file), fast());
+  const std::string text = scrape(e);
+  CHECK(text.find("bad_total") == std::string::npos);
+  CHECK(text.find("worse_total") == std::string::npos);
+  const bool good_first = text.find("good_total 1") != std::string::npos;
+  CHECK(good_first);
+  CHECK(has_line(text, "sipmetrics_corrupt_entries_total{region=\"catalog\"} 2"));
+}
+
+}  // namespace sipmetrics
