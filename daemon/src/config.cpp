@@ -1,6 +1,7 @@
 #include "config.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include <sipmetrics/detail/key.hpp>
 #include <sipmetrics/detail/segment.hpp>
@@ -51,10 +52,10 @@ ExporterSettings DaemonConfig::exporter_settings() const {
 std::pair<std::string, std::vector<std::string>> parse_whitelist(const std::string& spec) {
   const auto eq = spec.find('=');
   if (eq == std::string::npos)
-    throw CLI::ValidationError("--label-whitelist", "'" + spec + "' is not FAMILY=KEY[,KEY...]");
+    throw std::invalid_argument("'" + spec + "' is not FAMILY=KEY[,KEY...]");
   std::string family = spec.substr(0, eq);
   if (!detail::valid_metric_name(family))
-    throw CLI::ValidationError("--label-whitelist", "'" + family + "' is not a valid metric name");
+    throw std::invalid_argument("'" + family + "' is not a valid metric name");
   std::vector<std::string> keys;
   std::string rest = spec.substr(eq + 1);
   std::size_t at = 0;
@@ -62,8 +63,7 @@ std::pair<std::string, std::vector<std::string>> parse_whitelist(const std::stri
     const auto comma = rest.find(',', at);
     std::string key = rest.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
     if (!detail::valid_label_name(key))
-      throw CLI::ValidationError("--label-whitelist",
-                                 "'" + key + "' in '" + spec + "' is not a valid label name");
+      throw std::invalid_argument("'" + key + "' in '" + spec + "' is not a valid label name");
     keys.push_back(std::move(key));
     if (comma == std::string::npos) break;
     at = comma + 1;
@@ -79,8 +79,8 @@ void add_options(CLI::App& app, DaemonConfig& cfg) {
       "write into a shared-memory segment, as Prometheus metrics over HTTP.\n"
       "Every option can also be set by the environment variable shown, or in the config file "
       "(TOML: `listen = \"0.0.0.0:9477\"`, `label-whitelist = [\"family=key1,key2\"]`). The "
-      "command line wins over the environment, which wins over the file. SIGHUP reloads the "
-      "file; SIGTERM stops.");
+      "command line wins over the config file, which wins over the environment. SIGHUP "
+      "reloads the file; SIGTERM stops.");
   app.set_config("--config", "", "Config file (TOML or INI); reloaded on SIGHUP")
       ->envname("SIPMETRICSD_CONFIG")
       ->check(CLI::ExistingFile);
@@ -114,7 +114,7 @@ void add_options(CLI::App& app, DaemonConfig& cfg) {
         try {
           parse_whitelist(v);
           return std::string();
-        } catch (const CLI::ValidationError& e) {
+        } catch (const std::invalid_argument& e) {
           return std::string(e.what());
         }
       });

@@ -45,7 +45,7 @@ void add_options(CLI::App& app, DaemonConfig& cfg);
 /// (including CLI::CallForHelp) on bad input; the message says which option and why.
 DaemonConfig parse_config(int argc, const char* const* argv);
 
-/// Parses one `family=key1,key2` whitelist; throws CLI::ValidationError naming what is wrong.
+/// Parses one `family=key1,key2` whitelist; throws std::invalid_argument naming what is wrong.
 std::pair<std::string, std::vector<std::string>> parse_whitelist(const std::string& spec);
 
 }  // namespace sipmetrics
