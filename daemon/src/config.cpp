@@ -42,6 +42,7 @@ ExporterSettings DaemonConfig::exporter_settings() const {
   ExporterSettings s;
   for (const std::string& spec : label_whitelist) s.plan.whitelists.insert(parse_whitelist(spec));
   s.plan.max_series_per_family = max_series_per_family;
+  s.plan.base_units = base_units;
   s.windows.default_samples = window_samples;
   s.windows.max_age_ns = static_cast<std::int64_t>(window_age_seconds * 1e9);
   s.drain_interval = std::chrono::milliseconds(drain_interval_ms);
@@ -123,6 +124,11 @@ void add_options(CLI::App& app, DaemonConfig& cfg) {
       ->envname("SIPMETRICSD_MAX_SERIES_PER_FAMILY")
       ->capture_default_str()
       ->check(CLI::Range(1u, 1u << 20));
+  app.add_flag("--base-units", cfg.base_units,
+               "Serve *_ms summaries and gauges as *_seconds, values divided by 1000 (Prometheus "
+               "base units; promtool-clean). Default: the seed's names, so existing dashboards "
+               "keep working")
+      ->envname("SIPMETRICSD_BASE_UNITS");
   app.add_option("--window-samples", cfg.window_samples,
                  "Quantile window: newest samples kept per summary (a series' observe_n wins)")
       ->envname("SIPMETRICSD_WINDOW_SAMPLES")

@@ -24,6 +24,7 @@ struct DaemonConfig {
   std::uint32_t http_threads = 4;
   std::vector<std::string> label_whitelist;  // "family=key1,key2" as given
   std::uint32_t max_series_per_family = 2000;
+  bool base_units = false;
   std::uint32_t window_samples = 1024;
   double window_age_seconds = 600;
   std::uint32_t drain_interval_ms = 5;

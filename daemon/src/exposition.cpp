@@ -105,7 +105,8 @@ void render_plan(std::string& out, const Plan& plan, const Catalog& catalog,
           break;
         }
         case layout::MetricType::kGauge:
-          append_sample(out, fam.name, "", ps.labels, gauge_value(fam, ps, catalog, totals));
+          append_sample(out, fam.name, "", ps.labels,
+                        gauge_value(fam, ps, catalog, totals) * fam.scale);
           break;
         case layout::MetricType::kSummary: {
           double sum = 0;
@@ -126,9 +127,9 @@ void render_plan(std::string& out, const Plan& plan, const Catalog& catalog,
             qlabels += "quantile=\"";
             append_double(qlabels, kQuantiles[q]);
             qlabels += '"';
-            append_sample(out, fam.name, "", qlabels, q_out[q]);
+            append_sample(out, fam.name, "", qlabels, q_out[q] * fam.scale);
           }
-          append_sample(out, fam.name, "_sum", ps.labels, sum);
+          append_sample(out, fam.name, "_sum", ps.labels, sum * fam.scale);
           append_sample(out, fam.name, "_count", ps.labels, count);
           break;
         }

@@ -12,6 +12,14 @@ bool reserved_family(std::string_view name) noexcept {
          name == kUnknownLabelFamily;
 }
 
+std::pair<std::string, double> exposed_family(std::string_view name, layout::MetricType type,
+                                              bool base_units) {
+  const bool timed = type == layout::MetricType::kSummary || type == layout::MetricType::kGauge;
+  if (base_units && timed && name.ends_with("_ms"))
+    return {std::string(name.substr(0, name.size() - 3)) + "_seconds", 1e-3};
+  return {std::string(name), 1.0};
+}
+
 Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
   Plan plan;
   plan.catalog_version = catalog.version();
@@ -25,13 +33,15 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
       ++plan.rejected_type_conflict;
       continue;
     }
-    auto [it, inserted] = family_index.try_emplace(s->name, plan.families.size());
+    auto [exposed, scale] = exposed_family(s->name, s->type, settings.base_units);
+    auto [it, inserted] = family_index.try_emplace(exposed, plan.families.size());
     if (inserted) {
-      plan.families.push_back(PlanFamily{s->name, s->help, s->type, s->mode, {}});
+      plan.families.push_back(PlanFamily{exposed, s->help, s->type, s->mode, scale, {}});
       series_index.emplace_back();
     }
     PlanFamily& fam = plan.families[it->second];
-    if (fam.type != s->type) {
+    // A family seen under two types, or a `_seconds` family colliding with a renamed `_ms` one.
+    if (fam.type != s->type || fam.scale != scale) {
       ++plan.rejected_type_conflict;
       continue;
     }

@@ -7,6 +7,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "catalog.hpp"
@@ -18,6 +19,9 @@ struct PlanSettings {
   /// Operator whitelists (config); they replace a client's declaration for the same family.
   std::map<std::string, std::vector<std::string>> whitelists;
   std::uint32_t max_series_per_family = 2000;
+  /// Serve `*_ms` summaries and gauges as `*_seconds`, values scaled by 1/1000 (Prometheus base
+  /// units) instead of the seed's names.
+  bool base_units = false;
 };
 
 /// One exposed series: its rendered label set and the catalog series merged into it.
@@ -27,10 +31,11 @@ struct PlanSeries {
 };
 
 struct PlanFamily {
-  std::string name;
+  std::string name;  // as exposed (after --base-units renaming)
   std::string help;
   layout::MetricType type{};
   layout::GaugeMode mode{};
+  double scale = 1;  // applied to gauge values, quantiles and sums (not counts)
   std::vector<PlanSeries> series;  // sorted by labels
 };
 
@@ -47,6 +52,10 @@ struct Plan {
 inline constexpr std::string_view kObserveDroppedFamily = "voiceserver_metrics_observe_dropped_total";
 inline constexpr std::string_view kUnknownLabelFamily = "voiceserver_metrics_unknown_label_total";
 bool reserved_family(std::string_view name) noexcept;
+
+/// The exposed name and value scale of a family under the given settings.
+std::pair<std::string, double> exposed_family(std::string_view name, layout::MetricType type,
+                                              bool base_units);
 
 /// Builds the plan for the catalog's current content.
 Plan build_plan(const Catalog& catalog, const PlanSettings& settings);

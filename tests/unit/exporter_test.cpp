@@ -220,3 +220,31 @@ TEST_CASE("corrupt catalog entries are skipped and counted; serving goes on") {
 }
 
 }  // namespace sipmetrics
+
+namespace sipmetrics {
+
+TEST_CASE("base units: _ms summaries and gauges are served as _seconds, scaled") {
+  test::TempSegment seg;
+  auto file = test::open_segment(seg.path());
+  REQUIRE(file);
+  Writer w(seg.path(), [](Client& c) {
+    Summary s = c.summary("lat_ms", "Latency.");
+    s.observe(1000);
+    s.observe(2000);
+    c.gauge("rtt_ms", "RTT.").set(250);
+    c.counter("calls_total", "").add(5);
+  });
+  ExporterSettings s = fast();
+  s.plan.base_units = true;
+  Exporter e(std::move(file), s);
+  const std::string text = scrape(e);
+  CHECK(text.find("lat_ms") == std::string::npos);
+  CHECK(has_line(text, "# TYPE lat_seconds summary"));
+  CHECK(has_line(text, "lat_seconds{quantile=\"0.5\"} 1"));
+  CHECK(has_line(text, "lat_seconds_sum 3"));
+  CHECK(has_line(text, "lat_seconds_count 2"));
+  CHECK(has_line(text, "rtt_seconds 0.25"));
+  CHECK(has_line(text, "calls_total 5"));
+}
+
+}  // namespace sipmetrics
