@@ -30,6 +30,17 @@ HttpServer::HttpServer(Exporter& exporter, HttpSettings settings)
                         std::to_string(st.series) + "\n",
                     "text/plain; charset=utf-8");
   });
+  // Only GET (and HEAD, which cpp-httplib serves from the GET handlers) exist here.
+  const auto not_allowed = [](const httplib::Request&, httplib::Response& res) {
+    res.status = 405;
+    res.set_header("Allow", "GET, HEAD");
+    res.set_content("method not allowed\n", "text/plain; charset=utf-8");
+  };
+  s.Post(".*", not_allowed);
+  s.Put(".*", not_allowed);
+  s.Patch(".*", not_allowed);
+  s.Delete(".*", not_allowed);
+  s.Options(".*", not_allowed);
   s.Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(
         "<!doctype html><html><head><title>sipmetricsd</title></head><body>"
