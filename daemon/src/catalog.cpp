@@ -59,7 +59,7 @@ bool Catalog::decode(std::uint32_t index) {
     return false;
   if (type == layout::MetricType::kGauge && static_cast<std::uint8_t>(mode) > 3) return false;
   const layout::GaugeMode m = type == layout::MetricType::kGauge ? mode : layout::GaugeMode::kSum;
-  if (count != detail::cells_for(type, m) || first >= g.max_cells || count > g.max_cells - first)
+  if (count != detail::cells_for(type) || first >= g.max_cells || count > g.max_cells - first)
     return false;
   for (std::uint32_t c = first; c < first + count; ++c)
     if (kinds_[c] != CellKind::kUnused) return false;  // overlaps another series
@@ -90,6 +90,7 @@ bool Catalog::decode(std::uint32_t index) {
     case layout::MetricType::kGauge:
       if (m == layout::GaugeMode::kSum) {
         kinds_[first] = CellKind::kGaugeSum;
+        kinds_[first + 1] = CellKind::kGaugeSumInt;
       } else {
         kinds_[first] = m == layout::GaugeMode::kMax   ? CellKind::kGaugeMax
                         : m == layout::GaugeMode::kMin ? CellKind::kGaugeMin

@@ -17,7 +17,8 @@ enum class CellKind : std::uint8_t {
   kUnused = 0,   // no valid series owns it: never read, never folded
   kCount,        // u64; folded into retained totals when a writer dies (counter, summary count)
   kSum,          // f64; folded (summary sum)
-  kGaugeSum,     // f64; live writers only
+  kGaugeSum,     // f64 part of a sum-mode gauge; live writers only
+  kGaugeSumInt,  // i64 part of a sum-mode gauge (integral add()s); live writers only
   kGaugeMax,     // f64 of a max-mode gauge; the next cell is its stamp
   kGaugeMin,     // f64 of a min-mode gauge; the next cell is its stamp
   kGaugeLast,    // f64 of a last-mode gauge; the next cell is its stamp

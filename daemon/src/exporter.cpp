@@ -83,6 +83,7 @@ void Exporter::compute_totals() {
         case CellKind::kCount: totals_.u[c] += x; break;
         case CellKind::kSum:
         case CellKind::kGaugeSum: totals_.f[c] += detail::bits_f64(x); break;
+        case CellKind::kGaugeSumInt: totals_.f[c] += static_cast<double>(static_cast<std::int64_t>(x)); break;
         default: {
           // max/min/last gauges: `u[c]` marks "some lane set it", `u[c+1]` keeps the best stamp.
           const std::uint64_t stamp = cells[c + 1].load(std::memory_order_relaxed);

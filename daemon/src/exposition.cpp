@@ -39,7 +39,7 @@ double gauge_value(const PlanFamily& fam, const PlanSeries& ps, const Catalog& c
     if (s == nullptr) continue;  // plans only hold valid series; this keeps it local
     const std::uint32_t c = s->first_cell;
     if (fam.mode == layout::GaugeMode::kSum || s->mode == layout::GaugeMode::kSum) {
-      v += t.f[c];
+      v += t.f[c] + t.f[c + 1];
       have = true;
       continue;
     }

@@ -44,7 +44,7 @@ std::uint32_t first_cell(const detail::SegmentView& v, std::string_view name) {
     if (detail::decode_key(*v.arena_bytes(e.key_offset, e.key_length), k) && k.name == name)
       return e.first_cell;
   }
-  return detail::kNoCell;
+  return 0xffffffffu;
 }
 
 std::uint64_t refusals(const detail::SegmentView& v, layout::Refusal r) {
@@ -234,7 +234,9 @@ TEST_CASE("gauges: set makes the process's contribution exact across threads; mo
   auto sum = [&] {
     double s = 0;
     for (std::uint32_t l = 0; l < v.geometry().lane_pool; ++l)
-      if (v.lane(l).owner.load() != 0) s += detail::bits_f64(v.cells(l)[cell].load());
+      if (v.lane(l).owner.load() != 0)
+        s += detail::bits_f64(v.cells(l)[cell].load()) +
+             static_cast<double>(static_cast<std::int64_t>(v.cells(l)[cell + 1].load()));
     return s;
   };
   CHECK(sum() == 8.0);

@@ -60,15 +60,23 @@ class Counter {
   void inc() noexcept { add(1); }
   /// Adds n (counters never go down).
   void add(std::uint64_t n) noexcept {
-    if (ref_.cell == detail::kNoCell) return;
-    if (const detail::LaneBinding* b = detail::lane_for(ref_.attachment)) detail::cell_add(*b, ref_.cell, n);
+    if (std::atomic<std::uint64_t>* cells = detail::tls_exclusive[ref_.attachment]) [[likely]] {
+      std::atomic<std::uint64_t>& c = cells[ref_.cell];
+      c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+      return;
+    }
+    add_slow(ref_, n);
   }
   /// False for a no-op handle (detached client or refused registration).
-  bool valid() const noexcept { return ref_.cell != detail::kNoCell; }
+  bool valid() const noexcept { return ref_.attachment != detail::kNoopAttachment; }
 
  private:
   friend class Client;
   explicit Counter(detail::SeriesRef r) noexcept : ref_(r) {}
+  // First use on a thread, a shared lane, or a no-op handle.
+  [[gnu::noinline]] static void add_slow(detail::SeriesRef r, std::uint64_t n) noexcept {
+    if (const detail::LaneBinding* b = detail::lane_for(r.attachment)) detail::cell_add(*b, r.cell, n);
+  }
   detail::SeriesRef ref_;
 };
 
@@ -77,37 +85,60 @@ class Counter {
 class Gauge {
  public:
   Gauge() noexcept = default;
-  /// Adds d (negative to subtract). kSum mode: this process's contribution changes by d.
+  /// Adds d (negative to subtract). kSum mode: this process's contribution changes by d;
+  /// integral steps (the usual ±1) take an integer cell, so they are exact and cheapest.
   void add(double d) noexcept {
-    if (ref_.cell == detail::kNoCell) return;
-    const detail::LaneBinding* b = detail::lane_for(ref_.attachment);
-    if (b == nullptr) return;
-    detail::cell_add_f64(*b, ref_.cell, d);
-    if (mode_ != GaugeMode::kSum) stamp(*b);
+    std::atomic<std::uint64_t>* cells = detail::tls_exclusive[ref_.attachment];
+    if (cells == nullptr) [[unlikely]] {
+      add_slow(ref_, mode_, d);
+      return;
+    }
+    std::int64_t i = 0;
+    if (mode_ == GaugeMode::kSum && detail::integral(d, i)) {
+      std::atomic<std::uint64_t>& c = cells[ref_.cell + 1];
+      c.store(c.load(std::memory_order_relaxed) + static_cast<std::uint64_t>(i), std::memory_order_relaxed);
+      return;
+    }
+    std::atomic<std::uint64_t>& c = cells[ref_.cell];
+    c.store(detail::f64_bits(detail::bits_f64(c.load(std::memory_order_relaxed)) + d),
+            std::memory_order_relaxed);
+    if (mode_ != GaugeMode::kSum) cells[ref_.cell + 1].store(stamp(mode_), std::memory_order_relaxed);
   }
   void inc() noexcept { add(1); }
   void dec() noexcept { add(-1); }
-  /// Sets the value. kSum mode: makes this process's contribution v (other threads' pending
-  /// add()s of this process still count on top). Reads this process's other lanes: a few loads.
+  /// Sets the value. kSum mode: makes this process's contribution v (other threads' later
+  /// add()s of this process count on top); reads this process's other lanes, a few loads.
   void set(double v) noexcept {
-    if (ref_.cell == detail::kNoCell) return;
     const detail::LaneBinding* b = detail::lane_for(ref_.attachment);
     if (b == nullptr) return;
     if (mode_ == GaugeMode::kSum) {
-      const double others = detail::attachment(ref_.attachment)->other_lanes_f64(ref_.cell, b->lane_index);
+      const double others =
+          detail::attachment(ref_.attachment)->other_lanes_gauge(ref_.cell, b->lane_index);
+      detail::cell_store(*b, ref_.cell + 1, 0);
       detail::cell_store(*b, ref_.cell, detail::f64_bits(v - others));
       return;
     }
     detail::cell_store(*b, ref_.cell, detail::f64_bits(v));
-    stamp(*b);
+    detail::cell_store(*b, ref_.cell + 1, stamp(mode_));
   }
-  bool valid() const noexcept { return ref_.cell != detail::kNoCell; }
+  bool valid() const noexcept { return ref_.attachment != detail::kNoopAttachment; }
 
  private:
   friend class Client;
   Gauge(detail::SeriesRef r, GaugeMode m) noexcept : ref_(r), mode_(m) {}
-  void stamp(const detail::LaneBinding& b) const noexcept {
-    detail::cell_store(b, ref_.cell + 1, mode_ == GaugeMode::kLast ? detail::coarse_realtime_ns() : 1);
+  static std::uint64_t stamp(GaugeMode m) noexcept {
+    return m == GaugeMode::kLast ? detail::coarse_realtime_ns() : 1;
+  }
+  [[gnu::noinline]] static void add_slow(detail::SeriesRef r, GaugeMode m, double d) noexcept {
+    const detail::LaneBinding* b = detail::lane_for(r.attachment);
+    if (b == nullptr) return;
+    std::int64_t i = 0;
+    if (m == GaugeMode::kSum && detail::integral(d, i)) {
+      detail::cell_add(*b, r.cell + 1, static_cast<std::uint64_t>(i));
+      return;
+    }
+    detail::cell_add_f64(*b, r.cell, d);
+    if (m != GaugeMode::kSum) detail::cell_store(*b, r.cell + 1, stamp(m));
   }
   detail::SeriesRef ref_;
   GaugeMode mode_ = GaugeMode::kSum;
@@ -121,18 +152,31 @@ class Summary {
   Summary() noexcept = default;
   /// Records one sample (units are the metric's, e.g. milliseconds). NaN is ignored.
   void observe(double v) noexcept {
-    if (ref_.cell == detail::kNoCell || std::isnan(v)) return;
-    const detail::LaneBinding* b = detail::lane_for(ref_.attachment);
-    if (b == nullptr) return;
-    detail::cell_add_f64(*b, ref_.cell, v);
-    detail::cell_add(*b, ref_.cell + 1, 1);
-    detail::ring_push(*b, ref_.series, v);
+    std::atomic<std::uint64_t>* cells = detail::tls_exclusive[ref_.attachment];
+    if (cells == nullptr || std::isnan(v)) [[unlikely]] {
+      observe_slow(ref_, v);
+      return;
+    }
+    std::atomic<std::uint64_t>& sum = cells[ref_.cell];
+    std::atomic<std::uint64_t>& count = cells[ref_.cell + 1];
+    sum.store(detail::f64_bits(detail::bits_f64(sum.load(std::memory_order_relaxed)) + v),
+              std::memory_order_relaxed);
+    count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    detail::ring_push(detail::tls_lanes[ref_.attachment], ref_.series, v);
   }
-  bool valid() const noexcept { return ref_.cell != detail::kNoCell; }
+  bool valid() const noexcept { return ref_.attachment != detail::kNoopAttachment; }
 
  private:
   friend class Client;
   explicit Summary(detail::SeriesRef r) noexcept : ref_(r) {}
+  [[gnu::noinline]] static void observe_slow(detail::SeriesRef r, double v) noexcept {
+    if (std::isnan(v)) return;
+    const detail::LaneBinding* b = detail::lane_for(r.attachment);
+    if (b == nullptr) return;
+    detail::cell_add_f64(*b, r.cell, v);
+    detail::cell_add(*b, r.cell + 1, 1);
+    detail::ring_push(*b, r.series, v);
+  }
   detail::SeriesRef ref_;
 };
 
@@ -208,6 +252,14 @@ class Client {
   void observe_n(std::string_view name, std::string_view help, double v, int max_samples) noexcept {
     summary(name, help, {}, max_samples > 0 ? static_cast<std::uint32_t>(max_samples) : 0).observe(v);
   }
+  /// The seed's ObserveAsync. observe() already never blocks: the sample goes through the
+  /// thread's ring and a full ring drops it (counted) while _sum and _count stay exact.
+  void observe_async(std::string_view name, std::string_view help, double v) noexcept {
+    observe(name, help, v);
+  }
+  /// The seed's AsyncDroppedCount: samples this process's rings dropped because they were full
+  /// (a fork child counts its own only). Cold: a few loads per lane.
+  std::uint64_t async_dropped_count() const noexcept { return att_->own_lanes_dropped(); }
 
  private:
   static std::string program_name() {

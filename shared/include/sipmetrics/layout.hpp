@@ -229,7 +229,8 @@ enum class MetricType : std::uint8_t {
 
 /// How a gauge combines across threads and writers. Dead writers' gauges are always dropped.
 enum class GaugeMode : std::uint8_t {
-  kSum = 0,   // 1 cell (f64): contributions add up; right for add()-style gauges (active calls)
+  kSum = 0,   // 2 cells (f64, i64 for integral steps): contributions add up; right for
+              // add()-style gauges (active calls)
   kMax = 1,   // 2 cells (f64, set flag): the largest value set by any live thread
   kMin = 2,   // 2 cells (f64, set flag): the smallest
   kLast = 3,  // 2 cells (f64, coarse realtime ns): the most recently set value

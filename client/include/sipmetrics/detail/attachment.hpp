@@ -28,7 +28,9 @@
 namespace sipmetrics::detail {
 
 inline constexpr std::uint32_t kMaxAttachments = 8;  // distinct segments one process may use
-inline constexpr std::uint32_t kNoCell = 0xffffffffu;
+/// The attachment id of no-op handles (detached client, refused registration). Its lanes are
+/// never bound, so its handles always take the slow path, which returns at once.
+inline constexpr std::uint8_t kNoopAttachment = kMaxAttachments;
 
 /// What a handle needs to write: the thread's lane in one attachment. Plain data in a
 /// zero-initialised thread_local array, so the hot path reads it without any init guard.
@@ -41,16 +43,20 @@ struct LaneBinding {
   bool shared;   // lane shared by several threads: read-modify-write must be atomic
   bool refused;  // no lane could be had: this thread's updates are dropped (and were counted)
 };
-inline thread_local LaneBinding tls_lanes[kMaxAttachments];
+inline thread_local LaneBinding tls_lanes[kMaxAttachments + 1];
+/// The thread's exclusive lane cells per attachment, or null (unbound, shared lane, no-op id):
+/// the only thing the hot path reads before touching its cell. Kept apart from tls_lanes so it
+/// is one 8-byte load at a scaled index.
+inline thread_local std::atomic<std::uint64_t>* tls_exclusive[kMaxAttachments + 1];
 
 inline std::uint64_t f64_bits(double v) noexcept { return std::bit_cast<std::uint64_t>(v); }
 inline double bits_f64(std::uint64_t v) noexcept { return std::bit_cast<double>(v); }
 
 /// Cells a series of this shape owns in every lane.
-constexpr std::uint32_t cells_for(layout::MetricType t, layout::GaugeMode m) noexcept {
+constexpr std::uint32_t cells_for(layout::MetricType t) noexcept {
   switch (t) {
     case layout::MetricType::kCounter: return 1;
-    case layout::MetricType::kGauge: return m == layout::GaugeMode::kSum ? 1 : 2;
+    case layout::MetricType::kGauge: return 2;  // sum: f64 + integral i64; others: value + stamp
     case layout::MetricType::kSummary: return 2;
     case layout::MetricType::kHistogram: return 0;  // not registrable in v1.0
   }
@@ -59,9 +65,9 @@ constexpr std::uint32_t cells_for(layout::MetricType t, layout::GaugeMode m) noe
 
 /// A registered series as a handle sees it.
 struct SeriesRef {
-  std::uint32_t cell = kNoCell;  // first cell; kNoCell makes every operation a no-op
-  std::uint32_t series = 0;      // catalog index, tagged onto ring samples
-  std::uint8_t attachment = 0;
+  std::uint32_t cell = 0;    // first cell
+  std::uint32_t series = 0;  // catalog index, tagged onto ring samples
+  std::uint32_t attachment = kNoopAttachment;  // not a char type: stores through cells cannot alias it
 };
 
 class Attachment {
@@ -87,7 +93,7 @@ class Attachment {
     SortedLabels sorted;
     if (!valid_metric_name(name) || !sort_labels(labels, sorted))
       return refuse(layout::Refusal::kInvalidName);
-    const std::uint32_t ncells = cells_for(type, mode);
+    const std::uint32_t ncells = cells_for(type);
     if (ncells == 0) return refuse(layout::Refusal::kTypeConflict);
     const std::uint64_t hash = key_hash(type, name, sorted);
     const std::uint32_t mask = view_.geometry().max_series - 1;
@@ -182,13 +188,28 @@ class Attachment {
   void reset_after_fork() noexcept;
   std::mutex& mutex() noexcept { return mu_; }
 
-  /// Sum of a cell over this writer's lanes other than `except` (sum-mode gauge set()).
-  double other_lanes_f64(std::uint32_t cell, std::uint32_t except) const noexcept {
+  /// Samples dropped by full rings on this writer's lanes (Client::async_dropped_count()).
+  std::uint64_t own_lanes_dropped() const noexcept {
+    if (!attached()) return 0;
+    std::uint64_t sum = 0;
+    const std::uint32_t n = own_count_.load(std::memory_order_acquire);
+    for (std::uint32_t k = 0; k < n; ++k) {
+      const std::uint32_t l = own_lanes_[k].load(std::memory_order_relaxed);
+      sum += view_.lane(l).dropped.load(std::memory_order_relaxed);
+    }
+    return sum;
+  }
+
+  /// A sum-mode gauge's contribution from this writer's lanes other than `except` (set()).
+  double other_lanes_gauge(std::uint32_t cell, std::uint32_t except) const noexcept {
     double sum = 0;
     const std::uint32_t n = own_count_.load(std::memory_order_acquire);
     for (std::uint32_t k = 0; k < n; ++k) {
       const std::uint32_t l = own_lanes_[k].load(std::memory_order_relaxed);
-      if (l != except) sum += bits_f64(view_.cells(l)[cell].load(std::memory_order_relaxed));
+      if (l == except) continue;
+      const std::atomic<std::uint64_t>* cells = view_.cells(l);
+      sum += bits_f64(cells[cell].load(std::memory_order_relaxed)) +
+             static_cast<double>(static_cast<std::int64_t>(cells[cell + 1].load(std::memory_order_relaxed)));
     }
     return sum;
   }
@@ -240,7 +261,7 @@ class Attachment {
     help = utf8_prefix(help, layout::kMaxHelpBytes);
     const std::size_t klen = key_length(name, labels);
     const auto off = arena_alloc(klen + help.size());
-    const auto first = off ? cells_alloc(cells_for(type, mode)) : std::nullopt;
+    const auto first = off ? cells_alloc(cells_for(type)) : std::nullopt;
     if (!off || !first) {
       e.state.store(layout::kEntryDead, std::memory_order_release);
       return refuse(off ? layout::Refusal::kCellsFull : layout::Refusal::kArenaFull);
@@ -254,7 +275,7 @@ class Attachment {
     e.help_offset = *off + klen;
     e.help_length = static_cast<std::uint32_t>(help.size());
     e.first_cell = *first;
-    e.cell_count = static_cast<std::uint16_t>(cells_for(type, mode));
+    e.cell_count = static_cast<std::uint16_t>(cells_for(type));
     e.type = type;
     e.gauge_mode = type == layout::MetricType::kGauge ? mode : layout::GaugeMode::kSum;
     e.window_samples = window;
@@ -299,7 +320,9 @@ inline Registry& registry() noexcept {
   static Registry r;
   return r;
 }
-inline Attachment* attachment(std::uint8_t id) noexcept { return registry().items[id]; }
+inline Attachment* attachment(std::uint32_t id) noexcept {
+  return id < kMaxAttachments ? registry().items[id] : nullptr;
+}
 
 inline void atfork_prepare() noexcept {
   Registry& r = registry();
@@ -319,6 +342,7 @@ inline void atfork_child() noexcept {
     r.items[i]->mutex().unlock();
   }
   for (LaneBinding& b : tls_lanes) b = LaneBinding{};
+  for (auto*& cells : tls_exclusive) cells = nullptr;
   r.mu.unlock();
 }
 
@@ -349,7 +373,7 @@ inline Attachment* attach(const std::string& segment, const std::string& writer_
                  kMaxAttachments, segment.c_str());
     file.reset();
     // Reuse the last id for a detached attachment so handles stay no-ops.
-    static Attachment overflow(kMaxAttachments - 1, "", "", nullptr);
+    static Attachment overflow(kNoopAttachment, "", "", nullptr);
     return &overflow;
   }
   auto* a = new Attachment(static_cast<std::uint8_t>(r.count), segment, writer_name, std::move(file));
@@ -366,6 +390,7 @@ struct ThreadExitHook {
       if (b.cells != nullptr && !b.shared)
         if (Attachment* a = attachment(id)) a->release_lane(b.lane_index);
       b = LaneBinding{};
+      tls_exclusive[id] = nullptr;
     }
   }
 };
@@ -472,6 +497,7 @@ inline bool Attachment::bind_thread() noexcept {
   b.ring_mask = view_.geometry().ring_capacity - 1;
   b.lane_index = lane_index;
   b.shared = shared;
+  tls_exclusive[id_] = shared ? nullptr : b.cells;
   return true;
 }
 
@@ -499,7 +525,8 @@ inline void Attachment::reset_after_fork() noexcept {
 // ---- Hot path ----------------------------------------------------------------------------------------
 
 /// The calling thread's lane for an attachment, binding it on first use; null when refused.
-[[gnu::always_inline]] inline LaneBinding* lane_for(std::uint8_t id) noexcept {
+[[gnu::always_inline]] inline LaneBinding* lane_for(std::uint32_t id) noexcept {
+  if (id >= kMaxAttachments) return nullptr;
   LaneBinding& b = tls_lanes[id];
   if (b.cells != nullptr) [[likely]]
     return &b;
@@ -566,6 +593,13 @@ inline void Attachment::reset_after_fork() noexcept {
   layout::RingEntry& e = b.ring[head & b.ring_mask];
   e.value.store(f64_bits(v), std::memory_order_relaxed);
   e.tag.store(layout::ring_tag(head, series), std::memory_order_release);
+}
+
+/// True (and `out` set) when d is an integer small enough to be exact as a double.
+[[gnu::always_inline]] inline bool integral(double d, std::int64_t& out) noexcept {
+  if (!(d >= -0x1p53 && d <= 0x1p53)) return false;  // also false for NaN
+  out = static_cast<std::int64_t>(d);
+  return static_cast<double>(out) == d;
 }
 
 inline std::uint64_t coarse_realtime_ns() noexcept {

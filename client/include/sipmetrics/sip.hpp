@@ -1,0 +1,780 @@
+// Typed SIP and VoiceServer helpers: the seed metrics package's exported helpers, with its metric
+// names, label keys, label values and series bounds, so existing dashboards work unchanged.
+//
+//   #include <sipmetrics/sip.hpp>
+//   namespace sip = sipmetrics::sip;
+//
+//   sip::prepare();                                      // optional, at worker start (cold)
+//   sip::invite_result(sip::Direction::inbound, 486);    // sip_invite_result_total{...,4xx} += 1
+//   sip::call_started(sip::Transport::sip);              // voiceserver_active_calls{sip} += 1
+//   sip::call_ended(sip::Transport::sip, sip::CallStatus::ok);
+//   sip::bye(own_client, sip::Direction::outbound, sip::ByeBy::local, sip::ByeReason::user_hangup);
+//
+// Every helper exists twice: on Client::global() (the seed's package-level functions) and on an
+// explicit Client&. docs/metrics.md lists every family, its labels, values and bound; a test
+// keeps it equal to kFamilies below and to what a worker really exposes.
+//
+// Cost
+//   * Cold, once per Client (the first helper call, or prepare()): declares the label whitelist
+//     of every seed family (Client::register_labels) and registers every series of every family
+//     (92 series), so they are all exposed from the start at zero. One heap allocation, kept for
+//     the life of the process.
+//   * Hot, every other call: finding the Client's handle table (a static for the global client,
+//     a short pointer-compare list walk for an explicit one), an array index, and one handle
+//     update. No lock, no allocation, no system call, no string formatting.
+//   * Thread-safety: every helper may be called from any thread at any time, also concurrently
+//     with the first call for the same Client; handles stay valid across fork().
+//
+// Inputs
+//   * Helpers take enums and integers. An enumerator is spelled like the label value it produces
+//     where that is an identifier (Direction::inbound -> "inbound"; ByeReason::timer_expired ->
+//     "timer-expired"). A value outside an enum's range (only reachable through a cast) is
+//     dropped, except where the family has an overflow value (method -> "other").
+//   * An out-of-range SIP status code is counted as code_class="other"; an unknown method name
+//     as method="other". Neither ever creates a new series.
+//
+// Lifetime: a Client passed explicitly must live until the process exits (as Client::global()
+// and every attachment do): its handle table is found by its address and is never freed.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <span>
+#include <string_view>
+#include <type_traits>
+
+#include <sipmetrics/client.hpp>
+
+namespace sipmetrics::sip {
+
+// ---- Metric names (the seed's constants) ---------------------------------------------------------
+inline constexpr std::string_view kMetricActiveCalls = "voiceserver_active_calls";
+inline constexpr std::string_view kMetricCallsTotal = "voiceserver_calls_total";
+inline constexpr std::string_view kMetricASRErrors = "voiceserver_asr_errors_total";
+inline constexpr std::string_view kMetricTTSErrors = "voiceserver_tts_errors_total";
+inline constexpr std::string_view kMetricBargeInTotal = "voiceserver_barge_in_total";
+inline constexpr std::string_view kMetricE2EFirstByteMs = "voiceserver_e2e_first_byte_ms";
+inline constexpr std::string_view kMetricTTSFirstByteMs = "voiceserver_tts_first_byte_ms";
+inline constexpr std::string_view kMetricLLMFirstByteMs = "voiceserver_llm_first_byte_ms";
+inline constexpr std::string_view kMetricDialogReconnectTotal = "voiceserver_dialog_reconnect_total";
+
+inline constexpr std::string_view kMetricInviteResultTotal = "sip_invite_result_total";
+inline constexpr std::string_view kMetricByeTotal = "sip_bye_total";
+inline constexpr std::string_view kMetricTransactionTimeoutTotal = "sip_transaction_timeout_total";
+inline constexpr std::string_view kMetricSessionTimerRefreshTotal = "sip_session_timer_refresh_total";
+inline constexpr std::string_view kMetricDTLSHandshakeTotal = "sip_dtls_handshake_total";
+inline constexpr std::string_view kMetricSTIRVerifyTotal = "sip_stir_verify_total";
+inline constexpr std::string_view kMetricCallRTTMs = "sip_call_rtt_ms";
+inline constexpr std::string_view kMetricCallJitterMs = "sip_call_jitter_ms";
+inline constexpr std::string_view kMetricCallLossFraction = "sip_call_loss_fraction";
+inline constexpr std::string_view kMetricCallMOSEstimate = "sip_call_mos_estimate";
+inline constexpr std::string_view kMetricVoiceAttachTotal = "sip_voice_attach_total";
+inline constexpr std::string_view kMetricVoiceAttachModeFallbackTotal =
+    "sip_voice_attach_mode_fallback_total";
+inline constexpr std::string_view kMetricVoiceAttachNativeTotal = "sip_voice_attach_native_total";
+
+/// Served by sipmetricsd itself (ring drops over all writers; whitelist violations).
+inline constexpr std::string_view kMetricObserveDroppedTotal =
+    "voiceserver_metrics_observe_dropped_total";
+inline constexpr std::string_view kMetricUnknownLabelTotal = "voiceserver_metrics_unknown_label_total";
+
+// ---- Label values (the seed's constants) ---------------------------------------------------------
+inline constexpr std::string_view kDirectionInbound = "inbound";
+inline constexpr std::string_view kDirectionOutbound = "outbound";
+
+inline constexpr std::string_view kByeByLocal = "local";
+inline constexpr std::string_view kByeByRemote = "remote";
+inline constexpr std::string_view kByeReasonNormal = "normal";                // 200 OK BYE, no special cause
+inline constexpr std::string_view kByeReasonTimerExpired = "timer-expired";  // RFC 4028 session timer
+inline constexpr std::string_view kByeReasonError = "error";                  // pipeline failure etc.
+inline constexpr std::string_view kByeReasonUserHangup = "user-hangup";      // explicit hangup intent
+
+inline constexpr std::string_view kRefreshResultOK = "ok";              // peer accepted with 200
+inline constexpr std::string_view kRefresh422Bumped = "422-bumped";     // 422, retried with Min-SE
+inline constexpr std::string_view kRefresh422GaveUp = "422-gave-up";    // second 422, stopped
+inline constexpr std::string_view kRefresh481DialogGone = "481";        // dialog disappeared
+inline constexpr std::string_view kRefreshRoleSwappedToUAS = "role-swap";  // peer took the refresher role
+
+inline constexpr std::string_view kDTLSResultOK = "ok";
+inline constexpr std::string_view kDTLSResultFail = "fail";
+inline constexpr std::string_view kDTLSResultTimeout = "timeout";
+inline constexpr std::string_view kDTLSResultFingerprintMismatch = "fingerprint-mismatch";
+
+inline constexpr std::string_view kSTIRResultVerified = "verified";
+inline constexpr std::string_view kSTIRResultFailed = "failed";
+inline constexpr std::string_view kSTIRResultSoftFail = "soft-fail";  // verifier rejected, call went on
+inline constexpr std::string_view kSTIRResultNoIdent = "no-identity";
+
+inline constexpr std::string_view kVoiceAttachModeCascaded = "cascaded";
+inline constexpr std::string_view kVoiceAttachModeRealtime = "realtime";
+inline constexpr std::string_view kVoiceAttachResultOK = "ok";
+inline constexpr std::string_view kVoiceAttachResultConfigError = "config_error";
+
+/// The seed's LabelsTransportSIP / LabelsTransportWebRTC; usable wherever Labels are taken.
+inline constexpr std::array<Label, 1> kLabelsTransportSIP{{{"transport", "sip"}}};
+inline constexpr std::array<Label, 1> kLabelsTransportWebRTC{{{"transport", "webrtc"}}};
+
+// ---- Enums: the closed vocabularies helpers take --------------------------------------------------
+enum class Direction : std::uint8_t { inbound, outbound };
+/// Who sent the BYE.
+enum class ByeBy : std::uint8_t { local, remote };
+enum class ByeReason : std::uint8_t { normal, timer_expired, error, user_hangup };
+/// RFC 4028 refresher events: "ok", "422-bumped", "422-gave-up", "481", "role-swap".
+enum class RefreshResult : std::uint8_t { ok, bumped_422, gave_up_422, dialog_gone_481, role_swap };
+enum class DtlsResult : std::uint8_t { ok, fail, timeout, fingerprint_mismatch };
+enum class StirResult : std::uint8_t { verified, failed, soft_fail, no_identity };
+/// The resolved engine mode of a voice attach (mirrors engine.Mode's strings).
+enum class VoiceAttachMode : std::uint8_t { cascaded, realtime };
+enum class VoiceAttachResult : std::uint8_t { ok, config_error };
+/// Modes a voice-attach mode fallback goes from and to (today only pipeline -> realtime).
+enum class VoiceMode : std::uint8_t { pipeline, realtime };
+enum class Transport : std::uint8_t { sip, webrtc };
+/// How a call ended; the same vocabulary as call_events.kind.
+enum class CallStatus : std::uint8_t { ok, dialog_hangup, ice_failed, pipeline_error };
+enum class DialogOutcome : std::uint8_t { ok, fail };
+/// SIP response classes (RFC 3261 §7.2), and `other` for a code outside 100..699.
+enum class CodeClass : std::uint8_t {
+  provisional,      // 1xx
+  successful,       // 2xx
+  redirection,      // 3xx
+  request_failure,  // 4xx
+  server_failure,   // 5xx
+  global_failure,   // 6xx
+  other,            // not a SIP status code
+};
+/// SIP methods counted by name: RFC 3261's six, PRACK (RFC 3262), SUBSCRIBE/NOTIFY (RFC 6665),
+/// UPDATE (RFC 3311), MESSAGE (RFC 3428), REFER (RFC 3515), PUBLISH (RFC 3903), INFO (RFC 6086).
+enum class Method : std::uint8_t {
+  INVITE, ACK, BYE, CANCEL, REGISTER, OPTIONS,
+  PRACK, SUBSCRIBE, NOTIFY, UPDATE, MESSAGE, REFER, PUBLISH, INFO,
+  other,
+};
+
+// ---- Label values, indexed by enumerator ----------------------------------------------------------
+inline constexpr std::array<std::string_view, 2> kDirections{kDirectionInbound, kDirectionOutbound};
+inline constexpr std::array<std::string_view, 2> kByeInitiators{kByeByLocal, kByeByRemote};
+inline constexpr std::array<std::string_view, 4> kByeReasons{
+    kByeReasonNormal, kByeReasonTimerExpired, kByeReasonError, kByeReasonUserHangup};
+inline constexpr std::array<std::string_view, 5> kRefreshResults{
+    kRefreshResultOK, kRefresh422Bumped, kRefresh422GaveUp, kRefresh481DialogGone,
+    kRefreshRoleSwappedToUAS};
+inline constexpr std::array<std::string_view, 4> kDtlsResults{
+    kDTLSResultOK, kDTLSResultFail, kDTLSResultTimeout, kDTLSResultFingerprintMismatch};
+inline constexpr std::array<std::string_view, 4> kStirResults{
+    kSTIRResultVerified, kSTIRResultFailed, kSTIRResultSoftFail, kSTIRResultNoIdent};
+inline constexpr std::array<std::string_view, 2> kVoiceAttachModes{kVoiceAttachModeCascaded,
+                                                                   kVoiceAttachModeRealtime};
+inline constexpr std::array<std::string_view, 2> kVoiceAttachResults{kVoiceAttachResultOK,
+                                                                     kVoiceAttachResultConfigError};
+inline constexpr std::array<std::string_view, 2> kVoiceAttachNativeResults{"ok", "err"};
+inline constexpr std::array<std::string_view, 1> kFallbackFrom{"pipeline"};
+inline constexpr std::array<std::string_view, 1> kFallbackTo{"realtime"};
+inline constexpr std::array<std::string_view, 2> kTransports{"sip", "webrtc"};
+inline constexpr std::array<std::string_view, 4> kCallStatuses{"ok", "dialog-hangup", "ice-failed",
+                                                               "pipeline-error"};
+inline constexpr std::array<std::string_view, 2> kDialogOutcomes{"ok", "fail"};
+inline constexpr std::array<std::string_view, 7> kCodeClasses{"1xx", "2xx", "3xx", "4xx",
+                                                              "5xx", "6xx", "other"};
+inline constexpr std::array<std::string_view, 15> kMethods{
+    "INVITE", "ACK",    "BYE",   "CANCEL",  "REGISTER", "OPTIONS", "PRACK", "SUBSCRIBE",
+    "NOTIFY", "UPDATE", "MESSAGE", "REFER", "PUBLISH",  "INFO",    "other"};
+
+// ---- The families ---------------------------------------------------------------------------------
+/// One label key and every value it may take.
+struct LabelDomain {
+  std::string_view key;
+  std::span<const std::string_view> values;
+};
+
+/// One metric family the helpers write: the single source of truth for docs/metrics.md and for
+/// the whitelists and series registered on a Client's first use.
+struct FamilyInfo {
+  std::string_view name;
+  layout::MetricType type;
+  std::string_view help;
+  std::string_view seed_functions;  // the seed's helpers that write it
+  std::string_view cpp_functions;   // this header's
+  std::span<const LabelDomain> labels;
+
+  /// Series bound: the product of the label domains' sizes.
+  constexpr std::size_t series() const noexcept {
+    std::size_t n = 1;
+    for (const LabelDomain& d : labels) n *= d.values.size();
+    return n;
+  }
+};
+
+namespace detail {
+
+inline constexpr std::array<LabelDomain, 2> kInviteLabels{
+    {{"direction", kDirections}, {"code_class", kCodeClasses}}};
+inline constexpr std::array<LabelDomain, 3> kByeLabels{
+    {{"direction", kDirections}, {"by", kByeInitiators}, {"reason_class", kByeReasons}}};
+inline constexpr std::array<LabelDomain, 1> kMethodLabels{{{"method", kMethods}}};
+inline constexpr std::array<LabelDomain, 1> kRefreshLabels{{{"result", kRefreshResults}}};
+inline constexpr std::array<LabelDomain, 1> kDtlsLabels{{{"result", kDtlsResults}}};
+inline constexpr std::array<LabelDomain, 1> kStirLabels{{{"result", kStirResults}}};
+inline constexpr std::array<LabelDomain, 2> kVoiceAttachLabels{
+    {{"mode", kVoiceAttachModes}, {"result", kVoiceAttachResults}}};
+inline constexpr std::array<LabelDomain, 2> kFallbackLabels{
+    {{"from", kFallbackFrom}, {"to", kFallbackTo}}};
+inline constexpr std::array<LabelDomain, 1> kNativeLabels{{{"result", kVoiceAttachNativeResults}}};
+inline constexpr std::array<LabelDomain, 1> kTransportLabels{{{"transport", kTransports}}};
+inline constexpr std::array<LabelDomain, 2> kCallLabels{
+    {{"transport", kTransports}, {"status", kCallStatuses}}};
+inline constexpr std::array<LabelDomain, 2> kDialogLabels{
+    {{"transport", kTransports}, {"outcome", kDialogOutcomes}}};
+
+/// Indexes into kFamilies, in the order of Handles' members.
+enum FamilyId : std::size_t {
+  kInviteResultId, kByeId, kTransactionTimeoutId, kSessionTimerRefreshId, kDtlsHandshakeId,
+  kStirVerifyId, kCallRttId, kCallJitterId, kCallLossId, kCallMosId, kVoiceAttachId,
+  kVoiceAttachFallbackId, kVoiceAttachNativeId, kActiveCallsId, kCallsTotalId, kAsrErrorsId,
+  kTtsErrorsId, kBargeInId, kDialogReconnectId, kE2EFirstByteId, kLlmFirstByteId,
+  kTtsFirstByteId, kFamilyCount
+};
+
+}  // namespace detail
+
+inline constexpr std::array<FamilyInfo, detail::kFamilyCount> kFamilies{{
+    {kMetricInviteResultTotal, layout::MetricType::kCounter,
+     "INVITE responses by direction and response class.", "InviteResult", "invite_result",
+     detail::kInviteLabels},
+    {kMetricByeTotal, layout::MetricType::kCounter,
+     "BYE events by direction, initiator and reason class.", "BYE, Bye", "bye", detail::kByeLabels},
+    {kMetricTransactionTimeoutTotal, layout::MetricType::kCounter,
+     "Transaction timeouts (timer B/F fired, RFC 3261) by method.", "TransactionTimeout",
+     "transaction_timeout", detail::kMethodLabels},
+    {kMetricSessionTimerRefreshTotal, layout::MetricType::kCounter,
+     "RFC 4028 session-timer refresher events by result.", "SessionTimerRefresh",
+     "session_timer_refresh", detail::kRefreshLabels},
+    {kMetricDTLSHandshakeTotal, layout::MetricType::kCounter, "DTLS-SRTP handshake outcomes.",
+     "DTLSHandshake", "dtls_handshake", detail::kDtlsLabels},
+    {kMetricSTIRVerifyTotal, layout::MetricType::kCounter,
+     "RFC 8224 STIR verification outcomes.", "STIRVerify", "stir_verify", detail::kStirLabels},
+    {kMetricCallRTTMs, layout::MetricType::kSummary, "Per-call RTCP round-trip time, ms.",
+     "ObserveCallQoS", "observe_call_qos", {}},
+    {kMetricCallJitterMs, layout::MetricType::kSummary, "Per-call RTCP jitter, ms.",
+     "ObserveCallQoS", "observe_call_qos", {}},
+    {kMetricCallLossFraction, layout::MetricType::kSummary, "Per-call RTCP packet loss fraction.",
+     "ObserveCallQoS", "observe_call_qos", {}},
+    {kMetricCallMOSEstimate, layout::MetricType::kSummary, "Per-call estimated MOS.",
+     "ObserveCallQoS", "observe_call_qos", {}},
+    {kMetricVoiceAttachTotal, layout::MetricType::kCounter,
+     "Voice-attach attempts at the OnACK seam by resolved mode and outcome.", "VoiceAttach",
+     "voice_attach", detail::kVoiceAttachLabels},
+    {kMetricVoiceAttachModeFallbackTotal, layout::MetricType::kCounter,
+     "Implicit voice-attach mode fallbacks.", "VoiceAttachModeFallback",
+     "voice_attach_mode_fallback", detail::kFallbackLabels},
+    {kMetricVoiceAttachNativeTotal, layout::MetricType::kCounter,
+     "Cascaded calls routed through the native engine, by outcome.", "VoiceAttachNative",
+     "voice_attach_native", detail::kNativeLabels},
+    {kMetricActiveCalls, layout::MetricType::kGauge, "Calls live right now, by transport.",
+     "CallStarted, CallEnded", "call_started, call_ended", detail::kTransportLabels},
+    {kMetricCallsTotal, layout::MetricType::kCounter, "Calls ended, by transport and status.",
+     "CallEnded, LabelsCall", "call_ended, labels_call", detail::kCallLabels},
+    {kMetricASRErrors, layout::MetricType::kCounter, "Speech recognizer errors, by transport.",
+     "ASRError", "asr_error", detail::kTransportLabels},
+    {kMetricTTSErrors, layout::MetricType::kCounter,
+     "Speech synthesis errors (or Speak interrupted before any audio), by transport.", "TTSError",
+     "tts_error", detail::kTransportLabels},
+    {kMetricBargeInTotal, layout::MetricType::kCounter,
+     "User speech interrupting the AI's TTS, by transport.", "BargeIn", "barge_in",
+     detail::kTransportLabels},
+    {kMetricDialogReconnectTotal, layout::MetricType::kCounter,
+     "Dialog-plane reconnect attempts, by transport and outcome.",
+     "DialogReconnect, LabelsDialogOutcome", "dialog_reconnect, labels_dialog_outcome",
+     detail::kDialogLabels},
+    {kMetricE2EFirstByteMs, layout::MetricType::kSummary,
+     "ASR final to first audible AI byte, ms.", "ObserveE2EFirstByte", "observe_e2e_first_byte", {}},
+    {kMetricLLMFirstByteMs, layout::MetricType::kSummary, "Time to first LLM token, ms.",
+     "ObserveLLMFirstByte", "observe_llm_first_byte", {}},
+    {kMetricTTSFirstByteMs, layout::MetricType::kSummary, "Speak to first PCM frame, ms.",
+     "ObserveTTSFirstByte", "observe_tts_first_byte", {}},
+}};
+
+// ---- Classification (pure, usable on its own) ----------------------------------------------------
+/// The response class of a SIP status code: 100..699 -> its hundreds class, anything else ->
+/// CodeClass::other.
+constexpr CodeClass classify_code(int code) noexcept {
+  return code >= 100 && code <= 699 ? static_cast<CodeClass>(code / 100 - 1) : CodeClass::other;
+}
+
+/// The counted method for a method name. Method names are case-sensitive (RFC 3261 §7.1): only
+/// the exact upper-case token of a listed method matches; anything else is Method::other.
+constexpr Method classify_method(std::string_view method) noexcept {
+  for (std::size_t i = 0; i + 1 < kMethods.size(); ++i)
+    if (method == kMethods[i]) return static_cast<Method>(i);
+  return Method::other;
+}
+
+// ---- Label sets (the seed's LabelsCall / LabelsDialogOutcome) -------------------------------------
+namespace detail {
+
+template <std::size_t A, std::size_t B>
+constexpr std::array<std::array<Label, 2>, A * B> label_pairs(
+    std::string_view ka, const std::array<std::string_view, A>& va, std::string_view kb,
+    const std::array<std::string_view, B>& vb) noexcept {
+  std::array<std::array<Label, 2>, A * B> out{};
+  for (std::size_t i = 0; i < A; ++i)
+    for (std::size_t j = 0; j < B; ++j) out[i * B + j] = {{{ka, va[i]}, {kb, vb[j]}}};
+  return out;
+}
+
+inline constexpr auto kCallLabelSets = label_pairs("transport", kTransports, "status", kCallStatuses);
+inline constexpr auto kDialogLabelSets =
+    label_pairs("transport", kTransports, "outcome", kDialogOutcomes);
+
+template <typename E, std::size_t N>
+constexpr bool in_range(E e, const std::array<std::string_view, N>&) noexcept {
+  return static_cast<std::size_t>(e) < N;
+}
+template <typename E>
+constexpr std::size_t at(E e) noexcept {
+  return static_cast<std::size_t>(e);
+}
+
+}  // namespace detail
+
+/// The (transport, status) label set of voiceserver_calls_total. Points into static storage: the
+/// same combination always yields the same pointers, nothing is allocated. An out-of-range
+/// enumerator yields an empty set.
+constexpr Labels labels_call(Transport transport, CallStatus status) noexcept {
+  if (!detail::in_range(transport, kTransports) || !detail::in_range(status, kCallStatuses))
+    return {};
+  return detail::kCallLabelSets[detail::at(transport) * kCallStatuses.size() + detail::at(status)];
+}
+
+/// The (transport, outcome) label set of voiceserver_dialog_reconnect_total; as labels_call().
+constexpr Labels labels_dialog_outcome(Transport transport, DialogOutcome outcome) noexcept {
+  if (!detail::in_range(transport, kTransports) || !detail::in_range(outcome, kDialogOutcomes))
+    return {};
+  return detail::kDialogLabelSets[detail::at(transport) * kDialogOutcomes.size() +
+                                  detail::at(outcome)];
+}
+
+// ---- Pre-resolved handles -------------------------------------------------------------------------
+namespace detail {
+
+/// Every series of every family, resolved once per Client. Each array is indexed in kFamilies'
+/// label order, the last key varying fastest (e.g. bye[(direction * 2 + by) * 4 + reason]).
+struct Handles {
+  std::array<Counter, 14> invite;
+  std::array<Counter, 16> bye;
+  std::array<Counter, 15> transaction_timeout;
+  std::array<Counter, 5> session_timer_refresh;
+  std::array<Counter, 4> dtls_handshake;
+  std::array<Counter, 4> stir_verify;
+  std::array<Summary, 1> call_rtt, call_jitter, call_loss, call_mos;
+  std::array<Counter, 4> voice_attach;
+  std::array<Counter, 1> voice_attach_fallback;
+  std::array<Counter, 2> voice_attach_native;
+  std::array<Gauge, 2> active_calls;
+  std::array<Counter, 8> calls_total;
+  std::array<Counter, 2> asr_errors, tts_errors, barge_in;
+  std::array<Counter, 4> dialog_reconnect;
+  std::array<Summary, 1> e2e_first_byte, llm_first_byte, tts_first_byte;
+};
+
+template <typename Handle, std::size_t N>
+consteval bool fits(FamilyId id) {
+  constexpr layout::MetricType kType = std::is_same_v<Handle, Counter> ? layout::MetricType::kCounter
+                                       : std::is_same_v<Handle, Gauge> ? layout::MetricType::kGauge
+                                                                       : layout::MetricType::kSummary;
+  return kFamilies[id].type == kType && kFamilies[id].series() == N &&
+         kFamilies[id].labels.size() <= 3;
+}
+#define SIPMETRICS_SIP_FITS(member, id)                                                      \
+  static_assert(fits<decltype(Handles::member)::value_type,                                  \
+                     std::tuple_size_v<decltype(Handles::member)>>(id),                      \
+                "Handles::" #member " must match kFamilies[" #id "] in type and series bound")
+SIPMETRICS_SIP_FITS(invite, kInviteResultId);
+SIPMETRICS_SIP_FITS(bye, kByeId);
+SIPMETRICS_SIP_FITS(transaction_timeout, kTransactionTimeoutId);
+SIPMETRICS_SIP_FITS(session_timer_refresh, kSessionTimerRefreshId);
+SIPMETRICS_SIP_FITS(dtls_handshake, kDtlsHandshakeId);
+SIPMETRICS_SIP_FITS(stir_verify, kStirVerifyId);
+SIPMETRICS_SIP_FITS(call_rtt, kCallRttId);
+SIPMETRICS_SIP_FITS(call_jitter, kCallJitterId);
+SIPMETRICS_SIP_FITS(call_loss, kCallLossId);
+SIPMETRICS_SIP_FITS(call_mos, kCallMosId);
+SIPMETRICS_SIP_FITS(voice_attach, kVoiceAttachId);
+SIPMETRICS_SIP_FITS(voice_attach_fallback, kVoiceAttachFallbackId);
+SIPMETRICS_SIP_FITS(voice_attach_native, kVoiceAttachNativeId);
+SIPMETRICS_SIP_FITS(active_calls, kActiveCallsId);
+SIPMETRICS_SIP_FITS(calls_total, kCallsTotalId);
+SIPMETRICS_SIP_FITS(asr_errors, kAsrErrorsId);
+SIPMETRICS_SIP_FITS(tts_errors, kTtsErrorsId);
+SIPMETRICS_SIP_FITS(barge_in, kBargeInId);
+SIPMETRICS_SIP_FITS(dialog_reconnect, kDialogReconnectId);
+SIPMETRICS_SIP_FITS(e2e_first_byte, kE2EFirstByteId);
+SIPMETRICS_SIP_FITS(llm_first_byte, kLlmFirstByteId);
+SIPMETRICS_SIP_FITS(tts_first_byte, kTtsFirstByteId);
+#undef SIPMETRICS_SIP_FITS
+
+/// Registers family `id`'s series in mixed-radix order of its label domains.
+template <typename Handle, std::size_t N>
+void resolve(Client& c, FamilyId id, std::array<Handle, N>& out) noexcept {
+  const FamilyInfo& f = kFamilies[id];
+  for (std::size_t i = 0; i < N; ++i) {
+    std::array<Label, 3> labels{};
+    std::size_t rest = i;
+    for (std::size_t k = f.labels.size(); k-- > 0;) {
+      const LabelDomain& d = f.labels[k];
+      labels[k] = Label{d.key, d.values[rest % d.values.size()]};
+      rest /= d.values.size();
+    }
+    const Labels view(std::span<const Label>(labels.data(), f.labels.size()));
+    if constexpr (std::is_same_v<Handle, Counter>)
+      out[i] = c.counter(f.name, f.help, view);
+    else if constexpr (std::is_same_v<Handle, Gauge>)
+      out[i] = c.gauge(f.name, f.help, view, GaugeMode::kSum);  // active calls: add()-style
+    else
+      out[i] = c.summary(f.name, f.help, view);
+  }
+}
+
+inline void resolve_all(Client& c, Handles& h) noexcept {
+  for (const FamilyInfo& f : kFamilies) {
+    std::array<std::string_view, 3> keys{};
+    for (std::size_t k = 0; k < f.labels.size(); ++k) keys[k] = f.labels[k].key;
+    c.register_labels(f.name, std::span<const std::string_view>(keys.data(), f.labels.size()));
+  }
+  resolve(c, kInviteResultId, h.invite);
+  resolve(c, kByeId, h.bye);
+  resolve(c, kTransactionTimeoutId, h.transaction_timeout);
+  resolve(c, kSessionTimerRefreshId, h.session_timer_refresh);
+  resolve(c, kDtlsHandshakeId, h.dtls_handshake);
+  resolve(c, kStirVerifyId, h.stir_verify);
+  resolve(c, kCallRttId, h.call_rtt);
+  resolve(c, kCallJitterId, h.call_jitter);
+  resolve(c, kCallLossId, h.call_loss);
+  resolve(c, kCallMosId, h.call_mos);
+  resolve(c, kVoiceAttachId, h.voice_attach);
+  resolve(c, kVoiceAttachFallbackId, h.voice_attach_fallback);
+  resolve(c, kVoiceAttachNativeId, h.voice_attach_native);
+  resolve(c, kActiveCallsId, h.active_calls);
+  resolve(c, kCallsTotalId, h.calls_total);
+  resolve(c, kAsrErrorsId, h.asr_errors);
+  resolve(c, kTtsErrorsId, h.tts_errors);
+  resolve(c, kBargeInId, h.barge_in);
+  resolve(c, kDialogReconnectId, h.dialog_reconnect);
+  resolve(c, kE2EFirstByteId, h.e2e_first_byte);
+  resolve(c, kLlmFirstByteId, h.llm_first_byte);
+  resolve(c, kTtsFirstByteId, h.tts_first_byte);
+}
+
+/// A Client's handle table. Nodes are pushed with a CAS and never freed, so readers walk the
+/// list without a lock; no lock also means a fork() in the middle of a build cannot leave a
+/// child waiting on one.
+struct HandlesNode {
+  const Client* client;
+  Handles handles;
+  HandlesNode* next;
+};
+inline std::atomic<HandlesNode*> handles_list{nullptr};
+
+[[gnu::cold, gnu::noinline]] inline Handles& build_handles(Client& c) noexcept {
+  auto* node = new (std::nothrow) HandlesNode{&c, {}, nullptr};
+  if (node == nullptr) {
+    static Handles none;  // out of memory: every helper on this Client is a no-op
+    return none;
+  }
+  resolve_all(c, node->handles);
+  HandlesNode* head = handles_list.load(std::memory_order_acquire);
+  for (;;) {
+    for (HandlesNode* n = head; n != nullptr; n = n->next)
+      if (n->client == &c) {  // another thread published it first (same series: idempotent)
+        delete node;
+        return n->handles;
+      }
+    node->next = head;
+    // Release: a reader that finds the node sees its handles complete.
+    if (handles_list.compare_exchange_weak(head, node, std::memory_order_release,
+                                           std::memory_order_acquire))
+      return node->handles;
+  }
+}
+
+/// The handle table of `c`, built on first use.
+[[gnu::always_inline]] inline Handles& handles(Client& c) noexcept {
+  for (HandlesNode* n = handles_list.load(std::memory_order_acquire); n != nullptr; n = n->next)
+    if (n->client == &c) [[likely]]
+      return n->handles;
+  return build_handles(c);
+}
+
+/// The handle table of Client::global(): a static reference after the first call.
+[[gnu::always_inline]] inline Handles& global_handles() noexcept {
+  static Handles& h = handles(Client::global());
+  return h;
+}
+
+// The helpers proper, on a resolved table.
+inline void invite_result(Handles& h, Direction d, int code) noexcept {
+  if (!in_range(d, kDirections)) return;
+  h.invite[at(d) * kCodeClasses.size() + at(classify_code(code))].inc();
+}
+inline void bye(Handles& h, Direction d, ByeBy by, ByeReason reason) noexcept {
+  if (!in_range(d, kDirections) || !in_range(by, kByeInitiators) || !in_range(reason, kByeReasons))
+    return;
+  h.bye[(at(d) * kByeInitiators.size() + at(by)) * kByeReasons.size() + at(reason)].inc();
+}
+inline void transaction_timeout(Handles& h, Method m) noexcept {
+  h.transaction_timeout[in_range(m, kMethods) ? at(m) : at(Method::other)].inc();
+}
+template <typename E, std::size_t N, std::size_t M>
+inline void count(std::array<Counter, N>& family, E e, const std::array<std::string_view, M>& values) noexcept {
+  static_assert(N == M);
+  if (in_range(e, values)) family[at(e)].inc();
+}
+inline void observe_positive(Summary& s, double v) noexcept {
+  if (v > 0 && std::isfinite(v)) s.observe(v);
+}
+inline void voice_attach(Handles& h, VoiceAttachMode mode, VoiceAttachResult result) noexcept {
+  if (!in_range(mode, kVoiceAttachModes) || !in_range(result, kVoiceAttachResults)) return;
+  h.voice_attach[at(mode) * kVoiceAttachResults.size() + at(result)].inc();
+}
+inline void voice_attach_mode_fallback(Handles& h, VoiceMode from, VoiceMode to) noexcept {
+  if (from == VoiceMode::pipeline && to == VoiceMode::realtime) h.voice_attach_fallback[0].inc();
+}
+inline void call_ended(Handles& h, Transport t, CallStatus status) noexcept {
+  if (!in_range(t, kTransports)) return;
+  h.active_calls[at(t)].add(-1);
+  if (in_range(status, kCallStatuses)) h.calls_total[at(t) * kCallStatuses.size() + at(status)].inc();
+}
+inline void dialog_reconnect(Handles& h, Transport t, DialogOutcome outcome) noexcept {
+  if (!in_range(t, kTransports) || !in_range(outcome, kDialogOutcomes)) return;
+  h.dialog_reconnect[at(t) * kDialogOutcomes.size() + at(outcome)].inc();
+}
+inline void observe_call_qos(Handles& h, std::uint32_t rtt_ms, double jitter_ms,
+                             double loss_fraction, double mos_estimate) noexcept {
+  if (rtt_ms > 0) h.call_rtt[0].observe(static_cast<double>(rtt_ms));
+  observe_positive(h.call_jitter[0], jitter_ms);
+  observe_positive(h.call_loss[0], loss_fraction);
+  observe_positive(h.call_mos[0], mos_estimate);
+}
+
+}  // namespace detail
+
+// ---- Helpers ---------------------------------------------------------------------------------------
+// Each one is hot (see the top of this file), noexcept and callable from any thread.
+
+/// Resolves this Client's handle table now (whitelists and all 92 series) instead of on the
+/// first helper call. Cold; idempotent. Call it at worker start, before fork() if workers fork.
+inline void prepare(Client& c) noexcept { (void)detail::handles(c); }
+inline void prepare() noexcept { (void)detail::global_handles(); }
+
+/// sip_invite_result_total{direction, code_class} += 1. code 100..699 counts under its class
+/// "1xx".."6xx"; any other code under "other". Bound: 2 directions × 7 classes = 14 series.
+inline void invite_result(Client& c, Direction direction, int code) noexcept {
+  detail::invite_result(detail::handles(c), direction, code);
+}
+inline void invite_result(Direction direction, int code) noexcept {
+  detail::invite_result(detail::global_handles(), direction, code);
+}
+
+/// sip_bye_total{direction, by, reason_class} += 1. direction: inbound|outbound; by:
+/// local|remote; reason_class: normal|timer-expired|error|user-hangup. Bound: 16 series.
+inline void bye(Client& c, Direction direction, ByeBy by, ByeReason reason) noexcept {
+  detail::bye(detail::handles(c), direction, by, reason);
+}
+inline void bye(Direction direction, ByeBy by, ByeReason reason) noexcept {
+  detail::bye(detail::global_handles(), direction, by, reason);
+}
+/// The seed's two-argument Bye(): bye() with direction outbound.
+inline void bye(Client& c, ByeBy by, ByeReason reason) noexcept {
+  detail::bye(detail::handles(c), Direction::outbound, by, reason);
+}
+inline void bye(ByeBy by, ByeReason reason) noexcept {
+  detail::bye(detail::global_handles(), Direction::outbound, by, reason);
+}
+
+/// sip_transaction_timeout_total{method} += 1 (timer B or F fired). The name is classified
+/// without allocating: one of the 14 methods of Method (exact, case-sensitive) or "other".
+/// Bound: 15 series.
+inline void transaction_timeout(Client& c, std::string_view method) noexcept {
+  detail::transaction_timeout(detail::handles(c), classify_method(method));
+}
+inline void transaction_timeout(std::string_view method) noexcept {
+  detail::transaction_timeout(detail::global_handles(), classify_method(method));
+}
+inline void transaction_timeout(Client& c, Method method) noexcept {
+  detail::transaction_timeout(detail::handles(c), method);
+}
+inline void transaction_timeout(Method method) noexcept {
+  detail::transaction_timeout(detail::global_handles(), method);
+}
+
+/// sip_session_timer_refresh_total{result} += 1; result: ok|422-bumped|422-gave-up|481|role-swap.
+inline void session_timer_refresh(Client& c, RefreshResult result) noexcept {
+  detail::count(detail::handles(c).session_timer_refresh, result, kRefreshResults);
+}
+inline void session_timer_refresh(RefreshResult result) noexcept {
+  detail::count(detail::global_handles().session_timer_refresh, result, kRefreshResults);
+}
+
+/// sip_dtls_handshake_total{result} += 1; result: ok|fail|timeout|fingerprint-mismatch.
+inline void dtls_handshake(Client& c, DtlsResult result) noexcept {
+  detail::count(detail::handles(c).dtls_handshake, result, kDtlsResults);
+}
+inline void dtls_handshake(DtlsResult result) noexcept {
+  detail::count(detail::global_handles().dtls_handshake, result, kDtlsResults);
+}
+
+/// sip_stir_verify_total{result} += 1; result: verified|failed|soft-fail|no-identity.
+inline void stir_verify(Client& c, StirResult result) noexcept {
+  detail::count(detail::handles(c).stir_verify, result, kStirResults);
+}
+inline void stir_verify(StirResult result) noexcept {
+  detail::count(detail::global_handles().stir_verify, result, kStirResults);
+}
+
+/// Once per call, at cleanup: one sample each into sip_call_rtt_ms, sip_call_jitter_ms,
+/// sip_call_loss_fraction and sip_call_mos_estimate (no labels). As in the seed, an input that
+/// is zero or negative means "no data" and is skipped (a loss of exactly 0 included); NaN and
+/// infinities are skipped too. Cold in practice (once per call).
+inline void observe_call_qos(Client& c, std::uint32_t rtt_ms, double jitter_ms,
+                             double loss_fraction, double mos_estimate) noexcept {
+  detail::observe_call_qos(detail::handles(c), rtt_ms, jitter_ms, loss_fraction, mos_estimate);
+}
+inline void observe_call_qos(std::uint32_t rtt_ms, double jitter_ms, double loss_fraction,
+                             double mos_estimate) noexcept {
+  detail::observe_call_qos(detail::global_handles(), rtt_ms, jitter_ms, loss_fraction,
+                           mos_estimate);
+}
+
+/// sip_voice_attach_total{mode, result} += 1 for one OnACK dispatch; mode: cascaded|realtime;
+/// result: ok, or config_error when !ok (every failure that played config_error.wav).
+/// Bound: 4 series.
+inline void voice_attach(Client& c, VoiceAttachMode mode, bool ok) noexcept {
+  detail::voice_attach(detail::handles(c), mode,
+                       ok ? VoiceAttachResult::ok : VoiceAttachResult::config_error);
+}
+inline void voice_attach(VoiceAttachMode mode, bool ok) noexcept {
+  detail::voice_attach(detail::global_handles(), mode,
+                       ok ? VoiceAttachResult::ok : VoiceAttachResult::config_error);
+}
+inline void voice_attach(Client& c, VoiceAttachMode mode, VoiceAttachResult result) noexcept {
+  detail::voice_attach(detail::handles(c), mode, result);
+}
+inline void voice_attach(VoiceAttachMode mode, VoiceAttachResult result) noexcept {
+  detail::voice_attach(detail::global_handles(), mode, result);
+}
+
+/// sip_voice_attach_mode_fallback_total{from="pipeline", to="realtime"} += 1. That is the only
+/// fallback the seed knows; any other (from, to) pair is dropped silently. Bound: 1 series.
+inline void voice_attach_mode_fallback(Client& c, VoiceMode from, VoiceMode to) noexcept {
+  detail::voice_attach_mode_fallback(detail::handles(c), from, to);
+}
+inline void voice_attach_mode_fallback(VoiceMode from, VoiceMode to) noexcept {
+  detail::voice_attach_mode_fallback(detail::global_handles(), from, to);
+}
+
+/// sip_voice_attach_native_total{result} += 1; result: ok|err (engine.New and Attach both
+/// succeeded, or not).
+inline void voice_attach_native(Client& c, bool ok) noexcept {
+  detail::handles(c).voice_attach_native[ok ? 0 : 1].inc();
+}
+inline void voice_attach_native(bool ok) noexcept {
+  detail::global_handles().voice_attach_native[ok ? 0 : 1].inc();
+}
+
+/// A call went live: voiceserver_active_calls{transport} += 1 (sum over live processes; a
+/// crashed worker's calls leave with it). Does NOT count voiceserver_calls_total: call_ended()
+/// counts each call once, with its status (see docs/metrics.md).
+inline void call_started(Client& c, Transport transport) noexcept {
+  if (detail::in_range(transport, kTransports))
+    detail::handles(c).active_calls[detail::at(transport)].add(1);
+}
+inline void call_started(Transport transport) noexcept {
+  if (detail::in_range(transport, kTransports))
+    detail::global_handles().active_calls[detail::at(transport)].add(1);
+}
+
+/// A call ended: voiceserver_active_calls{transport} -= 1 and
+/// voiceserver_calls_total{transport, status} += 1; status: ok|dialog-hangup|ice-failed|
+/// pipeline-error. Bound: 2 × 4 = 8 series.
+inline void call_ended(Client& c, Transport transport, CallStatus status) noexcept {
+  detail::call_ended(detail::handles(c), transport, status);
+}
+inline void call_ended(Transport transport, CallStatus status) noexcept {
+  detail::call_ended(detail::global_handles(), transport, status);
+}
+
+/// voiceserver_asr_errors_total{transport} += 1 (recognizer error callback).
+inline void asr_error(Client& c, Transport transport) noexcept {
+  detail::count(detail::handles(c).asr_errors, transport, kTransports);
+}
+inline void asr_error(Transport transport) noexcept {
+  detail::count(detail::global_handles().asr_errors, transport, kTransports);
+}
+
+/// voiceserver_tts_errors_total{transport} += 1 (Speak failed, or was interrupted or drained
+/// before producing any audio).
+inline void tts_error(Client& c, Transport transport) noexcept {
+  detail::count(detail::handles(c).tts_errors, transport, kTransports);
+}
+inline void tts_error(Transport transport) noexcept {
+  detail::count(detail::global_handles().tts_errors, transport, kTransports);
+}
+
+/// voiceserver_barge_in_total{transport} += 1 (VAD interrupted the AI's TTS).
+inline void barge_in(Client& c, Transport transport) noexcept {
+  detail::count(detail::handles(c).barge_in, transport, kTransports);
+}
+inline void barge_in(Transport transport) noexcept {
+  detail::count(detail::global_handles().barge_in, transport, kTransports);
+}
+
+/// voiceserver_dialog_reconnect_total{transport, outcome} += 1 per reconnect attempt to the
+/// dialog plane; outcome: ok|fail (the sum over outcomes is the attempt count). Bound: 4 series.
+inline void dialog_reconnect(Client& c, Transport transport, DialogOutcome outcome) noexcept {
+  detail::dialog_reconnect(detail::handles(c), transport, outcome);
+}
+inline void dialog_reconnect(Transport transport, DialogOutcome outcome) noexcept {
+  detail::dialog_reconnect(detail::global_handles(), transport, outcome);
+}
+
+/// One sample of voiceserver_e2e_first_byte_ms (ASR final to first audible AI byte). ms <= 0
+/// means "no ASR final preceded this turn" and is skipped.
+inline void observe_e2e_first_byte(Client& c, int ms) noexcept {
+  detail::observe_positive(detail::handles(c).e2e_first_byte[0], static_cast<double>(ms));
+}
+inline void observe_e2e_first_byte(int ms) noexcept {
+  detail::observe_positive(detail::global_handles().e2e_first_byte[0], static_cast<double>(ms));
+}
+
+/// One sample of voiceserver_llm_first_byte_ms (the dialog app's time to first LLM token,
+/// CommandMeta.LLMFirstMs). ms <= 0 means "not reported" and is skipped.
+inline void observe_llm_first_byte(Client& c, int ms) noexcept {
+  detail::observe_positive(detail::handles(c).llm_first_byte[0], static_cast<double>(ms));
+}
+inline void observe_llm_first_byte(int ms) noexcept {
+  detail::observe_positive(detail::global_handles().llm_first_byte[0], static_cast<double>(ms));
+}
+
+/// One sample of voiceserver_tts_first_byte_ms (Speak to first PCM frame). ms <= 0 is skipped.
+inline void observe_tts_first_byte(Client& c, int ms) noexcept {
+  detail::observe_positive(detail::handles(c).tts_first_byte[0], static_cast<double>(ms));
+}
+inline void observe_tts_first_byte(int ms) noexcept {
+  detail::observe_positive(detail::global_handles().tts_first_byte[0], static_cast<double>(ms));
+}
+
+/// The seed's package-level ObserveAsync / AsyncDroppedCount; see Client::observe_async() and
+/// Client::async_dropped_count().
+inline void observe_async(Client& c, std::string_view name, std::string_view help, double v) noexcept {
+  c.observe_async(name, help, v);
+}
+inline void observe_async(std::string_view name, std::string_view help, double v) noexcept {
+  Client::global().observe_async(name, help, v);
+}
+inline std::uint64_t async_dropped_count(const Client& c) noexcept { return c.async_dropped_count(); }
+inline std::uint64_t async_dropped_count() noexcept { return Client::global().async_dropped_count(); }
+
+}  // namespace sipmetrics::sip
