@@ -1,104 +1,179 @@
-// sipmetrics-demo: a few forked "SIP workers" producing SIP-shaped traffic through the client:
-// calls starting and ending, INVITE results, BYEs, first-byte latencies. Used by the quick
-// start; also a compact example of the client API (resolve handles once, then only hot-path
-// calls).
+// sipmetrics-demo: a few forked "SIP workers" producing SIP-shaped traffic through the typed
+// helpers of <sipmetrics/sip.hpp>: INVITE results, STIR and DTLS outcomes, voice attaches, calls
+// going live and ending, per-turn first-byte latencies, BYEs, session-timer refreshes and
+// per-call QoS. Used by the quick start; also a compact example of the helpers (one call per
+// event, no handles to keep, nothing allocated per call).
 //
 //   sipmetrics-demo [--workers N] [--seconds S] [--cps CALLS_PER_SECOND_PER_WORKER]
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
-#include <cmath>
-#include <vector>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
+#include <queue>
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <sipmetrics/client.hpp>
+#include <sipmetrics/sip.hpp>
 
 namespace {
+
+namespace sip = sipmetrics::sip;
+using Clock = std::chrono::steady_clock;
 
 volatile sig_atomic_t g_stop = 0;
 void on_signal(int) { g_stop = 1; }
 
-struct Handles {
-  sipmetrics::Counter calls_ok, calls_failed;
-  sipmetrics::Gauge active;
-  std::array<sipmetrics::Counter, 6> invite_inbound;  // 1xx..6xx
-  sipmetrics::Counter bye_remote_normal, bye_local_hangup, bye_local_timer;
-  sipmetrics::Summary e2e, llm, tts;
+struct LiveCall {
+  Clock::time_point end;
+  Clock::duration length;
+  sip::Transport transport;
+  sip::Direction direction;
+  bool operator>(const LiveCall& o) const { return end > o.end; }
+};
 
-  explicit Handles(sipmetrics::Client& c) {
-    c.register_labels("voiceserver_calls_total", {"transport", "status"});
-    c.register_labels("voiceserver_active_calls", {"transport"});
-    c.register_labels("sip_invite_result_total", {"direction", "code_class"});
-    c.register_labels("sip_bye_total", {"direction", "by", "reason_class"});
-    calls_ok = c.counter("voiceserver_calls_total", "Calls ended, by transport and status.",
-                         {{"transport", "sip"}, {"status", "ok"}});
-    calls_failed = c.counter("voiceserver_calls_total", "Calls ended, by transport and status.",
-                             {{"transport", "sip"}, {"status", "pipeline-error"}});
-    active = c.gauge("voiceserver_active_calls", "Calls live right now.", {{"transport", "sip"}});
-    static constexpr const char* kClasses[] = {"1xx", "2xx", "3xx", "4xx", "5xx", "6xx"};
-    for (std::size_t i = 0; i < invite_inbound.size(); ++i)
-      invite_inbound[i] = c.counter("sip_invite_result_total", "INVITE responses by direction and class.",
-                                    {{"direction", "inbound"}, {"code_class", kClasses[i]}});
-    const char* bye_help = "BYE events by direction, initiator and reason class.";
-    bye_remote_normal = c.counter("sip_bye_total", bye_help,
-                                  {{"direction", "inbound"}, {"by", "remote"}, {"reason_class", "normal"}});
-    bye_local_hangup = c.counter("sip_bye_total", bye_help,
-                                 {{"direction", "outbound"}, {"by", "local"}, {"reason_class", "user-hangup"}});
-    bye_local_timer = c.counter("sip_bye_total", bye_help,
-                                {{"direction", "outbound"}, {"by", "local"}, {"reason_class", "timer-expired"}});
-    e2e = c.summary("voiceserver_e2e_first_byte_ms", "ASR final to first audible AI byte, ms.");
-    llm = c.summary("voiceserver_llm_first_byte_ms", "Time to first LLM token, ms.");
-    tts = c.summary("voiceserver_tts_first_byte_ms", "Speak to first PCM frame, ms.");
+class Worker {
+ public:
+  explicit Worker(int index)
+      : rng_(static_cast<std::uint64_t>(::getpid()) * 7919u + static_cast<unsigned>(index)) {}
+
+  /// One call attempt: INVITE transaction, identity / media security, voice attach, and, if all
+  /// went well, a live call with a few AI turns.
+  void place_call(Clock::time_point now) {
+    const sip::Transport transport = u() < 0.8 ? sip::Transport::sip : sip::Transport::webrtc;
+    const sip::Direction direction = u() < 0.7 ? sip::Direction::inbound : sip::Direction::outbound;
+    if (direction == sip::Direction::outbound && u() < 0.01) {
+      sip::transaction_timeout("INVITE");  // timer B fired: no response at all
+      return;
+    }
+    sip::invite_result(direction, 100);
+    sip::invite_result(direction, 180);
+    const double r = u();
+    const int final_code = r < 0.88 ? 200 : r < 0.94 ? 486 : r < 0.97 ? 480 : r < 0.99 ? 503 : 603;
+    sip::invite_result(direction, final_code);
+    if (final_code != 200) return;
+
+    if (direction == sip::Direction::inbound && transport == sip::Transport::sip) {
+      const double s = u();
+      sip::stir_verify(s < 0.85   ? sip::StirResult::verified
+                       : s < 0.95 ? sip::StirResult::no_identity
+                       : s < 0.99 ? sip::StirResult::soft_fail
+                                  : sip::StirResult::failed);
+    }
+    if (transport == sip::Transport::webrtc) {
+      const double d = u();
+      const sip::DtlsResult dtls = d < 0.97    ? sip::DtlsResult::ok
+                                   : d < 0.98  ? sip::DtlsResult::timeout
+                                   : d < 0.99  ? sip::DtlsResult::fail
+                                               : sip::DtlsResult::fingerprint_mismatch;
+      sip::dtls_handshake(dtls);
+      if (dtls != sip::DtlsResult::ok) {
+        sip::bye(direction, sip::ByeBy::local, sip::ByeReason::error);
+        return;
+      }
+    }
+
+    // OnACK: attach the voice engine.
+    sip::VoiceAttachMode mode = u() < 0.7 ? sip::VoiceAttachMode::cascaded : sip::VoiceAttachMode::realtime;
+    if (mode == sip::VoiceAttachMode::cascaded && u() < 0.02) {
+      sip::voice_attach_mode_fallback(sip::VoiceMode::pipeline, sip::VoiceMode::realtime);
+      mode = sip::VoiceAttachMode::realtime;
+    }
+    const bool attached = u() < 0.99;
+    sip::voice_attach(mode, attached);
+    if (mode == sip::VoiceAttachMode::cascaded && attached && u() < 0.3)
+      sip::voice_attach_native(u() < 0.97);
+    if (!attached) {  // config_error.wav played, then hang up
+      sip::bye(direction, sip::ByeBy::local, sip::ByeReason::error);
+      return;
+    }
+
+    sip::call_started(transport);
+    for (int turn = 0; turn < 3; ++turn) {
+      sip::observe_e2e_first_byte(static_cast<int>(e2e_(rng_)));
+      sip::observe_llm_first_byte(static_cast<int>(llm_(rng_)));
+      sip::observe_tts_first_byte(static_cast<int>(tts_(rng_)));
+      if (u() < 0.1) sip::barge_in(transport);
+      if (u() < 0.005) sip::asr_error(transport);
+      if (u() < 0.005) sip::tts_error(transport);
+    }
+    const auto length = std::chrono::milliseconds(2000 + static_cast<int>(u() * 28000));
+    live_.push(LiveCall{now + length, length, transport, direction});
   }
+
+  /// Ends the calls whose time has come: session-timer refreshes for long calls, BYE, per-call
+  /// QoS, and the call's status.
+  void end_calls(Clock::time_point now) {
+    while (!live_.empty() && live_.top().end <= now) {
+      const LiveCall call = live_.top();
+      live_.pop();
+      if (call.length > std::chrono::seconds(15)) {
+        const double s = u();
+        sip::session_timer_refresh(s < 0.95   ? sip::RefreshResult::ok
+                                   : s < 0.98 ? sip::RefreshResult::bumped_422
+                                              : sip::RefreshResult::role_swap);
+      }
+      const double r = u();
+      sip::CallStatus status = sip::CallStatus::ok;
+      if (r > 0.99) status = call.transport == sip::Transport::webrtc ? sip::CallStatus::ice_failed
+                                                                     : sip::CallStatus::pipeline_error;
+      else if (r > 0.97) status = sip::CallStatus::pipeline_error;
+      else if (r > 0.90) status = sip::CallStatus::dialog_hangup;
+      const double b = u();
+      if (status == sip::CallStatus::pipeline_error)
+        sip::bye(call.direction, sip::ByeBy::local, sip::ByeReason::error);
+      else if (b < 0.55)
+        sip::bye(call.direction, sip::ByeBy::remote, sip::ByeReason::normal);
+      else if (b < 0.95)
+        sip::bye(call.direction, sip::ByeBy::local, sip::ByeReason::user_hangup);
+      else
+        sip::bye(call.direction, sip::ByeBy::local, sip::ByeReason::timer_expired);
+      sip::observe_call_qos(static_cast<std::uint32_t>(20 + u() * 100), jitter_(rng_),
+                            u() < 0.3 ? 0.0 : loss_(rng_), 3.6 + u() * 0.8);
+      sip::call_ended(call.transport, status);
+    }
+  }
+
+  /// Background events not tied to a call.
+  void background() {
+    if (u() < 0.002) sip::transaction_timeout("OPTIONS");  // keepalive to a dead peer
+    if (u() < 0.0005)
+      sip::dialog_reconnect(u() < 0.5 ? sip::Transport::sip : sip::Transport::webrtc,
+                            u() < 0.9 ? sip::DialogOutcome::ok : sip::DialogOutcome::fail);
+  }
+
+ private:
+  double u() { return uniform_(rng_); }
+
+  std::mt19937_64 rng_;
+  std::uniform_real_distribution<double> uniform_{0, 1};
+  std::lognormal_distribution<double> e2e_{std::log(650.0), 0.35}, llm_{std::log(320.0), 0.4},
+      tts_{std::log(180.0), 0.3}, jitter_{std::log(4.0), 0.5};
+  std::exponential_distribution<double> loss_{200.0};  // mean 0.5 % loss
+  std::priority_queue<LiveCall, std::vector<LiveCall>, std::greater<>> live_;
 };
 
 int worker(int index, double seconds, double cps) {
-  sipmetrics::Client& client = sipmetrics::Client::global();
-  Handles h(client);
-  std::mt19937_64 rng(static_cast<std::uint64_t>(::getpid()) * 7919u + static_cast<unsigned>(index));
+  sip::prepare();  // whitelists and every series registered now, off the call path
+  Worker w(index);
   std::uniform_real_distribution<double> u(0, 1);
-  std::lognormal_distribution<double> e2e(std::log(650.0), 0.35), llm(std::log(320.0), 0.4),
-      tts(std::log(180.0), 0.3);
-  std::deque<std::chrono::steady_clock::time_point> live;  // end times of live calls
-  const auto start = std::chrono::steady_clock::now();
+  std::mt19937_64 rng(static_cast<std::uint64_t>(index) + 1);
+  const auto start = Clock::now();
   const auto tick = std::chrono::milliseconds(10);
   while (g_stop == 0) {
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = Clock::now();
     if (seconds > 0 && now - start > std::chrono::duration<double>(seconds)) break;
-    if (u(rng) < cps * 0.01) {  // one tick is 10 ms
-      h.invite_inbound[0].inc();  // 100 Trying
-      const double r = u(rng);
-      if (r < 0.90) {
-        h.invite_inbound[1].inc();
-        h.active.add(1);
-        live.push_back(now + std::chrono::milliseconds(2000 + static_cast<int>(u(rng) * 20000)));
-        for (int turn = 0; turn < 3; ++turn) {
-          h.e2e.observe(e2e(rng));
-          h.llm.observe(llm(rng));
-          h.tts.observe(tts(rng));
-        }
-      } else {
-        h.invite_inbound[r < 0.95 ? 3 : (r < 0.99 ? 4 : 5)].inc();
-        h.calls_failed.inc();
-      }
-    }
-    while (!live.empty() && live.front() <= now) {
-      live.pop_front();
-      h.active.add(-1);
-      h.calls_ok.inc();
-      const double r = u(rng);
-      (r < 0.6 ? h.bye_remote_normal : r < 0.97 ? h.bye_local_hangup : h.bye_local_timer).inc();
-    }
+    if (u(rng) < cps * 0.01) w.place_call(now);  // one tick is 10 ms
+    w.end_calls(now);
+    w.background();
     std::this_thread::sleep_for(tick);
   }
   return 0;

@@ -19,7 +19,7 @@ bool split_listen(const std::string& listen, std::string& host, int& port) {
   const std::string p = listen.substr(colon + 1);
   if (p.empty() || p.size() > 5 || !std::all_of(p.begin(), p.end(), ::isdigit)) return false;
   port = std::stoi(p);
-  return port >= 1 && port <= 65535;
+  return port >= 0 && port <= 65535;  // 0: any free port (logged at start)
 }
 
 }  // namespace

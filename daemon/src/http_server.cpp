@@ -1,6 +1,7 @@
 #include "http_server.hpp"
 
 #include <httplib.h>
+#include <sys/socket.h>
 #include <spdlog/spdlog.h>
 
 namespace sipmetrics {
@@ -17,6 +18,12 @@ HttpServer::HttpServer(Exporter& exporter, HttpSettings settings)
   s.set_write_timeout(5, 0);
   s.set_keep_alive_max_count(100);
   s.set_payload_max_length(64 * 1024);
+  // cpp-httplib's default also sets SO_REUSEPORT, which lets a second daemon bind the same port
+  // and silently take half the scrapes. SO_REUSEADDR alone allows a quick restart, nothing more.
+  s.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
 
   s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     // One buffer per HTTP thread: its capacity settles after the first scrapes.

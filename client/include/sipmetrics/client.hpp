@@ -262,6 +262,9 @@ class Client {
   std::uint64_t async_dropped_count() const noexcept { return att_->own_lanes_dropped(); }
 
  private:
+  /// Identifies the segment attachment this Client writes to (shared by all Clients of one
+  /// segment in a process, alive as long as the process); for per-segment caches.
+  friend const void* attachment_key(const Client& c) noexcept { return c.att_; }
   static std::string program_name() {
     // glibc's, declared in <errno.h>.
     return program_invocation_short_name != nullptr ? program_invocation_short_name : "worker";

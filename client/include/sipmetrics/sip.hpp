@@ -33,8 +33,8 @@
 //   * An out-of-range SIP status code is counted as code_class="other"; an unknown method name
 //     as method="other". Neither ever creates a new series.
 //
-// Lifetime: a Client passed explicitly must live until the process exits (as Client::global()
-// and every attachment do): its handle table is found by its address and is never freed.
+// Lifetime: handle tables belong to the segment attachment, which lives as long as the process;
+// all Clients of one segment share one table, and a Client may be destroyed at any time.
 #pragma once
 
 #include <array>
@@ -45,6 +45,7 @@
 #include <new>
 #include <span>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 
 #include <sipmetrics/client.hpp>
@@ -306,11 +307,30 @@ constexpr CodeClass classify_code(int code) noexcept {
 
 /// The counted method for a method name. Method names are case-sensitive (RFC 3261 §7.1): only
 /// the exact upper-case token of a listed method matches; anything else is Method::other.
-constexpr Method classify_method(std::string_view method) noexcept {
-  for (std::size_t i = 0; i + 1 < kMethods.size(); ++i)
-    if (method == kMethods[i]) return static_cast<Method>(i);
-  return Method::other;
+constexpr Method classify_method(std::string_view m) noexcept {
+  // Dispatch on the length first: at most four fixed-length compares, whatever the input.
+  using enum Method;
+  switch (m.size()) {
+    case 3: return m == "ACK" ? ACK : m == "BYE" ? BYE : other;
+    case 4: return m == "INFO" ? INFO : other;
+    case 5: return m == "PRACK" ? PRACK : m == "REFER" ? REFER : other;
+    case 6:
+      return m == "INVITE"   ? INVITE
+             : m == "CANCEL" ? CANCEL
+             : m == "NOTIFY" ? NOTIFY
+             : m == "UPDATE" ? UPDATE
+                             : other;
+    case 7: return m == "OPTIONS" ? OPTIONS : m == "MESSAGE" ? MESSAGE : m == "PUBLISH" ? PUBLISH : other;
+    case 8: return m == "REGISTER" ? REGISTER : other;
+    case 9: return m == "SUBSCRIBE" ? SUBSCRIBE : other;
+    default: return other;
+  }
 }
+static_assert([] {
+  for (std::size_t i = 0; i < kMethods.size(); ++i)
+    if (classify_method(kMethods[i]) != static_cast<Method>(i)) return false;
+  return true;
+}(), "classify_method must map every name of kMethods to its own enumerator");
 
 // ---- Label sets (the seed's LabelsCall / LabelsDialogOutcome) -------------------------------------
 namespace detail {
@@ -472,14 +492,14 @@ inline void resolve_all(Client& c, Handles& h) noexcept {
 /// list without a lock; no lock also means a fork() in the middle of a build cannot leave a
 /// child waiting on one.
 struct HandlesNode {
-  const Client* client;
+  const void* attachment;  // the Client's attachment: one per segment, never freed
   Handles handles;
   HandlesNode* next;
 };
 inline std::atomic<HandlesNode*> handles_list{nullptr};
 
 [[gnu::cold, gnu::noinline]] inline Handles& build_handles(Client& c) noexcept {
-  auto* node = new (std::nothrow) HandlesNode{&c, {}, nullptr};
+  auto* node = new (std::nothrow) HandlesNode{attachment_key(c), {}, nullptr};
   if (node == nullptr) {
     static Handles none;  // out of memory: every helper on this Client is a no-op
     return none;
@@ -488,7 +508,7 @@ inline std::atomic<HandlesNode*> handles_list{nullptr};
   HandlesNode* head = handles_list.load(std::memory_order_acquire);
   for (;;) {
     for (HandlesNode* n = head; n != nullptr; n = n->next)
-      if (n->client == &c) {  // another thread published it first (same series: idempotent)
+      if (n->attachment == node->attachment) {  // another thread won (same series: idempotent)
         delete node;
         return n->handles;
       }
@@ -502,8 +522,9 @@ inline std::atomic<HandlesNode*> handles_list{nullptr};
 
 /// The handle table of `c`, built on first use.
 [[gnu::always_inline]] inline Handles& handles(Client& c) noexcept {
+  const void* key = attachment_key(c);
   for (HandlesNode* n = handles_list.load(std::memory_order_acquire); n != nullptr; n = n->next)
-    if (n->client == &c) [[likely]]
+    if (n->attachment == key) [[likely]]
       return n->handles;
   return build_handles(c);
 }

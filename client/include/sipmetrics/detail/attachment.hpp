@@ -347,8 +347,14 @@ inline void atfork_child() noexcept {
 }
 
 /// The attachment for a segment name, opened (and the segment created) on first use.
-inline Attachment* attach(const std::string& segment, const std::string& writer_name,
+inline Attachment* attach(const std::string& name, const std::string& writer_name,
                           const layout::Geometry& geometry) noexcept {
+  std::string segment;
+  try {
+    segment = canonical_segment_name(name);
+  } catch (...) {
+    segment = name;
+  }
   Registry& r = registry();
   {
     std::lock_guard lock(r.mu);

@@ -27,11 +27,15 @@ struct Label {
 class Labels {
  public:
   constexpr Labels() noexcept = default;
+  // The braced list lives until the end of the full expression: as long as the call using it.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Winit-list-lifetime"
-  // The braced list lives until the end of the full expression: as long as the call using it.
+#endif
   constexpr Labels(std::initializer_list<Label> l) noexcept : data_(l.begin()), size_(l.size()) {}
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
   constexpr Labels(std::span<const Label> s) noexcept : data_(s.data()), size_(s.size()) {}
   template <std::size_t N>
   constexpr Labels(const std::array<Label, N>& a) noexcept : data_(a.data()), size_(N) {}

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <span>
@@ -37,6 +38,15 @@ inline std::string default_segment_name() {
 /// A name containing '/' is a file path (e.g. on a Kubernetes emptyDir); anything else is a
 /// POSIX shared-memory object under /dev/shm.
 inline bool segment_is_path(std::string_view name) { return name.find('/') != std::string_view::npos; }
+
+/// One spelling per segment, so that one process never opens the same segment twice: a path
+/// made absolute and normalised (symlinks resolved where they exist).
+inline std::string canonical_segment_name(const std::string& name) {
+  if (!segment_is_path(name)) return name;
+  std::error_code ec;
+  auto p = std::filesystem::weakly_canonical(std::filesystem::absolute(name, ec), ec);
+  return ec ? name : p.string();
+}
 
 /// Why opening a segment failed; `message` is one line for a log.
 struct OpenError {
@@ -217,9 +227,13 @@ class SegmentFile {
     f->name_ = name;
     const bip::permissions perms(0660);
     if (segment_is_path(name)) {
-      const int fd = ::open(name.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0660);
-      if (fd < 0) return fail(Kind::kIo, std::strerror(errno));
-      ::close(fd);  // no lock is held yet, so closing this descriptor loses nothing
+      // Create the file only if it is new: closing a descriptor of a file this process already
+      // has open (another spelling of the same path) would drop this process's record locks.
+      const int fd = ::open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
+      if (fd >= 0)
+        ::close(fd);
+      else if (errno != EEXIST)
+        return fail(Kind::kIo, std::strerror(errno));
       f->file_ = bip::file_mapping(name.c_str(), bip::read_write);
       f->fd_ = f->file_.get_mapping_handle().handle;
     } else {

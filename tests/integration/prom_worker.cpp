@@ -1,0 +1,127 @@
+// sipmetrics-prom-worker: writes a known, exact workload from several processes, for
+// tests/integration/prometheus_test.sh (which checks it through promtool and a real Prometheus).
+//
+//   sipmetrics-prom-worker SEGMENT [PROCESSES [INCREMENTS [SAMPLES [LINGER_SECONDS]]]]
+//
+// The parent attaches, resolves every handle, then forks PROCESSES children. Each child does
+// INCREMENTS x voiceserver_calls_total{transport="sip",status="ok"}.inc(), SAMPLES x
+// voiceserver_e2e_first_byte_ms.observe(i % 100 + 0.25) and exits (so its counts must survive in
+// the daemon's retained totals). The parent sets voiceserver_active_calls{transport="sip"} to
+// kGaugeValue (a gauge only lives as long as its writer), prints the expected totals as
+// "ready calls=... e2e_count=... e2e_sum=... active=..." and stays alive until SIGTERM/SIGINT or
+// LINGER_SECONDS pass (so it can never outlive a broken test for long).
+#include <sipmetrics/client.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+namespace {
+
+volatile sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+
+constexpr double kGaugeValue = 42;
+
+long arg_or(int argc, char** argv, int i, long fallback) {
+  if (i >= argc) return fallback;
+  char* end = nullptr;
+  const long v = std::strtol(argv[i], &end, 10);
+  if (end == argv[i] || *end != '\0' || v < 0) {
+    std::fprintf(stderr, "sipmetrics-prom-worker: bad number '%s'\n", argv[i]);
+    std::exit(2);
+  }
+  return v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr,
+                 "usage: sipmetrics-prom-worker SEGMENT [PROCESSES [INCREMENTS [SAMPLES [LINGER_SECONDS]]]]\n");
+    return 2;
+  }
+  const long processes = arg_or(argc, argv, 2, 3);
+  const long increments = arg_or(argc, argv, 3, 250000);
+  const long samples = arg_or(argc, argv, 4, 1000);
+  const long linger = arg_or(argc, argv, 5, 240);
+  if (processes < 1 || processes > 64) {
+    std::fprintf(stderr, "sipmetrics-prom-worker: PROCESSES must be 1..64\n");
+    return 2;
+  }
+
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  sipmetrics::Options opts;
+  opts.segment = argv[1];
+  opts.writer_name = "prom-worker";
+  sipmetrics::Client client(opts);
+  if (!client.attached()) {
+    std::fprintf(stderr, "sipmetrics-prom-worker: could not attach to %s\n", argv[1]);
+    return 1;
+  }
+  client.register_labels("voiceserver_calls_total", {"transport", "status"});
+  client.register_labels("voiceserver_active_calls", {"transport"});
+  sipmetrics::Counter calls = client.counter("voiceserver_calls_total", "Calls ended, by transport and status.",
+                                             {{"transport", "sip"}, {"status", "ok"}});
+  sipmetrics::Gauge active =
+      client.gauge("voiceserver_active_calls", "Calls live right now.", {{"transport", "sip"}});
+  sipmetrics::Summary e2e =
+      client.summary("voiceserver_e2e_first_byte_ms", "ASR final to first audible AI byte, ms.");
+  if (!calls.valid() || !active.valid() || !e2e.valid()) {
+    std::fprintf(stderr, "sipmetrics-prom-worker: a series registration was refused\n");
+    return 1;
+  }
+
+  for (long p = 0; p < processes; ++p) {
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+      std::perror("sipmetrics-prom-worker: fork");
+      return 1;
+    }
+    if (pid == 0) {
+      // Handles resolved before fork() write into this child's own writer slot.
+      for (long i = 0; i < increments; ++i) calls.inc();
+      for (long i = 0; i < samples; ++i) e2e.observe(static_cast<double>(i % 100) + 0.25);
+      _exit(0);
+    }
+  }
+  int failed = 0;
+  for (long p = 0; p < processes;) {
+    int status = 0;
+    const pid_t r = ::wait(&status);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      std::perror("sipmetrics-prom-worker: wait");
+      return 1;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failed;
+    ++p;
+  }
+  if (failed != 0) {
+    std::fprintf(stderr, "sipmetrics-prom-worker: %d child(ren) failed\n", failed);
+    return 1;
+  }
+
+  active.set(kGaugeValue);
+
+  // Every sample value is k + 0.25 with small k: all partial sums are exact in a double.
+  double per_child_sum = 0;
+  for (long i = 0; i < samples; ++i) per_child_sum += static_cast<double>(i % 100) + 0.25;
+  std::printf("ready calls=%ld e2e_count=%ld e2e_sum=%.2f active=%.0f\n", processes * increments,
+              processes * samples, per_child_sum * static_cast<double>(processes), kGaugeValue);
+  std::fflush(stdout);
+
+  for (long waited_ms = 0; g_stop == 0 && waited_ms < linger * 1000; waited_ms += 50) ::usleep(50 * 1000);
+  return 0;
+}
