@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include <sipmetrics/sip.hpp>
+
 #include "text_format.hpp"
 
 namespace sipmetrics {
@@ -18,6 +20,16 @@ std::pair<std::string, double> exposed_family(std::string_view name, layout::Met
   if (base_units && timed && name.ends_with("_ms"))
     return {std::string(name.substr(0, name.size() - 3)) + "_seconds", 1e-3};
   return {std::string(name), 1.0};
+}
+
+std::map<std::string, std::vector<std::string>> seed_whitelists() {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const sip::FamilyInfo& f : sip::kFamilies) {
+    std::vector<std::string>& keys = out[std::string(f.name)];
+    for (const sip::LabelDomain& d : f.labels) keys.emplace_back(d.key);
+    std::sort(keys.begin(), keys.end());
+  }
+  return out;
 }
 
 Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
@@ -52,6 +64,8 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
       allowed = &o->second;
     else if (auto c = catalog.client_whitelists().find(s->name); c != catalog.client_whitelists().end())
       allowed = &c->second;
+    else if (auto d = settings.default_whitelists.find(s->name); d != settings.default_whitelists.end())
+      allowed = &d->second;
 
     std::string labels;
     bool violated = false;

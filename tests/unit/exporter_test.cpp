@@ -248,3 +248,23 @@ TEST_CASE("base units: _ms summaries and gauges are served as _seconds, scaled")
 }
 
 }  // namespace sipmetrics
+
+namespace sipmetrics {
+
+TEST_CASE("seed families are whitelisted even when no client declared them") {
+  test::TempSegment seg;
+  auto file = test::open_segment(seg.path());
+  REQUIRE(file);
+  Writer w(seg.path(), [](Client& c) {
+    // A worker that ships a per-call identifier on a seed metric, without the typed helpers.
+    c.counter("voiceserver_calls_total", "", {{"transport", "sip"}, {"status", "ok"}, {"call_id", "a1"}})
+        .add(2);
+  });
+  Exporter e(std::move(file), fast());
+  const std::string text = scrape(e);
+  CHECK(has_line(text, "voiceserver_calls_total{status=\"ok\",transport=\"sip\"} 2"));
+  CHECK(text.find("call_id") == std::string::npos);
+  CHECK(has_line(text, "voiceserver_metrics_unknown_label_total 1"));
+}
+
+}  // namespace sipmetrics
