@@ -6,24 +6,16 @@ namespace sipmetrics {
 
 std::uint32_t WriterTracker::sweep(Catalog& catalog, Drainer& drainer, std::int64_t now_ns) {
   const layout::Geometry& g = view_.geometry();
-  std::uint32_t folded = 0, live = 0;
+  std::uint32_t folded = 0;
   for (std::uint32_t i = 0; i < g.max_writers; ++i) {
     const std::uint32_t state = view_.writer(i).state.load(std::memory_order_acquire);
     if (state == layout::kWriterFree) continue;
     // Any other state — live, folding, or scribbled — with the lock byte free has no process
     // behind it. A held lock always wins: a live writer is never folded.
-    if (detail::byte_locked(fd_, layout::kWriterLockBase + i)) {
-      if (state == layout::kWriterLive) ++live;
-      continue;
-    }
+    if (detail::byte_locked(fd_, layout::kWriterLockBase + i)) continue;
     fold(i, catalog, drainer, now_ns);
     ++folded;
   }
-  live_ = live;
-  std::uint32_t lanes = 0;
-  for (std::uint32_t l = 0; l < g.lane_pool; ++l)
-    if (view_.lane(l).owner.load(std::memory_order_relaxed) != 0) ++lanes;
-  lanes_in_use_ = lanes;
   return folded;
 }
 
@@ -87,6 +79,20 @@ void WriterTracker::fold(std::uint32_t slot, Catalog& catalog, Drainer& drainer,
   w.fold_epoch.store(0, std::memory_order_relaxed);
   w.state.store(layout::kWriterFree, std::memory_order_release);
   h.writers_folded.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::uint32_t WriterTracker::lanes_in_use() const noexcept {
+  std::uint32_t n = 0;
+  for (std::uint32_t l = 0; l < view_.geometry().lane_pool; ++l)
+    n += view_.lane(l).owner.load(std::memory_order_relaxed) != 0 ? 1 : 0;
+  return n;
+}
+
+std::uint32_t WriterTracker::live_writers() const noexcept {
+  std::uint32_t n = 0;
+  for (std::uint32_t i = 0; i < view_.geometry().max_writers; ++i)
+    n += view_.writer(i).state.load(std::memory_order_relaxed) == layout::kWriterLive ? 1 : 0;
+  return n;
 }
 
 std::vector<WriterInfo> WriterTracker::writers() const {

@@ -33,8 +33,11 @@ class WriterTracker {
   /// a fold that a previous daemon left unfinished. Returns the number of writers folded.
   std::uint32_t sweep(Catalog& catalog, Drainer& drainer, std::int64_t now_ns);
 
-  std::uint32_t live_writers() const noexcept { return live_; }
-  std::uint32_t lanes_in_use() const noexcept { return lanes_in_use_; }
+  /// Writers whose slot says live: known at once after an attach, and a dead writer drops out
+  /// at the next sweep.
+  std::uint32_t live_writers() const noexcept;
+  /// Lanes owned by any writer, now.
+  std::uint32_t lanes_in_use() const noexcept;
   /// Current view of every non-free slot.
   std::vector<WriterInfo> writers() const;
 
@@ -43,8 +46,6 @@ class WriterTracker {
 
   detail::SegmentView view_;
   int fd_;
-  std::uint32_t live_ = 0;
-  std::uint32_t lanes_in_use_ = 0;
 };
 
 }  // namespace sipmetrics

@@ -42,8 +42,9 @@ int run(int argc, char** argv) {
   if (auto* err = std::get_if<sipmetrics::detail::OpenError>(&opened)) {
     spdlog::critical("{}", err->message);
     if (err->kind == sipmetrics::detail::OpenError::Kind::kVersion)
-      spdlog::critical("remove the old segment (rm /dev/shm/{}) once its writers are stopped, "
+      spdlog::critical("remove the old segment (rm {}{}) once its writers are stopped, "
                        "or give this daemon another --segment",
+                       sipmetrics::detail::segment_is_path(cfg.segment) ? "" : "/dev/shm/",
                        cfg.segment);
     return 2;
   }

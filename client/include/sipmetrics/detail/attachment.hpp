@@ -365,8 +365,13 @@ inline Attachment* attach(const std::string& name, const std::string& writer_nam
   std::call_once(fork_hook, [] { ::pthread_atfork(atfork_prepare, atfork_parent, atfork_child); });
   auto opened = SegmentFile::open(segment, geometry);  // outside r.mu: may wait on the init lock
   std::lock_guard lock(r.mu);
-  for (std::uint32_t i = 0; i < r.count; ++i)
-    if (r.items[i]->segment() == segment) return r.items[i];  // another thread won the race
+  for (std::uint32_t i = 0; i < r.count; ++i) {
+    if (r.items[i]->segment() != segment) continue;
+    // Another thread won the race. Closing our descriptor of the same file would drop the
+    // winner's record locks, so ours is kept open, unused, for the life of the process.
+    if (auto* f = std::get_if<std::unique_ptr<SegmentFile>>(&opened)) (void)f->release();
+    return r.items[i];
+  }
   std::unique_ptr<SegmentFile> file;
   if (auto* f = std::get_if<std::unique_ptr<SegmentFile>>(&opened)) {
     file = std::move(*f);
