@@ -458,3 +458,30 @@ TEST_CASE("a second Client on the same segment file spelled differently keeps th
 }
 
 }  // namespace sipmetrics::test
+
+namespace sipmetrics::test {
+
+TEST_CASE("SIGHUP reloads the config file and a broken file keeps the running configuration") {
+  Sandbox box;
+  const std::string config = (box.dir() / "sipmetricsd.toml").string();
+  std::ofstream(config) << "label-whitelist = [\"voiceserver_calls_total=transport\"]\n";
+  Daemon d = box.start_daemon({"--config", config});
+  INFO("daemon log:\n" << d.log());
+  Process w = box.worker({"--counter", "voiceserver_calls_total{transport=sip,status=ok}@4",
+                          "--counter", "voiceserver_calls_total{transport=sip,status=busy}@6"});
+  CHECK(exit_status(w, 30s) == 0);
+  CHECK(await_value(d, R"(voiceserver_calls_total{transport="sip"})", 10) == 10);
+
+  std::ofstream(config) << "label-whitelist = [\"voiceserver_calls_total=transport,status\"]\n";
+  d.process().signal(SIGHUP);
+  CHECK(await_value(d, R"(voiceserver_calls_total{status="busy",transport="sip"})", 6) == 6);
+  CHECK(d.value(R"(voiceserver_calls_total{status="ok",transport="sip"})").value_or(kNaN) == 4);
+
+  std::ofstream(config) << "label-whitelist = [\"not a valid spec\"]\n";
+  d.process().signal(SIGHUP);
+  CHECK(eventually([&] { return contains(d.log(), "reload failed"); }, 5s));
+  CHECK(d.value(R"(voiceserver_calls_total{status="ok",transport="sip"})").value_or(kNaN) == 4);
+  CHECK(d.process().running());
+}
+
+}  // namespace sipmetrics::test

@@ -258,3 +258,43 @@ TEST_CASE("gauges: set makes the process's contribution exact across threads; mo
 }
 
 }  // namespace sipmetrics
+
+namespace sipmetrics {
+
+TEST_CASE("concurrent registration from threads and processes yields one series each") {
+  test::TempSegment seg;
+  constexpr int kSeries = 200, kThreads = 4, kProcesses = 4;
+  auto register_all = [&seg] {
+    Options o;
+    o.segment = seg.path();
+    Client c(o);
+    for (int i = 0; i < kSeries; ++i)
+      c.counter("race_total", "Race.", {{"n", std::to_string(i)}, {"k", "v"}}).inc();
+  };
+  std::vector<pid_t> children;
+  for (int p = 0; p < kProcesses; ++p) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      std::vector<std::thread> threads;
+      for (int t = 0; t < kThreads; ++t) threads.emplace_back(register_all);
+      for (auto& t : threads) t.join();
+      ::_exit(0);
+    }
+    children.push_back(pid);
+  }
+  for (pid_t pid : children) {
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  }
+  // Read it as the daemon would (this process never attached to it as a writer).
+  auto file = test::open_segment(seg.path());
+  REQUIRE(file);
+  const detail::SegmentView& v = file->view();
+  CHECK(v.header().series_count.load() == kSeries);
+  CHECK(v.header().cells_used.load() == kSeries);
+  for (std::uint32_t cell = 0; cell < kSeries; ++cell)
+    CHECK(test::cell_total(v, cell) == kThreads * kProcesses);
+}
+
+}  // namespace sipmetrics
