@@ -100,6 +100,8 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
     fam.series[sit->second].sources.push_back(idx);
   }
 
+  for (PlanFamily& f : plan.families)
+    if (f.scale != 1.0) f.help += " (Served in seconds: --base-units.)";
   std::sort(plan.families.begin(), plan.families.end(),
             [](const PlanFamily& a, const PlanFamily& b) { return a.name < b.name; });
   for (PlanFamily& f : plan.families)

@@ -155,9 +155,8 @@ stop_bg() {  # PID: stops one process started by start_bg (bounded wait)
   wait "$1" 2>/dev/null || true
 }
 
-# A port picked here may be taken by someone else before the daemon binds it, and the daemon's
-# listening socket has SO_REUSEPORT (cpp-httplib's default), so its bind() would not fail then:
-# check that ours is the only listener on the port, else retry with another one.
+# A port picked here may be taken by someone else before the daemon binds it: check that ours is
+# the only listener on the port, else retry with another one.
 DAEMON_PORT=""
 for attempt in 1 2 3; do
   port=$(free_port)
@@ -397,6 +396,49 @@ for m in prometheus_target_scrapes_sample_duplicate_timestamp_total \
     fail "prometheus: $m = '${v:-absent}', expected 0"
   fi
 done
+
+# ---- 6. --base-units: the same segment served in Prometheus base units is promtool-clean -------------
+stop_bg "$DAEMON_PID"
+BASE_PORT=""
+for attempt in 1 2 3; do
+  port=$(free_port)
+  start_bg "$TMP/daemon-base.log" "$DAEMON" --listen "127.0.0.1:$port" --segment "$TMP/seg" --base-units
+  BASE_PID=$STARTED
+  deadline=$((SECONDS + 10)); while ((SECONDS < deadline)); do  # bounded: 10 s
+    if [[ $(curl -s --max-time 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz" || true) == 200 ]]; then
+      BASE_PORT=$port
+      break
+    fi
+    kill -0 "$BASE_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  [[ -n $BASE_PORT ]] && break
+  stop_bg "$BASE_PID"
+done
+if [[ -z $BASE_PORT ]]; then
+  fail "sipmetricsd --base-units did not start"
+else
+  curl -s --max-time 5 -o "$TMP/base.txt" "http://127.0.0.1:$BASE_PORT/metrics" || true
+  promtool check metrics <"$TMP/base.txt" >"$TMP/promtool-base.out" 2>&1
+  rc=$?
+  echo "---- promtool check metrics with --base-units (exit code $rc) ----"
+  cat "$TMP/promtool-base.out"
+  echo "---- end ----"
+  if [[ $rc -eq 0 && ! -s $TMP/promtool-base.out ]]; then
+    pass "promtool check metrics prints nothing with --base-units"
+  else
+    fail "promtool check metrics with --base-units: exit code $rc, output above"
+  fi
+  v=$(page_value "$TMP/base.txt" voiceserver_e2e_first_byte_seconds_sum)
+  want=$(python3 -c "print(repr($EXPECT_SUM / 1000))")
+  if [[ -n $v ]] && python3 -c "import sys; sys.exit(0 if abs(float('$v') - $want) <= 1e-9 * abs($want) else 1)"; then
+    pass "--base-units: voiceserver_e2e_first_byte_seconds_sum $v = the ms sum / 1000"
+  else
+    fail "--base-units: voiceserver_e2e_first_byte_seconds_sum '${v:-absent}', expected $want"
+  fi
+  if grep -q '_ms' "$TMP/base.txt"; then fail "--base-units: an _ms name is still served"; else pass "--base-units: no _ms name served"; fi
+  stop_bg "$BASE_PID"
+fi
 
 echo "test took $((SECONDS - START)) s"
 if ((failed > 0)); then
