@@ -104,9 +104,10 @@ void Exporter::compute_totals() {
   }
 }
 
-void Exporter::scrape(std::string& out) {
+void Exporter::scrape(std::string& out, Format format) {
   const auto started = std::chrono::steady_clock::now();
   out.clear();
+  Exposition exposition(out, format);
   std::lock_guard lock(mu_);
   const std::int64_t now = now_ns();
   if (catalog_.refresh()) plan_stale_ = true;
@@ -116,43 +117,46 @@ void Exporter::scrape(std::string& out) {
     plan_stale_ = false;
   }
   compute_totals();
-  render_plan(out, plan_, catalog_, totals_, drainer_, scratch_);
-  render_self_metrics(out, started);
+  render_plan(exposition, plan_, catalog_, totals_, drainer_, scratch_);
+  render_self_metrics(exposition, started);
+  exposition.finish();
 }
 
-void Exporter::render_self_metrics(std::string& out, std::chrono::steady_clock::time_point started) {
+void Exporter::render_self_metrics(Exposition& out, std::chrono::steady_clock::time_point started) {
   const layout::Header& h = view_.header();
   const layout::Geometry& g = view_.geometry();
   const std::uint64_t epoch = h.retained_epoch.load(std::memory_order_acquire);
+  auto single = [&out](std::string_view name, std::string_view help, std::string_view type,
+                       auto value) {
+    const std::string sample_name(out.family(name, help, type));
+    out.sample(sample_name, "", "", value);
+  };
 
   std::uint64_t dropped = h.retained_dropped[epoch & 1].load(std::memory_order_relaxed);
   for (std::uint32_t l = 0; l < g.lane_pool; ++l)
     if (view_.lane(l).owner.load(std::memory_order_relaxed) != 0)
       dropped += view_.lane(l).dropped.load(std::memory_order_relaxed);
-  append_family_header(out, kObserveDroppedFamily,
-                       "Summary samples dropped because a writer's ring was full "
-                       "(quantiles only; _sum and _count stay exact).",
-                       "counter");
-  append_sample(out, kObserveDroppedFamily, "", "", dropped);
-  append_family_header(out, kUnknownLabelFamily,
-                       "Series registered with a label key outside their family's whitelist.",
-                       "counter");
-  append_sample(out, kUnknownLabelFamily, "", "", plan_.unknown_label_series);
+  single(kObserveDroppedFamily,
+         "Summary samples dropped because a writer's ring was full (quantiles only; _sum and "
+         "_count stay exact).",
+         "counter", dropped);
+  single(kUnknownLabelFamily,
+         "Series registered with a label key outside their family's whitelist.", "counter",
+         plan_.unknown_label_series);
 
-  append_family_header(out, "sipmetrics_build_info", "sipmetricsd version and segment layout.",
-                       "gauge");
-  std::string labels = "layout=\"" + std::to_string(layout::kVersionMajor) + "." +
-                       std::to_string(layout::kVersionMinor) + "\",version=\"" +
-                       SIPMETRICS_VERSION + "\"";
-  append_sample(out, "sipmetrics_build_info", "", labels, std::uint64_t{1});
-
-  append_family_header(out, "sipmetrics_writers", "Writer processes attached and alive.", "gauge");
-  append_sample(out, "sipmetrics_writers", "", "", std::uint64_t{tracker_.live_writers()});
-  append_family_header(out, "sipmetrics_writers_exited_total",
-                       "Writers found gone (exited or crashed) and folded into retained totals.",
-                       "counter");
-  append_sample(out, "sipmetrics_writers_exited_total", "", "",
-                h.writers_folded.load(std::memory_order_relaxed));
+  {
+    const std::string name(
+        out.family("sipmetrics_build_info", "sipmetricsd version and segment layout.", "gauge"));
+    const std::string labels = "layout=\"" + std::to_string(layout::kVersionMajor) + "." +
+                               std::to_string(layout::kVersionMinor) + "\",version=\"" +
+                               SIPMETRICS_VERSION + "\"";
+    out.sample(name, "", labels, std::uint64_t{1});
+  }
+  single("sipmetrics_writers", "Writer processes attached and alive.", "gauge",
+         std::uint64_t{tracker_.live_writers()});
+  single("sipmetrics_writers_exited_total",
+         "Writers found gone (exited or crashed) and folded into retained totals.", "counter",
+         h.writers_folded.load(std::memory_order_relaxed));
 
   struct Use {
     const char* resource;
@@ -170,52 +174,55 @@ void Exporter::render_self_metrics(std::string& out, std::chrono::steady_clock::
        g.max_whitelists},
       {"writers", tracker_.live_writers(), g.max_writers},
   };
-  append_family_header(out, "sipmetrics_segment_used", "Segment resources in use.", "gauge");
-  for (const Use& u : uses)
-    append_sample(out, "sipmetrics_segment_used", "", std::string("resource=\"") + u.resource + "\"", u.used);
-  append_family_header(out, "sipmetrics_segment_capacity",
-                       "Segment resource capacities, fixed when the segment was created.", "gauge");
-  for (const Use& u : uses)
-    append_sample(out, "sipmetrics_segment_capacity", "", std::string("resource=\"") + u.resource + "\"",
-                  u.capacity);
-  append_family_header(out, "sipmetrics_segment_size_bytes", "Size of the shared-memory segment.",
-                       "gauge");
-  append_sample(out, "sipmetrics_segment_size_bytes", "", "", view_.size());
+  std::string labels;
+  {
+    const std::string name(out.family("sipmetrics_segment_used", "Segment resources in use.", "gauge"));
+    for (const Use& u : uses) out.sample(name, "", labels.assign("resource=\"") + u.resource + "\"", u.used);
+  }
+  {
+    const std::string name(out.family("sipmetrics_segment_capacity",
+                                      "Segment resource capacities, fixed when the segment was created.",
+                                      "gauge"));
+    for (const Use& u : uses)
+      out.sample(name, "", labels.assign("resource=\"") + u.resource + "\"", u.capacity);
+  }
+  single("sipmetrics_segment_size_bytes", "Size of the shared-memory segment.", "gauge", view_.size());
 
   static constexpr const char* kRefusalNames[layout::kRefusalKinds] = {
       "catalog_full", "arena_full", "cells_full", "invalid_name",
       "writers_full", "lanes_full", "whitelist_full", "type_conflict"};
-  append_family_header(out, "sipmetrics_refusals_total",
-                       "Registrations and attaches refused by clients, by reason; the affected "
-                       "handles are no-ops.",
-                       "counter");
-  for (std::uint32_t r = 0; r < layout::kRefusalKinds; ++r)
-    append_sample(out, "sipmetrics_refusals_total", "",
-                  std::string("reason=\"") + kRefusalNames[r] + "\"",
-                  h.refusals[r].load(std::memory_order_relaxed));
-  append_family_header(out, "sipmetrics_series_rejected_total",
-                       "Registered series the exporter does not expose, by reason.", "counter");
-  append_sample(out, "sipmetrics_series_rejected_total", "", "reason=\"family_cap\"",
-                plan_.rejected_family_cap);
-  append_sample(out, "sipmetrics_series_rejected_total", "", "reason=\"type_conflict\"",
-                plan_.rejected_type_conflict);
-  append_family_header(out, "sipmetrics_corrupt_entries_total",
-                       "Entries read from the segment that failed validation and were skipped.",
-                       "counter");
-  append_sample(out, "sipmetrics_corrupt_entries_total", "", "region=\"catalog\"",
-                catalog_.corrupt_entries());
-  append_sample(out, "sipmetrics_corrupt_entries_total", "", "region=\"ring\"",
-                drainer_.corrupt_samples());
-  append_sample(out, "sipmetrics_corrupt_entries_total", "", "region=\"whitelist\"",
-                catalog_.corrupt_whitelists());
-  append_family_header(out, "sipmetrics_samples_drained_total",
-                       "Summary samples moved from writer rings into quantile windows.", "counter");
-  append_sample(out, "sipmetrics_samples_drained_total", "", "", drainer_.samples_drained());
-  append_family_header(out, "sipmetrics_scrape_duration_seconds",
-                       "Time this scrape took to collect and render, up to this line.", "gauge");
+  {
+    const std::string name(out.family(
+        "sipmetrics_refusals_total",
+        "Registrations and attaches refused by clients, by reason; the affected handles are no-ops.",
+        "counter"));
+    for (std::uint32_t r = 0; r < layout::kRefusalKinds; ++r)
+      out.sample(name, "", labels.assign("reason=\"") + kRefusalNames[r] + "\"",
+                 h.refusals[r].load(std::memory_order_relaxed));
+  }
+  {
+    const std::string name(out.family("sipmetrics_series_rejected_total",
+                                      "Registered series the exporter does not expose, by reason.",
+                                      "counter"));
+    out.sample(name, "", "reason=\"family_cap\"", plan_.rejected_family_cap);
+    out.sample(name, "", "reason=\"type_conflict\"", plan_.rejected_type_conflict);
+  }
+  {
+    const std::string name(out.family(
+        "sipmetrics_corrupt_entries_total",
+        "Entries read from the segment that failed validation and were skipped.", "counter"));
+    out.sample(name, "", "region=\"catalog\"", catalog_.corrupt_entries());
+    out.sample(name, "", "region=\"ring\"", drainer_.corrupt_samples());
+    out.sample(name, "", "region=\"whitelist\"", catalog_.corrupt_whitelists());
+  }
+  single("sipmetrics_samples_drained_total",
+         "Summary samples moved from writer rings into quantile windows.", "counter",
+         drainer_.samples_drained());
   last_scrape_seconds_ =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  append_sample(out, "sipmetrics_scrape_duration_seconds", "", "", last_scrape_seconds_);
+  single("sipmetrics_scrape_duration_seconds",
+         "Time this scrape took to collect and render, up to this line.", "gauge",
+         last_scrape_seconds_);
 }
 
 void Exporter::apply(const ExporterSettings& settings) {

@@ -48,8 +48,8 @@ class Exporter {
   /// One drain pass, plus a writer sweep when `housekeeping`; what run() does each period.
   void tick(bool housekeeping);
 
-  /// Renders /metrics (text format 0.0.4) into `out` (cleared first).
-  void scrape(std::string& out);
+  /// Renders /metrics into `out` (cleared first).
+  void scrape(std::string& out, Format format = Format::kText);
   /// Applies reloaded settings (whitelists, caps, windows, intervals).
   void apply(const ExporterSettings& settings);
   ExporterStatus status();
@@ -58,7 +58,7 @@ class Exporter {
 
  private:
   void compute_totals();
-  void render_self_metrics(std::string& out, std::chrono::steady_clock::time_point started);
+  void render_self_metrics(Exposition& out, std::chrono::steady_clock::time_point started);
   static std::int64_t now_ns() noexcept;
 
   std::unique_ptr<detail::SegmentFile> segment_;

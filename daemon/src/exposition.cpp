@@ -1,5 +1,6 @@
 #include "exposition.hpp"
 
+#include <charconv>
 #include <cmath>
 
 #include "text_format.hpp"
@@ -14,18 +15,6 @@ std::string_view type_name(layout::MetricType t) {
     case layout::MetricType::kSummary: return "summary";
     default: return "untyped";
   }
-}
-
-void append_series_name(std::string& out, std::string_view name, std::string_view suffix,
-                        std::string_view labels) {
-  out += name;
-  out += suffix;
-  if (!labels.empty()) {
-    out += '{';
-    out += labels;
-    out += '}';
-  }
-  out += ' ';
 }
 
 /// Combines a gauge's sources according to its mode.
@@ -61,52 +50,104 @@ double gauge_value(const PlanFamily& fam, const PlanSeries& ps, const Catalog& c
 
 }  // namespace
 
-void append_family_header(std::string& out, std::string_view name, std::string_view help,
-                          std::string_view type) {
-  out += "# HELP ";
-  out += name;
-  out += ' ';
-  append_help(out, help);
-  out += "\n# TYPE ";
-  out += name;
-  out += ' ';
-  out += type;
-  out += '\n';
+std::string_view content_type(Format f) noexcept {
+  return f == Format::kOpenMetrics ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+                                   : "text/plain; version=0.0.4; charset=utf-8";
 }
 
-void append_sample(std::string& out, std::string_view name, std::string_view suffix,
-                   std::string_view labels, double value) {
-  append_series_name(out, name, suffix, labels);
-  append_double(out, value);
-  out += '\n';
+Format negotiate(std::string_view accept) noexcept {
+  // Each comma-separated media range; OpenMetrics unless it carries q=0.
+  while (!accept.empty()) {
+    const auto comma = accept.find(',');
+    std::string_view range = accept.substr(0, comma);
+    accept = comma == std::string_view::npos ? std::string_view{} : accept.substr(comma + 1);
+    while (!range.empty() && range.front() == ' ') range.remove_prefix(1);
+    if (!range.starts_with("application/openmetrics-text")) continue;
+    if (const auto q = range.find("q="); q != std::string_view::npos) {
+      double weight = 1;
+      const std::string_view v = range.substr(q + 2);
+      std::from_chars(v.data(), v.data() + v.size(), weight);
+      if (!(weight > 0)) continue;
+    }
+    return Format::kOpenMetrics;
+  }
+  return Format::kText;
 }
 
-void append_sample(std::string& out, std::string_view name, std::string_view suffix,
-                   std::string_view labels, std::uint64_t value) {
-  append_series_name(out, name, suffix, labels);
-  append_uint(out, value);
-  out += '\n';
+std::string_view Exposition::family(std::string_view name, std::string_view help,
+                                    std::string_view type) {
+  std::string_view family_name = name;
+  sample_name_.assign(name);
+  if (format_ == Format::kOpenMetrics && type == "counter") {
+    if (family_name.ends_with("_total"))
+      family_name.remove_suffix(6);
+    else
+      sample_name_ += "_total";
+  }
+  out_ += "# HELP ";
+  out_ += family_name;
+  out_ += ' ';
+  // OpenMetrics escapes HELP like a label value (quotes too); the text format only \\ and \n.
+  if (format_ == Format::kOpenMetrics)
+    append_label_value(out_, help);
+  else
+    append_help(out_, help);
+  out_ += "\n# TYPE ";
+  out_ += family_name;
+  out_ += ' ';
+  out_ += type;
+  out_ += '\n';
+  return sample_name_;
 }
 
-void render_plan(std::string& out, const Plan& plan, const Catalog& catalog,
+void Exposition::series_name(std::string_view name, std::string_view suffix,
+                             std::string_view labels) {
+  out_ += name;
+  out_ += suffix;
+  if (!labels.empty()) {
+    out_ += '{';
+    out_ += labels;
+    out_ += '}';
+  }
+  out_ += ' ';
+}
+
+void Exposition::sample(std::string_view name, std::string_view suffix, std::string_view labels,
+                        double v) {
+  series_name(name, suffix, labels);
+  append_double(out_, v);
+  out_ += '\n';
+}
+
+void Exposition::sample(std::string_view name, std::string_view suffix, std::string_view labels,
+                        std::uint64_t v) {
+  series_name(name, suffix, labels);
+  append_uint(out_, v);
+  out_ += '\n';
+}
+
+void Exposition::finish() {
+  if (format_ == Format::kOpenMetrics) out_ += "# EOF\n";
+}
+
+void render_plan(Exposition& out, const Plan& plan, const Catalog& catalog,
                  const CellTotals& totals, Drainer& drainer, std::vector<double>& scratch) {
   std::string qlabels;
   double q_out[std::size(kQuantiles)];
   for (const PlanFamily& fam : plan.families) {
     if (fam.series.empty()) continue;
-    append_family_header(out, fam.name, fam.help, type_name(fam.type));
+    const std::string name(out.family(fam.name, fam.help, type_name(fam.type)));
     for (const PlanSeries& ps : fam.series) {
       switch (fam.type) {
         case layout::MetricType::kCounter: {
           std::uint64_t v = 0;
           for (std::uint32_t idx : ps.sources)
             if (const SeriesInfo* s = catalog.series(idx)) v += totals.u[s->first_cell];
-          append_sample(out, fam.name, "", ps.labels, v);
+          out.sample(name, "", ps.labels, v);
           break;
         }
         case layout::MetricType::kGauge:
-          append_sample(out, fam.name, "", ps.labels,
-                        gauge_value(fam, ps, catalog, totals) * fam.scale);
+          out.sample(name, "", ps.labels, gauge_value(fam, ps, catalog, totals) * fam.scale);
           break;
         case layout::MetricType::kSummary: {
           double sum = 0;
@@ -127,10 +168,10 @@ void render_plan(std::string& out, const Plan& plan, const Catalog& catalog,
             qlabels += "quantile=\"";
             append_double(qlabels, kQuantiles[q]);
             qlabels += '"';
-            append_sample(out, fam.name, "", qlabels, q_out[q] * fam.scale);
+            out.sample(name, "", qlabels, q_out[q] * fam.scale);
           }
-          append_sample(out, fam.name, "_sum", ps.labels, sum * fam.scale);
-          append_sample(out, fam.name, "_count", ps.labels, count);
+          out.sample(name, "_sum", ps.labels, sum * fam.scale);
+          out.sample(name, "_count", ps.labels, count);
           break;
         }
         default: break;

@@ -1,4 +1,4 @@
-// Prometheus text exposition (format 0.0.4) of a plan and its values.
+// Exposition of a plan and its values: Prometheus text format 0.0.4, or OpenMetrics 1.0.
 #pragma once
 
 #include <cstdint>
@@ -22,17 +22,43 @@ struct CellTotals {
 /// Quantiles every summary exposes.
 inline constexpr double kQuantiles[] = {0.5, 0.9, 0.95, 0.99};
 
-/// Writes `# HELP` and `# TYPE` lines.
-void append_family_header(std::string& out, std::string_view name, std::string_view help,
-                          std::string_view type);
-/// Writes one sample line: name+suffix, then `{labels}` (labels may be empty), then the value.
-void append_sample(std::string& out, std::string_view name, std::string_view suffix,
-                   std::string_view labels, double value);
-void append_sample(std::string& out, std::string_view name, std::string_view suffix,
-                   std::string_view labels, std::uint64_t value);
+/// Exposition formats /metrics can answer in.
+enum class Format {
+  kText,         // Prometheus text format 0.0.4
+  kOpenMetrics,  // OpenMetrics 1.0: counter families named without _total, `# EOF` at the end
+};
+
+/// The Content-Type header value for a format.
+std::string_view content_type(Format f) noexcept;
+/// The format to answer an Accept header with: OpenMetrics when the scraper lists it (with a
+/// non-zero q), else text 0.0.4.
+Format negotiate(std::string_view accept) noexcept;
+
+/// Appends families and samples to `out` in one format.
+class Exposition {
+ public:
+  Exposition(std::string& out, Format format) : out_(out), format_(format) {}
+
+  /// Writes `# HELP` and `# TYPE` for a family (`type`: counter, gauge, summary) and returns the
+  /// name its samples must use: the family name, except for an OpenMetrics counter not ending
+  /// in _total, whose samples get the suffix (OpenMetrics names the family without it).
+  std::string_view family(std::string_view name, std::string_view help, std::string_view type);
+  /// Writes one sample line: name+suffix, then `{labels}` (labels may be empty), then the value.
+  void sample(std::string_view name, std::string_view suffix, std::string_view labels, double v);
+  void sample(std::string_view name, std::string_view suffix, std::string_view labels,
+              std::uint64_t v);
+  /// Ends the exposition (`# EOF` for OpenMetrics).
+  void finish();
+
+ private:
+  void series_name(std::string_view name, std::string_view suffix, std::string_view labels);
+  std::string& out_;
+  Format format_;
+  std::string sample_name_;
+};
 
 /// Renders every family of the plan. `scratch` is reused between scrapes (quantile input).
-void render_plan(std::string& out, const Plan& plan, const Catalog& catalog,
+void render_plan(Exposition& out, const Plan& plan, const Catalog& catalog,
                  const CellTotals& totals, Drainer& drainer, std::vector<double>& scratch);
 
 }  // namespace sipmetrics

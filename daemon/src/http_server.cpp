@@ -5,10 +5,6 @@
 #include <spdlog/spdlog.h>
 
 namespace sipmetrics {
-namespace {
-constexpr const char* kTextFormat = "text/plain; version=0.0.4; charset=utf-8";
-}
-
 HttpServer::HttpServer(Exporter& exporter, HttpSettings settings)
     : exporter_(exporter), settings_(std::move(settings)), server_(std::make_unique<httplib::Server>()) {
   httplib::Server& s = *server_;
@@ -25,11 +21,12 @@ HttpServer::HttpServer(Exporter& exporter, HttpSettings settings)
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
 
-  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+  s.Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
     // One buffer per HTTP thread: its capacity settles after the first scrapes.
     thread_local std::string body;
-    exporter_.scrape(body);
-    res.set_content(body, kTextFormat);
+    const Format format = negotiate(req.get_header_value("Accept"));
+    exporter_.scrape(body, format);
+    res.set_content(body, std::string(content_type(format)));
   });
   s.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
     const ExporterStatus st = exporter_.status();

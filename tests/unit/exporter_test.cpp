@@ -268,3 +268,47 @@ TEST_CASE("seed families are whitelisted even when no client declared them") {
 }
 
 }  // namespace sipmetrics
+
+namespace sipmetrics {
+
+TEST_CASE("OpenMetrics: counter families without _total, samples with it, # EOF last") {
+  test::TempSegment seg;
+  auto file = test::open_segment(seg.path());
+  REQUIRE(file);
+  Writer w(seg.path(), [](Client& c) {
+    c.counter("calls_total", "Calls \"quoted\".", {{"transport", "sip"}}).add(3);
+    c.counter("events", "Events.").add(2);
+    c.gauge("active_calls", "Active.").set(4);
+  });
+  Exporter e(std::move(file), fast());
+  std::string text;
+  e.scrape(text, Format::kOpenMetrics);
+  CHECK(has_line(text, "# HELP calls Calls \\\"quoted\\\"."));
+  CHECK(has_line(text, "# TYPE calls counter"));
+  CHECK(has_line(text, "calls_total{transport=\"sip\"} 3"));
+  CHECK(has_line(text, "# TYPE events counter"));
+  CHECK(has_line(text, "events_total 2"));
+  CHECK(has_line(text, "# TYPE active_calls gauge"));
+  CHECK(has_line(text, "active_calls 4"));
+  CHECK(has_line(text, "# TYPE voiceserver_metrics_observe_dropped counter"));
+  CHECK(text.ends_with("\n# EOF\n"));
+  // The text format keeps the family names as registered.
+  e.scrape(text, Format::kText);
+  CHECK(has_line(text, "# TYPE calls_total counter"));
+  CHECK(has_line(text, "events 2"));
+  CHECK(text.find("# EOF") == std::string::npos);
+}
+
+TEST_CASE("content negotiation follows the Accept header") {
+  CHECK(negotiate("") == Format::kText);
+  CHECK(negotiate("text/plain;version=0.0.4") == Format::kText);
+  CHECK(negotiate("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
+                  "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1") ==
+        Format::kOpenMetrics);
+  CHECK(negotiate("text/plain, application/openmetrics-text; q=0") == Format::kText);
+  CHECK(negotiate("application/openmetrics-text; version=1.0.0; q=0.3") == Format::kOpenMetrics);
+  CHECK(content_type(Format::kOpenMetrics).starts_with("application/openmetrics-text; version=1.0.0"));
+  CHECK(content_type(Format::kText) == "text/plain; version=0.0.4; charset=utf-8");
+}
+
+}  // namespace sipmetrics

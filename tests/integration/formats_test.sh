@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# /metrics as scrapers ask for it: text 0.0.4 by default, OpenMetrics 1.0 when the Accept header
+# lists it, gzip when Accept-Encoding allows it. Each answer is parsed by the Python client's own
+# parsers (Debian's python3-prometheus-client, installed here when missing) and its values checked.
+#   formats_test.sh SIPMETRICSD PROM_WORKER
+set -euo pipefail
+DAEMON=$1 WORKER=$2
+TMP=$(mktemp -d /tmp/sipmetrics-formats.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do timeout 5 tail --pid="$p" -f /dev/null 2>/dev/null || kill -9 "$p" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# Debian's python3, where Debian's python3-prometheus-client lands (PATH may hold another one).
+PY=/usr/bin/python3
+if ! $PY -c 'import prometheus_client.openmetrics.parser' 2>/dev/null; then
+  sudo=(); [ "$(id -u)" -eq 0 ] || sudo=(sudo -n)
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq python3-prometheus-client >/dev/null ||
+    { "${sudo[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq python3-prometheus-client >/dev/null; }
+fi
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+timeout 120 "$DAEMON" --listen "127.0.0.1:$port" --segment "$TMP/seg" --drain-interval-ms 2 \
+  --housekeeping-interval-ms 50 >"$TMP/daemon.log" 2>&1 &
+pids+=($!)
+timeout 120 "$WORKER" "$TMP/seg" 2 5000 300 60 >"$TMP/worker.out" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do grep -q '^ready ' "$TMP/worker.out" 2>/dev/null && break; sleep 0.1; done
+grep -q '^ready ' "$TMP/worker.out" || { cat "$TMP/daemon.log" "$TMP/worker.out"; exit 1; }
+url="http://127.0.0.1:$port/metrics"
+# Wait until both children are folded, so every format sees the same final totals.
+for _ in $(seq 100); do
+  curl -s "$url" | grep -q '^sipmetrics_writers_exited_total 2$' && break; sleep 0.1
+done
+
+curl -s -D "$TMP/text.h" -o "$TMP/text.txt" "$url"
+curl -s -D "$TMP/om.h" -o "$TMP/om.txt" \
+  -H 'Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5' "$url"
+curl -s -D "$TMP/gz.h" -o "$TMP/gz.bin" -H 'Accept-Encoding: gzip' "$url"
+
+$PY - "$TMP" <<'PY'
+import gzip, sys
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_families
+
+tmp = sys.argv[1]
+passed = failed = 0
+def check(what, ok):
+    global passed, failed
+    print(("PASS: " if ok else "FAIL: ") + what)
+    passed, failed = passed + ok, failed + (not ok)
+
+def header(name, key):
+    for line in open(f"{tmp}/{name}.h", encoding="latin-1"):
+        k, _, v = line.partition(":")
+        if k.strip().lower() == key: return v.strip()
+    return ""
+
+def values(families):
+    out = {}
+    for f in families:
+        for s in f.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+text = open(f"{tmp}/text.txt").read()
+om = open(f"{tmp}/om.txt").read()
+check("text answer is text/plain 0.0.4", header("text", "content-type").startswith("text/plain; version=0.0.4"))
+check("OpenMetrics answer has its content type",
+      header("om", "content-type").startswith("application/openmetrics-text; version=1.0.0"))
+check("OpenMetrics answer ends with # EOF", om.endswith("# EOF\n"))
+check("gzip answer is gzip-encoded", header("gz", "content-encoding") == "gzip")
+gz = gzip.decompress(open(f"{tmp}/gz.bin", "rb").read()).decode()
+
+t = values(text_string_to_metric_families(text))
+o = values(om_families(om))
+g = values(text_string_to_metric_families(gz))
+calls = ("voiceserver_calls_total", (("status", "ok"), ("transport", "sip")))
+count = ("voiceserver_e2e_first_byte_ms_count", ())
+check("text parser: calls = 10000", t.get(calls) == 10000)
+check("OpenMetrics parser: calls = 10000", o.get(calls) == 10000)
+check("gzip text parser: calls = 10000", g.get(calls) == 10000)
+check("text and OpenMetrics agree on e2e _count = 600", t.get(count) == o.get(count) == 600)
+check("OpenMetrics counter family is named without _total",
+      any(f.name == "voiceserver_calls" and f.type == "counter" for f in om_families(om)))
+check("every text sample is in the OpenMetrics answer with the same value (but the scrape's own duration)",
+      all(o.get(k) == v for k, v in t.items() if not k[0].startswith("sipmetrics_scrape_duration")))
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
+PY
