@@ -4,6 +4,7 @@
 
 #include <sipmetrics/detail/attachment.hpp>
 
+#include "inspect.hpp"
 #include "text_format.hpp"
 
 #ifndef SIPMETRICS_VERSION
@@ -188,9 +189,6 @@ void Exporter::render_self_metrics(Exposition& out, std::chrono::steady_clock::t
   }
   single("sipmetrics_segment_size_bytes", "Size of the shared-memory segment.", "gauge", view_.size());
 
-  static constexpr const char* kRefusalNames[layout::kRefusalKinds] = {
-      "catalog_full", "arena_full", "cells_full", "invalid_name",
-      "writers_full", "lanes_full", "whitelist_full", "type_conflict"};
   {
     const std::string name(out.family(
         "sipmetrics_refusals_total",
@@ -247,6 +245,11 @@ ExporterStatus Exporter::status() {
 std::vector<WriterInfo> Exporter::writers() {
   std::lock_guard lock(mu_);
   return tracker_.writers();
+}
+
+SegmentReport Exporter::report() {
+  std::lock_guard lock(mu_);
+  return make_report(segment_->name(), view_, segment_->fd());
 }
 
 }  // namespace sipmetrics

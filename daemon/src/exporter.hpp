@@ -17,6 +17,7 @@
 #include "drain.hpp"
 #include "exposition.hpp"
 #include "housekeeping.hpp"
+#include "inspect.hpp"
 #include "registry.hpp"
 
 namespace sipmetrics {
@@ -54,6 +55,8 @@ class Exporter {
   void apply(const ExporterSettings& settings);
   ExporterStatus status();
   std::vector<WriterInfo> writers();
+  /// What `sipmetrics-ctl inspect` and the landing page show.
+  SegmentReport report();
   const detail::SegmentFile& segment() const noexcept { return *segment_; }
 
  private:

@@ -1,0 +1,45 @@
+// sipmetrics-ctl: look into a segment without HTTP.
+//   sipmetrics-ctl inspect [--segment NAME|PATH] [--json]
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <string>
+#include <variant>
+
+#include <CLI/CLI.hpp>
+
+#include "inspect.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"sipmetrics-ctl: operator tools for a sipmetrics shared-memory segment"};
+  app.require_subcommand(1);
+  std::string segment;
+  bool json = false;
+  CLI::App* inspect = app.add_subcommand(
+      "inspect", "Print the segment's header, capacities and use, refusals, drops and writers "
+                 "(pid, name, alive or dead, lanes)");
+  inspect->add_option("--segment", segment, "Segment name or file path (default: sipmetrics)")
+      ->envname("SIPMETRICS_SEGMENT");
+  inspect->add_flag("--json", json, "Print JSON instead of text");
+  CLI11_PARSE(app, argc, argv);
+
+  if (segment.empty()) segment = sipmetrics::detail::default_segment_name();
+  const std::string file =
+      sipmetrics::detail::segment_is_path(segment) ? segment : "/dev/shm/" + segment;
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) {
+    std::fprintf(stderr, "sipmetrics-ctl: no segment '%s' (%s does not exist)\n", segment.c_str(),
+                 file.c_str());
+    return 1;
+  }
+  auto opened = sipmetrics::detail::SegmentFile::open(segment, sipmetrics::layout::kDefaultGeometry);
+  if (auto* err = std::get_if<sipmetrics::detail::OpenError>(&opened)) {
+    std::fprintf(stderr, "sipmetrics-ctl: %s\n", err->message.c_str());
+    return 1;
+  }
+  const auto& f = std::get<std::unique_ptr<sipmetrics::detail::SegmentFile>>(opened);
+  const sipmetrics::SegmentReport r = sipmetrics::make_report(segment, f->view(), f->fd());
+  const std::string out = json ? sipmetrics::format_json(r) : sipmetrics::format_text(r);
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return 0;
+}
