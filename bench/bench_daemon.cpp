@@ -87,6 +87,13 @@ sipmetrics::layout::Geometry geometry_for(std::uint32_t series) {
   return g;
 }
 
+/// Exporter settings for benchmarks: no per-family cap (every benchmark family is one family).
+sipmetrics::ExporterSettings uncapped() {
+  sipmetrics::ExporterSettings s;
+  s.plan.max_series_per_family = 1u << 20;
+  return s;
+}
+
 std::unique_ptr<sipmetrics::detail::SegmentFile> open(const std::string& path,
                                                       const sipmetrics::layout::Geometry& g) {
   auto r = sipmetrics::detail::SegmentFile::open(path, g);
@@ -134,7 +141,7 @@ void BM_Exporter_Scrape(benchmark::State& state) {
   const auto g = geometry_for(n);
   auto file = open(seg.path, g);
   Writers w(seg.path, g, 1, [n](Client& c, int) { counters(c, static_cast<int>(n)); });
-  sipmetrics::Exporter e(std::move(file), {});
+  sipmetrics::Exporter e(std::move(file), uncapped());
   std::string out;
   e.scrape(out);
   e.scrape(out);
@@ -154,7 +161,7 @@ void BM_Exporter_Scrape_16Writers(benchmark::State& state) {
   const auto g = geometry_for(1000);
   auto file = open(seg.path, g);
   Writers w(seg.path, g, 16, [](Client& c, int) { counters(c, 1000); });
-  sipmetrics::Exporter e(std::move(file), {});
+  sipmetrics::Exporter e(std::move(file), uncapped());
   std::string out;
   e.scrape(out);
   for (auto _ : state) {
@@ -224,7 +231,7 @@ void BM_Http_Scrape(benchmark::State& state) {
   const auto g = geometry_for(n);
   auto file = open(seg.path, g);
   Writers w(seg.path, g, 1, [n](Client& c, int) { counters(c, static_cast<int>(n)); });
-  sipmetrics::Exporter e(std::move(file), {});
+  sipmetrics::Exporter e(std::move(file), uncapped());
   sipmetrics::HttpServer http(e, {"127.0.0.1", 0, 2});
   std::string err;
   if (!http.bind(err)) {

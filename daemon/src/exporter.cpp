@@ -118,7 +118,7 @@ void Exporter::scrape(std::string& out, Format format) {
     plan_stale_ = false;
   }
   compute_totals();
-  render_plan(exposition, plan_, catalog_, totals_, drainer_, scratch_);
+  render_plan(exposition, plan_, totals_, drainer_, scratch_);
   render_self_metrics(exposition, started);
   exposition.finish();
 }

@@ -18,16 +18,13 @@ std::string_view type_name(layout::MetricType t) {
 }
 
 /// Combines a gauge's sources according to its mode.
-double gauge_value(const PlanFamily& fam, const PlanSeries& ps, const Catalog& catalog,
-                   const CellTotals& t) {
+double gauge_value(const PlanFamily& fam, std::span<const PlanSource> sources, const CellTotals& t) {
   double v = 0;
   bool have = false;
   std::uint64_t best_stamp = 0;
-  for (std::uint32_t idx : ps.sources) {
-    const SeriesInfo* s = catalog.series(idx);
-    if (s == nullptr) continue;  // plans only hold valid series; this keeps it local
-    const std::uint32_t c = s->first_cell;
-    if (fam.mode == layout::GaugeMode::kSum || s->mode == layout::GaugeMode::kSum) {
+  for (const PlanSource& src : sources) {
+    const std::uint32_t c = src.first_cell;
+    if (fam.mode == layout::GaugeMode::kSum || src.mode == layout::GaugeMode::kSum) {
       v += t.f[c] + t.f[c + 1];
       have = true;
       continue;
@@ -130,48 +127,47 @@ void Exposition::finish() {
   if (format_ == Format::kOpenMetrics) out_ += "# EOF\n";
 }
 
-void render_plan(Exposition& out, const Plan& plan, const Catalog& catalog,
-                 const CellTotals& totals, Drainer& drainer, std::vector<double>& scratch) {
+void render_plan(Exposition& out, const Plan& plan, const CellTotals& totals, Drainer& drainer,
+                 std::vector<double>& scratch) {
   std::string qlabels;
   double q_out[std::size(kQuantiles)];
   for (const PlanFamily& fam : plan.families) {
-    if (fam.series.empty()) continue;
+    if (fam.series_begin == fam.series_end) continue;
     const std::string name(out.family(fam.name, fam.help, type_name(fam.type)));
-    for (const PlanSeries& ps : fam.series) {
+    for (std::uint32_t i = fam.series_begin; i < fam.series_end; ++i) {
+      const PlanSeries& ps = plan.series[i];
+      const std::string_view labels = plan.labels(ps);
+      const std::span<const PlanSource> sources = plan.sources_of(ps);
       switch (fam.type) {
         case layout::MetricType::kCounter: {
           std::uint64_t v = 0;
-          for (std::uint32_t idx : ps.sources)
-            if (const SeriesInfo* s = catalog.series(idx)) v += totals.u[s->first_cell];
-          out.sample(name, "", ps.labels, v);
+          for (const PlanSource& src : sources) v += totals.u[src.first_cell];
+          out.sample(name, "", labels, v);
           break;
         }
         case layout::MetricType::kGauge:
-          out.sample(name, "", ps.labels, gauge_value(fam, ps, catalog, totals) * fam.scale);
+          out.sample(name, "", labels, gauge_value(fam, sources, totals) * fam.scale);
           break;
         case layout::MetricType::kSummary: {
           double sum = 0;
           std::uint64_t count = 0;
           scratch.clear();
-          for (std::uint32_t idx : ps.sources) {
-            const SeriesInfo* s = catalog.series(idx);
-            if (s == nullptr) continue;
-            const std::uint32_t c = s->first_cell;
-            sum += totals.f[c];
-            count += totals.u[c + 1];
-            if (SampleWindow* w = drainer.window(idx)) w->append_values(scratch);
+          for (const PlanSource& src : sources) {
+            sum += totals.f[src.first_cell];
+            count += totals.u[src.first_cell + 1];
+            if (SampleWindow* w = drainer.window(src.series)) w->append_values(scratch);
           }
           compute_quantiles(scratch, kQuantiles, q_out);
           for (std::size_t q = 0; q < std::size(kQuantiles); ++q) {
-            qlabels.assign(ps.labels);
+            qlabels.assign(labels);
             if (!qlabels.empty()) qlabels += ',';
             qlabels += "quantile=\"";
             append_double(qlabels, kQuantiles[q]);
             qlabels += '"';
             out.sample(name, "", qlabels, q_out[q] * fam.scale);
           }
-          out.sample(name, "_sum", ps.labels, sum * fam.scale);
-          out.sample(name, "_count", ps.labels, count);
+          out.sample(name, "_sum", labels, sum * fam.scale);
+          out.sample(name, "_count", labels, count);
           break;
         }
         default: break;

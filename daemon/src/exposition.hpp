@@ -58,7 +58,7 @@ class Exposition {
 };
 
 /// Renders every family of the plan. `scratch` is reused between scrapes (quantile input).
-void render_plan(Exposition& out, const Plan& plan, const Catalog& catalog,
-                 const CellTotals& totals, Drainer& drainer, std::vector<double>& scratch);
+void render_plan(Exposition& out, const Plan& plan, const CellTotals& totals, Drainer& drainer,
+                 std::vector<double>& scratch);
 
 }  // namespace sipmetrics

@@ -35,8 +35,14 @@ std::map<std::string, std::vector<std::string>> seed_whitelists() {
 Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
   Plan plan;
   plan.catalog_version = catalog.version();
+  // Built with per-family maps first, then flattened.
+  struct Pending {
+    std::string labels;
+    std::vector<PlanSource> sources;
+  };
   std::map<std::string, std::size_t> family_index;
   std::vector<std::unordered_map<std::string, std::size_t>> series_index;
+  std::vector<std::vector<Pending>> pending;
 
   for (std::uint32_t idx : catalog.order()) {
     const SeriesInfo* s = catalog.series(idx);
@@ -48,8 +54,9 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
     auto [exposed, scale] = exposed_family(s->name, s->type, settings.base_units);
     auto [it, inserted] = family_index.try_emplace(exposed, plan.families.size());
     if (inserted) {
-      plan.families.push_back(PlanFamily{exposed, s->help, s->type, s->mode, scale, {}});
+      plan.families.push_back(PlanFamily{exposed, s->help, s->type, s->mode, scale, 0, 0});
       series_index.emplace_back();
+      pending.emplace_back();
     }
     PlanFamily& fam = plan.families[it->second];
     // A family seen under two types, or a `_seconds` family colliding with a renamed `_ms` one.
@@ -88,25 +95,44 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
     if (violated) ++plan.unknown_label_series;
 
     auto& index = series_index[it->second];
-    auto [sit, fresh] = index.try_emplace(labels, fam.series.size());
+    auto& fam_pending = pending[it->second];
+    auto [sit, fresh] = index.try_emplace(labels, fam_pending.size());
     if (fresh) {
-      if (fam.series.size() >= settings.max_series_per_family) {
+      if (fam_pending.size() >= settings.max_series_per_family) {
         index.erase(sit);
         ++plan.rejected_family_cap;
         continue;
       }
-      fam.series.push_back(PlanSeries{std::move(labels), {}});
+      fam_pending.push_back(Pending{std::move(labels), {}});
     }
-    fam.series[sit->second].sources.push_back(idx);
+    fam_pending[sit->second].sources.push_back(PlanSource{idx, s->first_cell, s->mode});
   }
 
-  for (PlanFamily& f : plan.families)
-    if (f.scale != 1.0) f.help += " (Served in seconds: --base-units.)";
-  std::sort(plan.families.begin(), plan.families.end(),
-            [](const PlanFamily& a, const PlanFamily& b) { return a.name < b.name; });
-  for (PlanFamily& f : plan.families)
-    std::sort(f.series.begin(), f.series.end(),
-              [](const PlanSeries& a, const PlanSeries& b) { return a.labels < b.labels; });
+  std::vector<std::size_t> order(plan.families.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&plan](std::size_t a, std::size_t b) {
+    return plan.families[a].name < plan.families[b].name;
+  });
+  std::vector<PlanFamily> families;
+  families.reserve(order.size());
+  for (std::size_t f : order) {
+    PlanFamily fam = std::move(plan.families[f]);
+    if (fam.scale != 1.0) fam.help += " (Served in seconds: --base-units.)";
+    auto& ps = pending[f];
+    std::sort(ps.begin(), ps.end(), [](const Pending& a, const Pending& b) { return a.labels < b.labels; });
+    fam.series_begin = static_cast<std::uint32_t>(plan.series.size());
+    for (Pending& p : ps) {
+      plan.series.push_back(PlanSeries{static_cast<std::uint32_t>(plan.text.size()),
+                                       static_cast<std::uint32_t>(p.labels.size()),
+                                       static_cast<std::uint32_t>(plan.sources.size()),
+                                       static_cast<std::uint32_t>(p.sources.size())});
+      plan.text += p.labels;
+      plan.sources.insert(plan.sources.end(), p.sources.begin(), p.sources.end());
+    }
+    fam.series_end = static_cast<std::uint32_t>(plan.series.size());
+    families.push_back(std::move(fam));
+  }
+  plan.families = std::move(families);
   return plan;
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <span>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -31,10 +32,18 @@ struct PlanSettings {
   bool base_units = false;
 };
 
-/// One exposed series: its rendered label set and the catalog series merged into it.
+/// One catalog series feeding an exposed series.
+struct PlanSource {
+  std::uint32_t series;      // catalog index (quantile windows are kept per catalog series)
+  std::uint32_t first_cell;  // copied from the catalog so rendering reads one flat array
+  layout::GaugeMode mode;
+};
+
+/// One exposed series. Everything a scrape reads lives in the Plan's flat arrays, so rendering
+/// 100,000 series walks memory sequentially instead of chasing per-series heap blocks.
 struct PlanSeries {
-  std::string labels;                 // `k="v",...` escaped, without braces; may be empty
-  std::vector<std::uint32_t> sources; // catalog indexes, all of the family's type
+  std::uint32_t labels_offset, labels_length;  // `k="v",...` escaped, in Plan::text
+  std::uint32_t sources_offset, sources_count; // in Plan::sources
 };
 
 struct PlanFamily {
@@ -43,16 +52,26 @@ struct PlanFamily {
   layout::MetricType type{};
   layout::GaugeMode mode{};
   double scale = 1;  // applied to gauge values, quantiles and sums (not counts)
-  std::vector<PlanSeries> series;  // sorted by labels
+  std::uint32_t series_begin = 0, series_end = 0;  // in Plan::series, sorted by labels
 };
 
 struct Plan {
   std::vector<PlanFamily> families;  // sorted by name
+  std::vector<PlanSeries> series;
+  std::vector<PlanSource> sources;
+  std::string text;  // every series' rendered labels, back to back
   /// Series that carried a label key outside their family's whitelist (each series once).
   std::uint64_t unknown_label_series = 0;
   std::uint64_t rejected_type_conflict = 0;  // series whose family already has another type
   std::uint64_t rejected_family_cap = 0;     // series beyond max_series_per_family
   std::uint64_t catalog_version = 0;
+
+  std::string_view labels(const PlanSeries& s) const noexcept {
+    return std::string_view(text).substr(s.labels_offset, s.labels_length);
+  }
+  std::span<const PlanSource> sources_of(const PlanSeries& s) const noexcept {
+    return std::span<const PlanSource>(sources).subspan(s.sources_offset, s.sources_count);
+  }
 };
 
 /// Families the daemon itself exposes; a client series with one of these names is rejected.
