@@ -22,10 +22,11 @@ std::size_t Drainer::window_size(const SeriesInfo& s) const noexcept {
 }
 
 std::uint64_t Drainer::drain_all(Catalog& catalog, std::int64_t now_ns) {
-  std::uint64_t n = 0;
+  std::uint64_t busiest = 0;
   for (std::uint32_t i = 0; i < view_.geometry().lane_pool; ++i)
-    if (view_.lane(i).owner.load(std::memory_order_acquire) != 0) n += drain_lane(i, catalog, now_ns);
-  return n;
+    if (view_.lane(i).owner.load(std::memory_order_acquire) != 0)
+      busiest = std::max(busiest, drain_lane(i, catalog, now_ns));
+  return busiest;
 }
 
 std::uint64_t Drainer::drain_lane(std::uint32_t lane_index, Catalog& catalog, std::int64_t now_ns) {

@@ -24,6 +24,7 @@ class Drainer {
 
   /// Drains every owned lane. Samples naming a series the catalog does not know yet trigger
   /// one catalog refresh; samples still invalid after it are counted as corrupt and dropped.
+  /// Returns the most samples taken from one lane (how full the fullest ring was).
   std::uint64_t drain_all(Catalog& catalog, std::int64_t now_ns);
   /// Drains one lane (a dead writer's, before its ring is reset).
   std::uint64_t drain_lane(std::uint32_t lane, Catalog& catalog, std::int64_t now_ns);

@@ -47,7 +47,8 @@ class Exporter {
   /// stop is requested.
   void run(std::stop_token stop);
   /// One drain pass, plus a writer sweep when `housekeeping`; what run() does each period.
-  void tick(bool housekeeping);
+  /// True when some ring was at least a quarter full (drain again soon).
+  bool tick(bool housekeeping);
 
   /// Renders /metrics into `out` (cleared first).
   void scrape(std::string& out, Format format = Format::kText);

@@ -1,0 +1,260 @@
+// sipmetrics-load: a whole-process load run. Starts sipmetricsd on a segment of its own, forks
+// worker processes producing SIP-shaped traffic at set rates (typed helpers plus summary
+// samples), scrapes /metrics in a loop, and reports what an operator would ask:
+//   drops, daemon CPU and RSS, scrape latency p50/p99, and the workers' hot-path cost with and
+//   without scrapes running.
+//
+//   sipmetrics-load --daemon PATH [--workers 2] [--samples-per-sec 500000] [--ops-per-sec 100000]
+//                   [--seconds 30] [--scrape-ms 1000] [--series 0] [--idle-writers 0]
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <filesystem>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <httplib.h>
+#include <sipmetrics/sip.hpp>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace sip = sipmetrics::sip;
+
+struct Settings {
+  std::string daemon;
+  int workers = 2;
+  double samples_per_sec = 500'000;  // per worker
+  double ops_per_sec = 100'000;      // SIP helper calls per worker
+  double seconds = 30;
+  int scrape_ms = 1000;
+  int series = 0;  // extra counter series registered (and bumped) per worker
+  int idle_writers = 0;
+  int port = 0;
+};
+
+long proc_field_kb(pid_t pid, const char* key) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind(key, 0) == 0) return std::atol(line.c_str() + std::strlen(key));
+  return -1;
+}
+
+double cpu_seconds(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string s;
+  std::getline(f, s);
+  const auto close = s.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream in(s.substr(close + 2));
+  std::string field;
+  unsigned long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && in >> field; ++i) {
+    if (i == 14) utime = std::stoul(field);
+    if (i == 15) stime = std::stoul(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+double metric(const std::string& text, const std::string& series) {
+  const auto at = text.find("\n" + series + " ");
+  return at == std::string::npos ? -1 : std::atof(text.c_str() + at + series.size() + 2);
+}
+
+double thread_cpu_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+}
+
+/// One worker: paced in 1 ms ticks; reports its hot-path ns/op in windows with and without a
+/// concurrent scrape (the parent flags scrapes in a shared word).
+[[noreturn]] void run_worker(const Settings& s, int index, std::atomic<int>* scraping, int out_fd) {
+  sip::prepare();
+  auto& client = sipmetrics::Client::global();
+  sipmetrics::Summary latency = client.summary("load_latency_ms", "Load harness samples.");
+  std::vector<sipmetrics::Counter> extra;
+  for (int i = 0; i < s.series; ++i)
+    extra.push_back(client.counter("load_series_total", "Load harness series.",
+                                   {{"worker", std::to_string(index)}, {"n", std::to_string(i)}}));
+  const auto start = Clock::now();
+  const auto end = start + std::chrono::duration<double>(s.seconds);
+  double samples_due = 0, ops_due = 0;
+  double ns_quiet = 0, ns_busy = 0, n_quiet = 0, n_busy = 0;
+  std::uint64_t tick = 0, value = 0;
+  for (auto next = start; next < end; next += std::chrono::milliseconds(1), ++tick) {
+    samples_due += s.samples_per_sec / 1000;
+    ops_due += s.ops_per_sec / 1000;
+    const bool busy = scraping->load(std::memory_order_relaxed) != 0;
+    // Thread CPU time, not wall time: on a small machine the worker may be preempted by the
+    // scrape itself, which is scheduling, not hot-path cost.
+    const auto t0 = thread_cpu_ns();
+    for (; samples_due >= 1; samples_due -= 1) latency.observe(static_cast<double>(++value % 1000));
+    std::uint64_t ops = 0;
+    for (; ops_due >= 1; ops_due -= 1, ++ops) {
+      switch (value++ & 3) {
+        case 0: sip::invite_result(sip::Direction::inbound, 200); break;
+        case 1: sip::bye(sip::Direction::outbound, sip::ByeBy::local, sip::ByeReason::normal); break;
+        case 2: sip::call_started(sip::Transport::sip); break;
+        default: sip::call_ended(sip::Transport::sip, sip::CallStatus::ok);
+      }
+    }
+    for (auto& c : extra) c.inc();
+    const double ns = thread_cpu_ns() - t0;
+    const double n = static_cast<double>(ops) + s.samples_per_sec / 1000 + static_cast<double>(extra.size());
+    (busy ? ns_busy : ns_quiet) += ns;
+    (busy ? n_busy : n_quiet) += n;
+    std::this_thread::sleep_until(next + std::chrono::milliseconds(1));
+  }
+  char line[128];
+  const int len = std::snprintf(line, sizeof line, "%.2f %.2f\n", n_quiet > 0 ? ns_quiet / n_quiet : 0,
+                                n_busy > 0 ? ns_busy / n_busy : 0);
+  (void)!::write(out_fd, line, static_cast<std::size_t>(len));
+  ::_exit(0);
+}
+
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings s;
+  CLI::App app{"sipmetrics-load: whole-process load run against a real sipmetricsd"};
+  app.add_option("--daemon", s.daemon, "Path of sipmetricsd")->required();
+  app.add_option("--workers", s.workers, "Worker processes")->check(CLI::Range(0, 256));
+  app.add_option("--samples-per-sec", s.samples_per_sec, "Summary samples per second per worker");
+  app.add_option("--ops-per-sec", s.ops_per_sec, "SIP helper calls per second per worker");
+  app.add_option("--seconds", s.seconds, "Duration")->check(CLI::Range(1.0, 600.0));
+  app.add_option("--scrape-ms", s.scrape_ms, "Scrape interval; 0: no scrapes")->check(CLI::Range(0, 60000));
+  app.add_option("--series", s.series, "Extra counter series per worker")->check(CLI::Range(0, 100000));
+  app.add_option("--idle-writers", s.idle_writers, "Attached writers that do nothing")->check(CLI::Range(0, 1000));
+  CLI11_PARSE(app, argc, argv);
+
+  char dir[] = "/tmp/sipmetrics-load-XXXXXX";
+  if (::mkdtemp(dir) == nullptr) return 1;
+  const std::string segment = std::string(dir) + "/segment";
+  ::setenv("SIPMETRICS_SEGMENT", segment.c_str(), 1);
+  {
+    int probe = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(probe, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    ::getsockname(probe, reinterpret_cast<sockaddr*>(&a), &len);
+    s.port = ntohs(a.sin_port);
+    ::close(probe);
+  }
+  const int max_series = std::max(4096, static_cast<int>(std::bit_ceil(
+                                            static_cast<unsigned>(s.series * std::max(1, s.workers) + 256))));
+  const std::string listen = "127.0.0.1:" + std::to_string(s.port);
+  const std::string series_arg = std::to_string(max_series);
+  const std::string cells_arg = std::to_string(max_series * 2);
+  const std::string writers_arg = std::to_string(std::max(128, s.workers + s.idle_writers + 8));
+  const std::string lanes_arg = std::to_string(std::max(192, 2 * (s.workers + s.idle_writers) + 8));
+  const pid_t daemon = ::fork();
+  if (daemon == 0) {
+    ::execl(s.daemon.c_str(), s.daemon.c_str(), "--listen", listen.c_str(), "--segment", segment.c_str(),
+            "--max-series", series_arg.c_str(), "--max-cells", cells_arg.c_str(), "--max-writers",
+            writers_arg.c_str(), "--lane-pool", lanes_arg.c_str(), "--max-series-per-family", "1048576",
+            "--log-level", "warn", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  httplib::Client http("127.0.0.1", s.port);
+  http.set_read_timeout(10, 0);
+  for (int i = 0; i < 100 && !http.Get("/healthz"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+
+  auto* scraping = static_cast<std::atomic<int>*>(
+      ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  int pipe_fds[2];
+  if (::pipe(pipe_fds) != 0) return 1;
+  std::vector<pid_t> children;
+  for (int i = 0; i < s.idle_writers; ++i) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      sipmetrics::Client::global().counter("load_idle_total", "Idle writer.").inc();
+      for (;;) ::pause();
+    }
+    children.push_back(pid);
+  }
+  std::vector<pid_t> workers;
+  for (int i = 0; i < s.workers; ++i) {
+    const pid_t pid = ::fork();
+    if (pid == 0) run_worker(s, i, scraping, pipe_fds[1]);
+    workers.push_back(pid);
+  }
+  ::close(pipe_fds[1]);
+
+  const double cpu0 = cpu_seconds(daemon);
+  const auto t0 = Clock::now();
+  std::vector<double> scrape_ms;
+  std::string last;
+  while (Clock::now() - t0 < std::chrono::duration<double>(s.seconds)) {
+    if (s.scrape_ms == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    scraping->store(1);
+    const auto a = Clock::now();
+    auto res = http.Get("/metrics");
+    scrape_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - a).count());
+    scraping->store(0);
+    if (res && res->status == 200) last = res->body;
+    std::this_thread::sleep_for(std::chrono::milliseconds(s.scrape_ms));
+  }
+  const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double cpu = cpu_seconds(daemon) - cpu0;
+  const long rss_kb = proc_field_kb(daemon, "VmRSS:");
+  const long hwm_kb = proc_field_kb(daemon, "VmHWM:");
+  double quiet = 0, busy = 0;
+  {
+    FILE* in = ::fdopen(pipe_fds[0], "r");
+    double q = 0, b = 0;
+    int n = 0;
+    while (in != nullptr && std::fscanf(in, "%lf %lf", &q, &b) == 2) quiet += q, busy += b, ++n;
+    if (n > 0) quiet /= n, busy /= n;
+  }
+  for (pid_t p : workers) ::waitpid(p, nullptr, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the last samples drain
+  if (auto res = http.Get("/metrics"); res && res->status == 200) last = res->body;
+  for (pid_t p : children) ::kill(p, SIGKILL);
+  for (pid_t p : children) ::waitpid(p, nullptr, 0);
+  ::kill(daemon, SIGTERM);
+  ::waitpid(daemon, nullptr, 0);
+  std::filesystem::remove_all(dir);
+
+  const double samples = metric(last, "load_latency_ms_count");
+  std::printf("workers %d, idle writers %d, %.0f samples/s and %.0f SIP calls/s per worker, %d extra series each, %.0f s\n",
+              s.workers, s.idle_writers, s.samples_per_sec, s.ops_per_sec, s.series, elapsed);
+  std::printf("samples recorded            %.0f (%.0f/s)\n", samples, samples / elapsed);
+  std::printf("samples dropped             %.0f\n", metric(last, "voiceserver_metrics_observe_dropped_total"));
+  std::printf("samples drained             %.0f\n", metric(last, "sipmetrics_samples_drained_total"));
+  std::printf("daemon CPU                  %.2f %% of a core\n", 100 * cpu / elapsed);
+  std::printf("daemon RSS                  %.1f MB (peak %.1f MB)\n", static_cast<double>(rss_kb) / 1024,
+              static_cast<double>(hwm_kb) / 1024);
+  std::printf("scrapes                     %zu, p50 %.3f ms, p99 %.3f ms, %zu bytes\n", scrape_ms.size(),
+              percentile(scrape_ms, 0.5), percentile(scrape_ms, 0.99), last.size());
+  std::printf("worker hot path             %.2f ns/op quiet, %.2f ns/op during scrapes\n", quiet, busy);
+  return 0;
+}
