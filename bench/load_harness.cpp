@@ -187,8 +187,6 @@ int main(int argc, char** argv) {
 
   auto* scraping = static_cast<std::atomic<int>*>(
       ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
-  int pipe_fds[2];
-  if (::pipe(pipe_fds) != 0) return 1;
   std::vector<pid_t> children;
   for (int i = 0; i < s.idle_writers; ++i) {
     const pid_t pid = ::fork();
@@ -198,6 +196,8 @@ int main(int argc, char** argv) {
     }
     children.push_back(pid);
   }
+  int pipe_fds[2];  // after the idle writers: they must not hold its write end open
+  if (::pipe(pipe_fds) != 0) return 1;
   std::vector<pid_t> workers;
   for (int i = 0; i < s.workers; ++i) {
     const pid_t pid = ::fork();
