@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Runs the Google Benchmark programs and prints each figure next to its floor, measured in the
+same run, with the target ratio from the performance issue.
+
+    bench/run_benchmarks.py [BUILD_DIR]      (default: build-bench; ./run bench builds it)
+"""
+import json
+import subprocess
+import sys
+
+build = sys.argv[1] if len(sys.argv) > 1 else "build-bench"
+
+
+def run(binary, extra=()):
+    out = subprocess.run(
+        [f"{build}/bench/{binary}", "--benchmark_format=json", "--benchmark_repetitions=5",
+         "--benchmark_report_aggregates_only=true", "--benchmark_min_time=0.2", *extra],
+        check=True, capture_output=True, text=True).stdout
+    medians = {}
+    for b in json.loads(out)["benchmarks"]:
+        if b.get("aggregate_name") == "median":
+            medians[b["run_name"]] = b
+    return medians
+
+
+def ns(b):
+    scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[b["time_unit"]]
+    return b["real_time"] * scale
+
+
+client = run("bench_client", ["--benchmark_filter=Raw|Counter|Gauge|Summary"])
+procs = run("bench_client", ["--benchmark_filter=Processes", "--benchmark_repetitions=3"])
+daemon = run("bench_daemon")
+
+rows = []
+def ratio(name, value_ns, floor_name, floor_ns, target, unit="ns"):
+    r = value_ns / floor_ns
+    ok = r <= target
+    scale = {"ns": 1, "us": 1e3, "ms": 1e6}[unit]
+    rows.append((name, f"{value_ns / scale:.3f} {unit}", floor_name, f"{floor_ns / scale:.3f} {unit}",
+                 f"{r:.2f}x", f"<= {target}x", "ok" if ok else "MISSED"))
+
+for t in (1, 2):
+    floor = ns(client[f"BM_Raw_ShmFetchAdd/threads:{t}"])
+    ratio(f"BM_Counter_Inc/threads:{t}", ns(client[f"BM_Counter_Inc/threads:{t}"]),
+          "BM_Raw_ShmFetchAdd", floor, 0.25)
+    ratio(f"BM_Gauge_Set/threads:{t}", ns(client[f"BM_Gauge_Set/threads:{t}"]), "BM_Raw_ShmFetchAdd", floor, 0.25)
+    ratio(f"BM_Gauge_Add/threads:{t}", ns(client[f"BM_Gauge_Add/threads:{t}"]), "BM_Raw_ShmFetchAdd", floor, 0.25)
+    ratio(f"BM_Summary_Observe/threads:{t}", ns(client[f"BM_Summary_Observe/threads:{t}"]),
+          "BM_Raw_ShmFetchAdd", floor, 0.75)
+def starting(medians, prefix):
+    return next(b for name, b in medians.items() if name.startswith(prefix))
+
+one = starting(procs, "BM_Processes_OneSeries_1/")["items_per_second"]
+two = starting(procs, "BM_Processes_OneSeries_2/")["items_per_second"]
+rows.append(("2 processes, one series", f"{two / 1e6:.0f} M inc/s", "1 process", f"{one / 1e6:.0f} M inc/s",
+             f"{two / one:.2f}x", ">= 1.9x", "ok" if two / one >= 1.9 else "MISSED"))
+for n in (1000, 10000, 100000):
+    ratio(f"BM_Exporter_Scrape/{n}", ns(daemon[f"BM_Exporter_Scrape/{n}"]), "BM_Floor_ToChars",
+          ns(daemon[f"BM_Floor_ToChars/{n}"]), 2.5, "us")
+ratio("BM_Exporter_Quantiles", ns(daemon["BM_Exporter_Quantiles"]), "BM_Floor_NthElement",
+      ns(daemon["BM_Floor_NthElement"]), 1.2, "us")
+
+def absolute(name, value_ns, limit_ms):
+    rows.append((name, f"{value_ns / 1e6:.3f} ms", "limit", f"{limit_ms} ms", "", f"<= {limit_ms} ms",
+                 "ok" if value_ns / 1e6 <= limit_ms else "MISSED"))
+
+absolute("BM_Http_Scrape/10000", ns(daemon["BM_Http_Scrape/10000"]), 1)
+absolute("BM_Http_Scrape/100000", ns(daemon["BM_Http_Scrape/100000"]), 12)
+absolute("BM_Exporter_Scrape_16Writers", ns(daemon["BM_Exporter_Scrape_16Writers"]), 0.5)
+faults = daemon["BM_Exporter_Scrape/10000"].get("page_faults_per_scrape", 0)
+rows.append(("page faults per scrape (10k)", f"{faults:.3f}", "", "", "", "0", "ok" if faults < 0.5 else "MISSED"))
+
+widths = [max(len(str(r[i])) for r in rows + [("figure", "median", "floor", "floor median", "ratio", "target", "")])
+          for i in range(7)]
+head = ("figure", "median", "floor", "floor median", "ratio", "target", "")
+for r in [head] + rows:
+    print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
+missed = sum(1 for r in rows if r[6] == "MISSED")
+print(f"{len(rows) - missed} passed, {missed} failed (targets; informational, not a test)")
