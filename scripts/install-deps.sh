@@ -3,18 +3,21 @@
 # when everything is present. Every entry point (./run, .ci/run, the Dockerfile) uses it.
 #   scripts/install-deps.sh            build + test dependencies
 #   scripts/install-deps.sh --bench    also Google Benchmark
+#   scripts/install-deps.sh --fuzz     also clang 14 and its libFuzzer/sanitizer runtimes
 #   scripts/install-deps.sh --runtime  only what the sipmetricsd binary needs at run time
 set -euo pipefail
 
 build=(build-essential cmake pkg-config libboost-dev libcpp-httplib-dev libspdlog-dev
-       libcli11-dev doctest-dev curl ca-certificates python3)
-runtime=(libcpp-httplib0.11 libspdlog1.10 curl ca-certificates)
+       libcli11-dev doctest-dev curl ca-certificates python3
+       libssl-dev libcrypt-dev openssl whois wrk)  # TLS, bcrypt; tests: openssl, mkpasswd, wrk
+runtime=(libcpp-httplib0.11 libspdlog1.10 libssl3 libcrypt1 curl ca-certificates)
 want=("${build[@]}")
 case "${1:-}" in
   "") ;;
   --bench) want+=(libbenchmark-dev) ;;
+  --fuzz) want+=(clang-14 libclang-rt-14-dev) ;;
   --runtime) want=("${runtime[@]}") ;;
-  *) echo "usage: $0 [--bench|--runtime]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--bench|--fuzz|--runtime]" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -98,6 +98,16 @@ void add_options(CLI::App& app, DaemonConfig& cfg) {
                  "Segment: a POSIX shared-memory name, or a file path if it contains '/' "
                  "(default: sipmetrics)")
       ->envname("SIPMETRICS_SEGMENT");
+  app.add_option("--segment-group", cfg.segment_group,
+                 "Group given to the segment when it is created (mode stays 0660), so that "
+                 "workers running as its members can write it; workers read the same variable")
+      ->envname("SIPMETRICS_SEGMENT_GROUP");
+  app.add_option("--web-config", cfg.web_config_file,
+                 "Web config file in the Prometheus exporter-toolkit format: tls_server_config "
+                 "(cert_file, key_file), basic_auth_users (bcrypt hashes), bearer_token_file. "
+                 "Users and token are re-read on SIGHUP; /healthz stays open")
+      ->envname("SIPMETRICSD_WEB_CONFIG")
+      ->check(CLI::ExistingFile);
   app.add_option("--log-level", cfg.log_level, "trace, debug, info, warn, error or critical")
       ->envname("SIPMETRICSD_LOG_LEVEL")
       ->capture_default_str()
@@ -129,6 +139,11 @@ void add_options(CLI::App& app, DaemonConfig& cfg) {
                "base units; promtool-clean). Default: the seed's names, so existing dashboards "
                "keep working")
       ->envname("SIPMETRICSD_BASE_UNITS");
+  app.add_flag("--recreate-incompatible", cfg.recreate_incompatible,
+               "When the segment has another layout version or is not a valid sipmetrics segment, "
+               "remove it and create a new one (its counts are lost; writers still attached to "
+               "the old one must be restarted) instead of refusing to start")
+      ->envname("SIPMETRICSD_RECREATE_INCOMPATIBLE");
   app.add_option("--window-samples", cfg.window_samples,
                  "Quantile window: newest samples kept per summary (a series' observe_n wins)")
       ->envname("SIPMETRICSD_WINDOW_SAMPLES")

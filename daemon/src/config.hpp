@@ -20,11 +20,16 @@ struct DaemonConfig {
   std::string listen = kDefaultListen;
   std::string segment;  // empty: $SIPMETRICS_SEGMENT, else "sipmetrics"
   std::string config_file;
+  std::string web_config_file;  // --web-config: TLS and credentials (web_config.hpp)
+  std::string segment_group;    // --segment-group: group given to a segment this daemon creates
   std::string log_level = "info";
   std::uint32_t http_threads = 4;
   std::vector<std::string> label_whitelist;  // "family=key1,key2" as given
   std::uint32_t max_series_per_family = 2000;
   bool base_units = false;
+  /// A segment of another layout version, or one that is not (or no longer) a valid sipmetrics
+  /// segment, is removed and created afresh instead of refused.
+  bool recreate_incompatible = false;
   std::uint32_t window_samples = 1024;
   double window_age_seconds = 600;
   std::uint32_t drain_interval_ms = 5;

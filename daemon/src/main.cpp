@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <cstdio>
+#include <optional>
 #include <thread>
 #include <variant>
 
@@ -31,6 +32,16 @@ int run(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(cfg.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
+  sipmetrics::WebConfig web;
+  if (!cfg.web_config_file.empty()) {
+    try {
+      web = sipmetrics::load_web_config(cfg.web_config_file);
+    } catch (const std::exception& e) {
+      spdlog::critical("--web-config: {}", e.what());
+      return 1;
+    }
+  }
+
   // Signals go to the main thread only, which waits for them below.
   sigset_t signals;
   sigemptyset(&signals);
@@ -38,12 +49,29 @@ int run(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  auto opened = sipmetrics::detail::SegmentFile::open(cfg.segment, cfg.geometry);
+  using OpenKind = sipmetrics::detail::OpenError::Kind;
+  auto opened = sipmetrics::detail::SegmentFile::open(cfg.segment, cfg.geometry, cfg.segment_group);
+  if (auto* err = std::get_if<sipmetrics::detail::OpenError>(&opened);
+      err != nullptr && cfg.recreate_incompatible &&
+      (err->kind == OpenKind::kVersion || err->kind == OpenKind::kForeign ||
+       err->kind == OpenKind::kCorrupt)) {
+    spdlog::warn("{}", err->message);
+    std::string why;
+    if (!sipmetrics::detail::remove_segment(cfg.segment, why)) {
+      spdlog::critical("--recreate-incompatible: cannot remove segment '{}': {}", cfg.segment, why);
+      return 2;
+    }
+    spdlog::warn("--recreate-incompatible: removed segment '{}' and creating a new one; what it "
+                 "held is lost, and writers still attached to it must be restarted",
+                 cfg.segment);
+    opened = sipmetrics::detail::SegmentFile::open(cfg.segment, cfg.geometry, cfg.segment_group);
+  }
   if (auto* err = std::get_if<sipmetrics::detail::OpenError>(&opened)) {
     spdlog::critical("{}", err->message);
-    if (err->kind == sipmetrics::detail::OpenError::Kind::kVersion)
-      spdlog::critical("remove the old segment (rm {}{}) once its writers are stopped, "
-                       "or give this daemon another --segment",
+    if (err->kind == OpenKind::kVersion || err->kind == OpenKind::kForeign ||
+        err->kind == OpenKind::kCorrupt)
+      spdlog::critical("remove the old segment (rm {}{}) once its writers are stopped, start "
+                       "sipmetricsd with --recreate-incompatible, or give it another --segment",
                        sipmetrics::detail::segment_is_path(cfg.segment) ? "" : "/dev/shm/",
                        cfg.segment);
     return 2;
@@ -63,18 +91,27 @@ int run(int argc, char** argv) {
   spdlog::info("segment '{}' {} ({} MiB: {} writers, {} lanes, {} series, {} cells)", cfg.segment,
                segment->created() ? "created" : "attached", segment->view().size() >> 20,
                g.max_writers, g.lane_pool, g.max_series, g.max_cells);
+  if (!segment->group_error().empty()) {
+    spdlog::critical("{} (--segment-group)", segment->group_error());
+    return 2;
+  }
+  for (const std::string& w :
+       sipmetrics::detail::segment_access_warnings(segment->fd(), cfg.segment_group))
+    spdlog::warn("segment '{}': {}", cfg.segment, w);
 
   sipmetrics::Exporter exporter(std::move(segment), cfg.exporter_settings());
   std::jthread loop([&exporter](std::stop_token st) { exporter.run(st); });
 
-  sipmetrics::HttpServer http(exporter, {cfg.host(), cfg.port(), cfg.http_threads});
+  sipmetrics::HttpServer http(exporter, {cfg.host(), cfg.port(), cfg.http_threads, web});
   std::string error;
   if (!http.bind(error)) {
     spdlog::critical("{}", error);
     return 1;
   }
   std::thread server([&http] { http.serve(); });
-  spdlog::info("serving http://{}:{}/metrics", cfg.host(), http.port());
+  spdlog::info("serving {}://{}:{}/metrics ({})", http.scheme(), cfg.host(), http.port(),
+               web.auth_required() ? "credentials required except for /healthz"
+                                   : "no credentials required: see --web-config");
 
   for (;;) {
     int sig = 0;
@@ -85,6 +122,12 @@ int run(int argc, char** argv) {
     }
     try {
       DaemonConfig next = sipmetrics::parse_config(argc, argv);
+      // The web config file is re-read (its path is fixed at start); a broken one throws here,
+      // before anything is applied.
+      std::optional<sipmetrics::WebConfig> web_next;
+      if (!cfg.web_config_file.empty()) web_next = sipmetrics::load_web_config(cfg.web_config_file);
+      if (web_next && !http.apply_web_config(*web_next))
+        spdlog::warn("reload: tls_server_config changes take effect only after a restart");
       if (next.listen != cfg.listen || next.segment != cfg.segment)
         spdlog::warn("reload: listen and segment changes take effect only after a restart");
       exporter.apply(next.exporter_settings());

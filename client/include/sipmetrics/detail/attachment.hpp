@@ -375,6 +375,8 @@ inline Attachment* attach(const std::string& name, const std::string& writer_nam
   std::unique_ptr<SegmentFile> file;
   if (auto* f = std::get_if<std::unique_ptr<SegmentFile>>(&opened)) {
     file = std::move(*f);
+    if (!file->group_error().empty())  // the process still writes; members of the group cannot
+      std::fprintf(stderr, "sipmetrics: %s\n", file->group_error().c_str());
   } else {
     std::fprintf(stderr, "sipmetrics: cannot attach: %s; metrics from this process are discarded\n",
                  std::get<OpenError>(opened).message.c_str());

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <grp.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@
 #include <string_view>
 #include <thread>
 #include <variant>
+#include <vector>
 
 #include <sipmetrics/layout.hpp>
 
@@ -33,6 +35,65 @@ namespace bip = boost::interprocess;
 inline std::string default_segment_name() {
   const char* env = std::getenv("SIPMETRICS_SEGMENT");
   return (env != nullptr && *env != '\0') ? std::string(env) : std::string("sipmetrics");
+}
+
+/// The group a newly created segment is given, so that workers running as its members can
+/// write it (mode 0660): $SIPMETRICS_SEGMENT_GROUP, read by the client and the daemon alike
+/// (sipmetricsd's --segment-group too). Empty: the creating process's own group.
+inline std::string default_segment_group() {
+  const char* env = std::getenv("SIPMETRICS_SEGMENT_GROUP");
+  return env != nullptr ? std::string(env) : std::string();
+}
+
+/// The gid of a group name (or a number), nullopt if there is no such group. Cold path.
+inline std::optional<gid_t> find_group(const std::string& group_name) {
+  struct group entry {};
+  struct group* found = nullptr;
+  std::vector<char> buf(16 * 1024);
+  int rc = 0;
+  while ((rc = ::getgrnam_r(group_name.c_str(), &entry, buf.data(), buf.size(), &found)) == ERANGE &&
+         buf.size() < (1u << 20))
+    buf.resize(buf.size() * 2);
+  if (rc == 0 && found != nullptr) return found->gr_gid;
+  if (!group_name.empty() && group_name.size() < 10 &&
+      group_name.find_first_not_of("0123456789") == std::string::npos)
+    return static_cast<gid_t>(std::stoul(group_name));
+  return std::nullopt;
+}
+
+/// Gives the segment file behind `fd` to `group_name`, keeping mode 0660. Empty on success,
+/// else why not (one line).
+inline std::string give_segment_to_group(int fd, const std::string& group_name) {
+  const auto gid = find_group(group_name);
+  if (!gid) return "no such group";
+  if (::fchown(fd, static_cast<uid_t>(-1), *gid) != 0)
+    return std::string(std::strerror(errno)) +
+           (errno == EPERM ? " (the creating process must run as root or as a member of it)" : "");
+  (void)::fchmod(fd, 0660);  // a chown may clear mode bits
+  return {};
+}
+
+/// What is wrong with who may write the segment behind `fd`: writable by every user, or not
+/// owned by `group_name` (when set). One line each; empty when all is well. Cold path.
+inline std::vector<std::string> segment_access_warnings(int fd, const std::string& group_name) {
+  std::vector<std::string> out;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return out;
+  char mode[16];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  if ((st.st_mode & S_IWOTH) != 0)
+    out.push_back(std::string("the segment is writable by every user (mode ") + mode +
+                  "): any local process can forge or corrupt metrics; chmod o-w it, or remove it "
+                  "once its writers are stopped so that it is created again with mode 0660");
+  if (!group_name.empty()) {
+    const auto gid = find_group(group_name);
+    if (gid && st.st_gid != *gid)
+      out.push_back("the segment belongs to gid " + std::to_string(st.st_gid) + ", not to group '" +
+                    group_name + "' (gid " + std::to_string(*gid) +
+                    "): it was created without that setting or by a process that could not "
+                    "apply it; chgrp it, or remove it once its writers are stopped");
+  }
+  return out;
 }
 
 /// A name containing '/' is a file path (e.g. on a Kubernetes emptyDir); anything else is a
@@ -189,6 +250,52 @@ inline bool byte_locked(int fd, std::int64_t byte, long* holder = nullptr) noexc
   return fl.l_type != F_UNLCK;
 }
 
+/// Removes a segment (file path or shm name) so that the next SegmentFile::open() creates it
+/// afresh: `sipmetricsd --recreate-incompatible`. Refuses, with `error` set, while a sipmetricsd
+/// holds the segment's daemon lock byte. Processes that still map the old segment keep writing
+/// into it, unseen. A segment that does not exist counts as removed. Opens and closes the file,
+/// so it must run before the calling process holds any record lock on it. Cold path.
+inline bool remove_segment(const std::string& name, std::string& error) noexcept {
+  try {
+    const bool path = segment_is_path(name);
+    int fd = -1;
+    bip::shared_memory_object shm;
+    if (path) {
+      fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0 && errno == ENOENT) return true;
+      if (fd < 0) {
+        error = std::strerror(errno);
+        return false;
+      }
+    } else {
+      try {
+        shm = bip::shared_memory_object(bip::open_only, name.c_str(), bip::read_only);
+      } catch (const bip::interprocess_exception& e) {
+        if (e.get_error_code() == bip::not_found_error) return true;
+        throw;
+      }
+      fd = shm.get_mapping_handle().handle;
+    }
+    long holder = 0;
+    const bool served = byte_locked(fd, layout::kDaemonLockByte, &holder);
+    if (path) ::close(fd);
+    if (served) {
+      error = "another sipmetricsd (pid " + std::to_string(holder) + ") serves it";
+      return false;
+    }
+    const bool removed =
+        path ? ::unlink(name.c_str()) == 0 : bip::shared_memory_object::remove(name.c_str());
+    if (!removed && errno != ENOENT) {
+      error = std::strerror(errno);
+      return false;
+    }
+    return true;
+  } catch (const std::exception& e) {
+    error = e.what();
+    return false;
+  }
+}
+
 /// An open, mapped segment. Keeps its file descriptor for the life of the process: closing any
 /// descriptor of the file would release this process's record locks (POSIX semantics).
 class SegmentFile {
@@ -197,11 +304,14 @@ class SegmentFile {
   SegmentFile& operator=(const SegmentFile&) = delete;
 
   /// Opens `name`, creating and initialising it with `geometry` if it does not exist yet or
-  /// its creator died before finishing. Cold path; never throws.
+  /// its creator died before finishing; a segment it creates is given to `group` (see
+  /// default_segment_group(); a failure there is reported by group_error(), not fatal here).
+  /// Cold path; never throws.
   static std::variant<std::unique_ptr<SegmentFile>, OpenError> open(
-      const std::string& name, const layout::Geometry& geometry) noexcept {
+      const std::string& name, const layout::Geometry& geometry,
+      const std::string& group = default_segment_group()) noexcept {
     try {
-      return open_impl(name, geometry);
+      return open_impl(name, geometry, group);
     } catch (const std::exception& e) {
       return OpenError{OpenError::Kind::kIo, "segment '" + name + "': " + e.what()};
     }
@@ -212,12 +322,15 @@ class SegmentFile {
   const std::string& name() const noexcept { return name_; }
   /// True when this call created (or re-created) the segment.
   bool created() const noexcept { return created_; }
+  /// Why the segment this call created could not be given to the requested group; empty if it
+  /// was, or if no group was requested, or if the segment already existed.
+  const std::string& group_error() const noexcept { return group_error_; }
 
  private:
   SegmentFile() = default;
 
   static std::variant<std::unique_ptr<SegmentFile>, OpenError> open_impl(
-      const std::string& name, const layout::Geometry& geometry) {
+      const std::string& name, const layout::Geometry& geometry, const std::string& group) {
     using Kind = OpenError::Kind;
     auto fail = [&name](Kind k, const std::string& why) {
       return OpenError{k, "segment '" + name + "': " + why, 0, 0};
@@ -230,9 +343,11 @@ class SegmentFile {
       // Create the file only if it is new: closing a descriptor of a file this process already
       // has open (another spelling of the same path) would drop this process's record locks.
       const int fd = ::open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
-      if (fd >= 0)
+      if (fd >= 0) {
+        // 0660 whatever the umask (as the shm branch does): the group must be able to write.
+        (void)::fchmod(fd, 0660);
         ::close(fd);
-      else if (errno != EEXIST)
+      } else if (errno != EEXIST)
         return fail(Kind::kIo, std::strerror(errno));
       f->file_ = bip::file_mapping(name.c_str(), bip::read_write);
       f->fd_ = f->file_.get_mapping_handle().handle;
@@ -286,6 +401,10 @@ class SegmentFile {
       }
     }
     if (init) {
+      // Before the segment is usable, so that no writer ever sees it under the wrong group.
+      if (!group.empty())
+        if (std::string why = give_segment_to_group(f->fd_, group); !why.empty())
+          f->group_error_ = "segment '" + name + "': cannot give it to group '" + group + "': " + why;
       const layout::Regions r = layout::regions_for(geometry);
       if (::ftruncate(f->fd_, 0) != 0 ||
           ::ftruncate(f->fd_, static_cast<off_t>(r.total)) != 0)
@@ -342,6 +461,7 @@ class SegmentFile {
   bip::mapped_region region_;
   int fd_ = -1;
   bool created_ = false;
+  std::string group_error_;
   SegmentView view_;
 };
 

@@ -1,0 +1,576 @@
+#include "web_config.hpp"
+
+#include <crypt.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cctype>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <set>
+#include <utility>
+#include <vector>
+
+namespace sipmetrics {
+namespace {
+
+// ---- The YAML subset ----------------------------------------------------------------------------
+// Block mappings of scalars, two levels deep at most, which is all a web config needs. Being
+// strict is the point: a file this parser accepts means exactly what it says, and anything it
+// does not understand (flow style, anchors, tags, sequences, block scalars) is refused with its
+// line number instead of being half-read.
+
+constexpr std::size_t kMaxFileBytes = 1 << 20;
+constexpr int kMaxDepth = 2;
+
+struct Node {
+  int line = 0;
+  bool is_map = false;
+  bool is_null = false;
+  std::string scalar;
+  std::vector<std::pair<std::string, Node>> map;
+};
+
+struct Line {
+  int number = 0;
+  std::size_t indent = 0;
+  std::string key;
+  std::string value;   // the scalar after "key:", unquoted
+  bool has_value = false;
+  bool quoted = false;  // the value was quoted (so "" and "~" are strings, not null)
+};
+
+class Parser {
+ public:
+  Parser(std::string_view text, std::string name) : text_(text), name_(std::move(name)) {}
+
+  Node parse() {
+    lex();
+    Node root;
+    root.is_map = true;
+    std::size_t i = 0;
+    if (!lines_.empty()) {
+      if (lines_[0].indent != 0) fail(lines_[0].number, "the first key must not be indented");
+      root = block(i, 0, 1);
+    }
+    if (i != lines_.size()) fail(lines_[i].number, "unexpected indentation");
+    return root;
+  }
+
+ private:
+  [[noreturn]] void fail(int line, const std::string& why) const {
+    throw WebConfigError(name_ + ":" + std::to_string(line) + ": " + why);
+  }
+
+  // One mapping whose keys all sit at column `indent`.
+  Node block(std::size_t& i, std::size_t indent, int depth) {
+    Node n;
+    n.is_map = true;
+    n.line = lines_[i].number;
+    while (i < lines_.size() && lines_[i].indent == indent) {
+      const Line& l = lines_[i];
+      for (const auto& [k, v] : n.map)
+        if (k == l.key) fail(l.number, "duplicate key '" + l.key + "'");
+      Node child;
+      child.line = l.number;
+      ++i;
+      if (l.has_value) {
+        if (!l.quoted && l.value == "{}") {
+          child.is_map = true;
+        } else if (!l.quoted && (l.value == "~" || l.value == "null")) {
+          child.is_null = true;
+        } else {
+          child.scalar = l.value;
+        }
+        if (i < lines_.size() && lines_[i].indent > indent)
+          fail(lines_[i].number, "unexpected indentation (the key above has a value)");
+      } else if (i < lines_.size() && lines_[i].indent > indent) {
+        if (depth >= kMaxDepth) fail(lines_[i].number, "nesting is deeper than a web config has");
+        child = block(i, lines_[i].indent, depth + 1);
+        child.line = l.number;  // errors about a section point at its key
+      } else {
+        child.is_null = true;
+      }
+      n.map.emplace_back(l.key, std::move(child));
+    }
+    if (i < lines_.size() && lines_[i].indent > indent)
+      fail(lines_[i].number, "unexpected indentation");
+    return n;
+  }
+
+  void lex() {
+    if (text_.size() > kMaxFileBytes) fail(0, "larger than 1 MiB: not a web config");
+    if (text_.starts_with("\xEF\xBB\xBF")) text_.remove_prefix(3);  // UTF-8 byte order mark
+    int number = 0;
+    bool content_seen = false;
+    while (!text_.empty()) {
+      const auto nl = text_.find('\n');
+      std::string_view raw = text_.substr(0, nl);
+      text_ = nl == std::string_view::npos ? std::string_view() : text_.substr(nl + 1);
+      ++number;
+      if (raw.ends_with('\r')) raw.remove_suffix(1);
+      std::size_t indent = 0;
+      while (indent < raw.size() && (raw[indent] == ' ' || raw[indent] == '\t')) {
+        if (raw[indent] == '\t') fail(number, "tab in indentation (YAML allows spaces only)");
+        ++indent;
+      }
+      std::string_view rest = raw.substr(indent);
+      if (rest.empty() || rest.front() == '#') continue;
+      for (char c : rest)
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\t') fail(number, "control character");
+      if (!content_seen && indent == 0 && (rest == "---" || rest.starts_with("--- #"))) {
+        content_seen = true;
+        continue;
+      }
+      content_seen = true;
+      if (rest == "---" || rest == "...") fail(number, "more than one YAML document");
+      if (rest.front() == '-' && (rest.size() == 1 || rest[1] == ' '))
+        fail(number, "sequences are not part of a web config");
+      lines_.push_back(entry(number, indent, rest));
+    }
+  }
+
+  Line entry(int number, std::size_t indent, std::string_view s) {
+    Line l;
+    l.number = number;
+    l.indent = indent;
+    std::size_t at = 0;
+    if (s.front() == '"' || s.front() == '\'') {
+      l.key = quoted(number, s, at);
+      if (at >= s.size() || s[at] != ':') fail(number, "expected ':' after the quoted key");
+    } else {
+      // A plain key ends at the first ": " (or ':' at the end of the line).
+      for (; at < s.size(); ++at)
+        if (s[at] == ':' && (at + 1 == s.size() || s[at + 1] == ' ')) break;
+      if (at == s.size()) fail(number, "expected 'key: value'");
+      l.key = std::string(s.substr(0, at));
+      while (!l.key.empty() && l.key.back() == ' ') l.key.pop_back();
+      if (l.key.empty()) fail(number, "empty key");
+      if (std::string_view("[]{}&*!|>%@`?,").find(l.key.front()) != std::string_view::npos)
+        fail(number, "'" + l.key + "': complex keys, anchors and tags are not supported");
+    }
+    ++at;  // the ':'
+    while (at < s.size() && s[at] == ' ') ++at;
+    if (at == s.size() || s[at] == '#') return l;
+    l.has_value = true;
+    if (s[at] == '"' || s[at] == '\'') {
+      l.quoted = true;
+      l.value = quoted(number, s, at);
+      while (at < s.size() && s[at] == ' ') ++at;
+      if (at < s.size() && s[at] != '#') fail(number, "text after the closing quote");
+      return l;
+    }
+    std::string_view v = s.substr(at);
+    // A comment starts at " #"; a '#' inside a plain scalar (no space before it) is text.
+    for (std::size_t k = 1; k < v.size(); ++k)
+      if (v[k] == '#' && v[k - 1] == ' ') {
+        v = v.substr(0, k);
+        break;
+      }
+    while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+    if (v != "{}" && std::string_view("[{&*!|>%@`").find(v.front()) != std::string_view::npos)
+      fail(number, "'" + std::string(v) +
+                       "': flow collections, anchors, aliases, tags and block scalars are not "
+                       "supported; write a plain or quoted value");
+    l.value = std::string(v);
+    return l;
+  }
+
+  // A single- or double-quoted scalar starting at s[at]; `at` ends just past the closing quote.
+  std::string quoted(int number, std::string_view s, std::size_t& at) {
+    const char q = s[at++];
+    std::string out;
+    for (;;) {
+      if (at >= s.size()) fail(number, "unterminated quoted string");
+      const char c = s[at++];
+      if (c == q) {
+        if (q == '\'' && at < s.size() && s[at] == '\'') {  // '' is a quote inside '...'
+          out += '\'';
+          ++at;
+          continue;
+        }
+        return out;
+      }
+      if (q == '"' && c == '\\') {
+        if (at >= s.size()) fail(number, "unterminated quoted string");
+        const char e = s[at++];
+        switch (e) {
+          case '\\': out += '\\'; break;
+          case '"': out += '"'; break;
+          case '/': out += '/'; break;
+          case 't': out += '\t'; break;
+          default: fail(number, std::string("unsupported escape '\\") + e + "'");
+        }
+        continue;
+      }
+      out += c;
+    }
+  }
+
+  std::string_view text_;
+  std::string name_;
+  std::vector<Line> lines_;
+};
+
+// ---- Meaning ------------------------------------------------------------------------------------
+
+std::string read_file(const std::filesystem::path& p, std::size_t limit, const std::string& what) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) throw WebConfigError(what + " '" + p.string() + "': " + std::strerror(errno));
+  std::string s;
+  s.resize(limit + 1);
+  in.read(s.data(), static_cast<std::streamsize>(s.size()));
+  if (in.bad()) throw WebConfigError(what + " '" + p.string() + "': read error");
+  s.resize(static_cast<std::size_t>(in.gcount()));
+  if (s.size() > limit)
+    throw WebConfigError(what + " '" + p.string() + "': larger than " + std::to_string(limit) +
+                         " bytes");
+  return s;
+}
+
+bool valid_bcrypt_hash(std::string_view h) {
+  // $2a$, $2b$ or $2y$, a two-digit cost 04..31, then 53 characters of bcrypt's base64.
+  if (h.size() != 60 || h[0] != '$' || h[1] != '2' || (h[2] != 'a' && h[2] != 'b' && h[2] != 'y') ||
+      h[3] != '$' || !std::isdigit(static_cast<unsigned char>(h[4])) ||
+      !std::isdigit(static_cast<unsigned char>(h[5])) || h[6] != '$')
+    return false;
+  const int cost = (h[4] - '0') * 10 + (h[5] - '0');
+  if (cost < 4 || cost > 31) return false;
+  return std::all_of(h.begin() + 7, h.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '/';
+  });
+}
+
+/// crypt(3) output for `password` under `setting`, or "" when crypt(3) refuses the setting.
+std::string crypt_once(const std::string& password, const char* setting) {
+  // crypt_data is ~32 KiB: on the heap, and zeroed as crypt_r requires before first use.
+  auto data = std::make_unique<crypt_data>();
+  const char* out = ::crypt_r(password.c_str(), setting, data.get());
+  return out == nullptr || out[0] == '*' ? std::string() : std::string(out);
+}
+
+bool crypt_understands(const std::string& hash) { return !crypt_once("", hash.c_str()).empty(); }
+
+const char* const kTlsKeysNotSupported[] = {"client_auth_type",   "client_ca_file", "cipher_suites",
+                                            "curve_preferences",  "min_version",    "max_version",
+                                            "prefer_server_cipher_suites", "client_allowed_sans"};
+
+std::array<unsigned char, 32> sha256(std::initializer_list<std::string_view> parts) {
+  std::array<unsigned char, 32> out{};
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) == 1;
+  for (std::string_view p : parts) ok = ok && EVP_DigestUpdate(ctx.get(), p.data(), p.size()) == 1;
+  unsigned int len = 0;
+  ok = ok && EVP_DigestFinal_ex(ctx.get(), out.data(), &len) == 1 && len == out.size();
+  if (!ok) throw std::runtime_error("SHA-256 is unavailable");
+  return out;
+}
+
+std::string_view as_view(const std::array<unsigned char, 32>& a) {
+  return {reinterpret_cast<const char*>(a.data()), a.size()};
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+}  // namespace
+
+WebConfig parse_web_config(std::string_view text, const std::filesystem::path& source) {
+  const std::string name = source.string();
+  const Node root = Parser(text, name).parse();
+  const std::filesystem::path base = source.parent_path();
+  auto fail = [&name](const Node& n, const std::string& why) -> WebConfigError {
+    return WebConfigError(name + ":" + std::to_string(n.line) + ": " + why);
+  };
+  auto resolve = [&base](const std::string& p) {
+    const std::filesystem::path path(p);
+    return path.is_absolute() || base.empty() ? path : base / path;
+  };
+  auto string_of = [&fail](const Node& n, const std::string& key) {
+    if (n.is_map || n.is_null || n.scalar.empty())
+      throw fail(n, "'" + key + "' needs a non-empty value");
+    return n.scalar;
+  };
+
+  WebConfig c;
+  c.source = source;
+  for (const auto& [key, node] : root.map) {
+    if (key == "tls_server_config") {
+      // Empty (as exporter-toolkit reads it): no TLS.
+      if (node.is_null || (node.is_map && node.map.empty())) continue;
+      if (!node.is_map) throw fail(node, "'tls_server_config' must be a mapping");
+      TlsFiles tls;
+      for (const auto& [k, v] : node.map) {
+        if (k == "cert_file") {
+          tls.cert_file = resolve(string_of(v, k));
+        } else if (k == "key_file") {
+          tls.key_file = resolve(string_of(v, k));
+        } else if (std::find(std::begin(kTlsKeysNotSupported), std::end(kTlsKeysNotSupported), k) !=
+                   std::end(kTlsKeysNotSupported)) {
+          throw fail(v, "tls_server_config." + k + " is not supported by sipmetricsd");
+        } else {
+          throw fail(v, "unknown key tls_server_config." + k);
+        }
+      }
+      if (tls.cert_file.empty() || tls.key_file.empty())
+        throw fail(node, "tls_server_config needs both cert_file and key_file");
+      // Load them now, so that a bad file stops the start (or a reload) with a clear message.
+      std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_server_method()), &SSL_CTX_free);
+      std::string why;
+      if (ctx == nullptr || !load_tls_files(ctx.get(), tls, why)) throw fail(node, why);
+      c.tls = tls;
+    } else if (key == "basic_auth_users") {
+      if (node.is_null) continue;
+      if (!node.is_map) throw fail(node, "'basic_auth_users' must map user names to bcrypt hashes");
+      for (const auto& [user, hash] : node.map) {
+        if (user.find(':') != std::string::npos)
+          throw fail(hash, "user '" + user + "': a user name cannot contain ':'");
+        const std::string h = string_of(hash, user);
+        if (!valid_bcrypt_hash(h))
+          throw fail(hash, "user '" + user +
+                               "': not a bcrypt hash ($2y$..., 60 characters; make one with "
+                               "`mkpasswd -m bcrypt` or `htpasswd -nB user`)");
+        // libxcrypt must understand it: refuse now rather than reject every request later.
+        if (!crypt_understands(h))
+          throw fail(hash, "user '" + user + "': this system's crypt(3) cannot check the hash");
+        c.basic_auth_users.emplace(user, h);
+      }
+    } else if (key == "bearer_token_file") {
+      if (node.is_null) continue;
+      c.bearer_token_file = resolve(string_of(node, key));
+      std::string token = read_file(c.bearer_token_file, 4096, "bearer_token_file");
+      while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+      if (token.empty()) throw fail(node, "bearer_token_file '" + c.bearer_token_file.string() + "' is empty");
+      if (!std::all_of(token.begin(), token.end(), [](char ch) {
+            return ch > 0x20 && ch < 0x7f;  // RFC 6750 token68-ish: printable, no spaces
+          }))
+        throw fail(node, "bearer_token_file '" + c.bearer_token_file.string() +
+                             "': the token must be one line of printable ASCII without spaces");
+      c.bearer_token = std::move(token);
+    } else if (key == "http_server_config") {
+      throw fail(node, "http_server_config is not supported by sipmetricsd");
+    } else {
+      throw fail(node, "unknown key '" + key +
+                           "' (expected tls_server_config, basic_auth_users or bearer_token_file)");
+    }
+  }
+  return c;
+}
+
+WebConfig load_web_config(const std::filesystem::path& path) {
+  return parse_web_config(read_file(path, kMaxFileBytes, "web config"), path);
+}
+
+bool load_tls_files(SSL_CTX* ctx, const TlsFiles& files, std::string& error) {
+  auto openssl_error = [] {
+    std::string out;
+    for (unsigned long e = ERR_get_error(); e != 0; e = ERR_get_error()) {
+      char buf[256];
+      ERR_error_string_n(e, buf, sizeof buf);
+      if (!out.empty()) out += "; ";
+      out += buf;
+    }
+    return out.empty() ? std::string("unknown OpenSSL error") : out;
+  };
+  ERR_clear_error();
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                               SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (SSL_CTX_use_certificate_chain_file(ctx, files.cert_file.c_str()) != 1) {
+    error = "TLS cert_file '" + files.cert_file.string() + "': " + openssl_error();
+    return false;
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, files.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    error = "TLS key_file '" + files.key_file.string() + "': " + openssl_error();
+    return false;
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    ERR_clear_error();
+    error = "TLS key_file '" + files.key_file.string() + "' does not match cert_file '" +
+            files.cert_file.string() + "'";
+    return false;
+  }
+  return true;
+}
+
+// ---- Checking credentials -----------------------------------------------------------------------
+
+bool bcrypt_matches(std::string_view password, const std::string& hash) {
+  if (password.find('\0') != std::string_view::npos) return false;  // crypt(3) would cut it there
+  const std::string out = crypt_once(std::string(password), hash.c_str());
+  return !out.empty() && out.size() == hash.size() &&
+         CRYPTO_memcmp(out.data(), hash.data(), out.size()) == 0;
+}
+
+std::optional<std::string> base64_decode(std::string_view in) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  if (in.size() % 4 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(in.size() / 4 * 3);
+  for (std::size_t i = 0; i < in.size(); i += 4) {
+    const bool last = i + 4 == in.size();
+    int v[4];
+    int pad = 0;
+    for (int k = 0; k < 4; ++k) {
+      const char c = in[i + static_cast<std::size_t>(k)];
+      if (c == '=' && last && k >= 2) {
+        ++pad;
+        v[k] = 0;
+        continue;
+      }
+      if (pad > 0) return std::nullopt;  // data after padding
+      v[k] = value(c);
+      if (v[k] < 0) return std::nullopt;
+    }
+    const unsigned bits = (static_cast<unsigned>(v[0]) << 18) | (static_cast<unsigned>(v[1]) << 12) |
+                          (static_cast<unsigned>(v[2]) << 6) | static_cast<unsigned>(v[3]);
+    out += static_cast<char>((bits >> 16) & 0xff);
+    if (pad < 2) out += static_cast<char>((bits >> 8) & 0xff);
+    if (pad < 1) out += static_cast<char>(bits & 0xff);
+  }
+  return out;
+}
+
+struct Authenticator::State {
+  std::map<std::string, std::string, std::less<>> users;
+  bool has_token = false;
+  std::array<unsigned char, 32> token_digest{};
+  std::string dummy_hash;  // checked for unknown users: same cost as a real one
+  std::array<unsigned char, 32> salt{};
+
+  std::mutex cache_mu;
+  std::set<std::array<unsigned char, 32>> verified;  // salted digests of user, password pairs
+};
+
+namespace {
+constexpr std::size_t kMaxRemembered = 1024;
+
+std::array<unsigned char, 32> random_salt() {
+  std::array<unsigned char, 32> s{};
+  if (RAND_bytes(s.data(), static_cast<int>(s.size())) != 1) {
+    std::random_device rd;
+    for (auto& b : s) b = static_cast<unsigned char>(rd());
+  }
+  return s;
+}
+}  // namespace
+
+Authenticator::Authenticator(std::ptrdiff_t max_verifications, std::chrono::milliseconds verification_wait)
+    : state_(std::make_shared<State>()),
+      slots_(std::clamp<std::ptrdiff_t>(max_verifications, 1, 64)),
+      wait_(verification_wait) {}
+
+Authenticator::~Authenticator() = default;
+
+std::shared_ptr<Authenticator::State> Authenticator::state() const {
+  std::lock_guard lock(mu_);
+  return state_;
+}
+
+void Authenticator::apply(const WebConfig& config) {
+  auto s = std::make_shared<State>();
+  s->users.insert(config.basic_auth_users.begin(), config.basic_auth_users.end());
+  if (!config.bearer_token.empty()) {
+    s->has_token = true;
+    s->token_digest = sha256({config.bearer_token});
+  }
+  s->salt = random_salt();
+  if (!s->users.empty()) {
+    // A throwaway hash with the highest cost of the real ones, so that refusing an unknown user
+    // takes no less time than refusing a known one.
+    const std::string& some =
+        std::max_element(s->users.begin(), s->users.end(), [](const auto& a, const auto& b) {
+          return a.second.substr(4, 2) < b.second.substr(4, 2);
+        })->second;
+    const unsigned long cost = std::stoul(some.substr(4, 2));
+    char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+    const auto rnd = random_salt();
+    if (::crypt_gensalt_rn("$2b$", cost, reinterpret_cast<const char*>(rnd.data()), 16, setting,
+                           sizeof setting) != nullptr)
+      s->dummy_hash = crypt_once(std::string(reinterpret_cast<const char*>(rnd.data() + 16), 16), setting);
+    if (s->dummy_hash.empty()) s->dummy_hash = some;
+  }
+  std::lock_guard lock(mu_);
+  state_ = std::move(s);
+}
+
+bool Authenticator::enabled() const {
+  auto s = state();
+  return !s->users.empty() || s->has_token;
+}
+
+std::vector<std::string> Authenticator::challenges() const {
+  auto s = state();
+  std::vector<std::string> out;
+  if (!s->users.empty()) out.emplace_back("Basic realm=\"sipmetricsd\", charset=\"UTF-8\"");
+  if (s->has_token) out.emplace_back("Bearer realm=\"sipmetricsd\"");
+  return out;
+}
+
+std::uint64_t Authenticator::verifications() const noexcept {
+  return verifications_.load(std::memory_order_relaxed);
+}
+
+Authenticator::Verdict Authenticator::check(std::string_view authorization) {
+  const std::shared_ptr<State> s = state();
+  if (s->users.empty() && !s->has_token) return Verdict::kAllowed;
+
+  while (!authorization.empty() && authorization.front() == ' ') authorization.remove_prefix(1);
+  const auto sp = authorization.find(' ');
+  if (sp == std::string_view::npos) return Verdict::kDenied;
+  const std::string_view scheme = authorization.substr(0, sp);
+  std::string_view credentials = authorization.substr(sp + 1);
+  while (!credentials.empty() && credentials.front() == ' ') credentials.remove_prefix(1);
+  while (!credentials.empty() && credentials.back() == ' ') credentials.remove_suffix(1);
+
+  if (iequals(scheme, "Bearer") && s->has_token) {
+    // Digests have a fixed length, so the comparison reveals neither content nor length.
+    const auto d = sha256({credentials});
+    return CRYPTO_memcmp(d.data(), s->token_digest.data(), d.size()) == 0 ? Verdict::kAllowed
+                                                                          : Verdict::kDenied;
+  }
+  if (!iequals(scheme, "Basic") || s->users.empty()) return Verdict::kDenied;
+  const auto decoded = base64_decode(credentials);
+  if (!decoded) return Verdict::kDenied;
+  const auto colon = decoded->find(':');
+  if (colon == std::string::npos) return Verdict::kDenied;
+  const std::string_view user = std::string_view(*decoded).substr(0, colon);
+  const std::string_view password = std::string_view(*decoded).substr(colon + 1);
+
+  const auto key = sha256({as_view(s->salt), user, std::string_view("\0", 1), password});
+  {
+    std::lock_guard lock(s->cache_mu);
+    if (s->verified.contains(key)) return Verdict::kAllowed;
+  }
+  if (!slots_.try_acquire_for(wait_)) return Verdict::kBusy;
+  const auto it = s->users.find(user);
+  const bool known = it != s->users.end();
+  verifications_.fetch_add(1, std::memory_order_relaxed);
+  const bool ok = bcrypt_matches(password, known ? it->second : s->dummy_hash) && known;
+  slots_.release();
+  if (!ok) return Verdict::kDenied;
+  std::lock_guard lock(s->cache_mu);
+  if (s->verified.size() >= kMaxRemembered) s->verified.clear();
+  s->verified.insert(key);
+  return Verdict::kAllowed;
+}
+
+}  // namespace sipmetrics
