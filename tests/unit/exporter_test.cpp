@@ -13,43 +13,12 @@
 #include <string>
 
 #include "test_support.hpp"
+#include "writer_process.hpp"
 
 namespace sipmetrics {
 namespace {
 
-/// A child process that runs `body` as a writer on `segment`, then waits to be killed.
-class Writer {
- public:
-  Writer(const std::string& segment, const std::function<void(Client&)>& body) {
-    int fds[2];
-    REQUIRE(::pipe(fds) == 0);
-    pid_ = ::fork();
-    REQUIRE(pid_ >= 0);
-    if (pid_ == 0) {
-      Options o;
-      o.segment = segment;
-      Client c(o);
-      body(c);
-      const char ready = 'r';
-      (void)!::write(fds[1], &ready, 1);
-      for (;;) ::pause();
-    }
-    ::close(fds[1]);
-    char ready = 0;
-    REQUIRE(::read(fds[0], &ready, 1) == 1);
-    ::close(fds[0]);
-  }
-  ~Writer() { kill(); }
-  void kill() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
- private:
-  pid_t pid_ = -1;
-};
+using test::Writer;
 
 std::string scrape(Exporter& e) {
   std::string out;
