@@ -112,8 +112,7 @@ class Gauge {
     const detail::LaneBinding* b = detail::lane_for(ref_.attachment);
     if (b == nullptr) return;
     if (mode_ == GaugeMode::kSum) {
-      const double others =
-          detail::attachment(ref_.attachment)->other_lanes_gauge(ref_.cell, b->lane_index);
+      const double others = b->owner->other_lanes_gauge(ref_.cell, b->lane_index);
       detail::cell_store(*b, ref_.cell + 1, 0);
       detail::cell_store(*b, ref_.cell, detail::f64_bits(v - others));
       return;

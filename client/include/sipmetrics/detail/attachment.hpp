@@ -34,8 +34,11 @@ inline constexpr std::uint8_t kNoopAttachment = kMaxAttachments;
 
 /// What a handle needs to write: the thread's lane in one attachment. Plain data in a
 /// zero-initialised thread_local array, so the hot path reads it without any init guard.
+class Attachment;
+
 struct LaneBinding {
   std::atomic<std::uint64_t>* cells;  // null until the thread's first write
+  const Attachment* owner;            // the attachment this lane belongs to
   layout::Lane* lane;
   layout::RingEntry* ring;
   std::uint32_t ring_mask;
@@ -204,6 +207,7 @@ class Attachment {
   double other_lanes_gauge(std::uint32_t cell, std::uint32_t except) const noexcept {
     double sum = 0;
     const std::uint32_t n = own_count_.load(std::memory_order_acquire);
+    if (n == 1) return 0;  // the common single-threaded worker: only the caller's lane
     for (std::uint32_t k = 0; k < n; ++k) {
       const std::uint32_t l = own_lanes_[k].load(std::memory_order_relaxed);
       if (l == except) continue;
@@ -510,6 +514,7 @@ inline bool Attachment::bind_thread() noexcept {
   b.ring_mask = view_.geometry().ring_capacity - 1;
   b.lane_index = lane_index;
   b.shared = shared;
+  b.owner = this;
   tls_exclusive[id_] = shared ? nullptr : b.cells;
   return true;
 }
