@@ -32,7 +32,11 @@ std::int64_t Exporter::now_ns() noexcept {
 }
 
 void Exporter::run(std::stop_token stop) {
-  auto next_sweep = std::chrono::steady_clock::now();
+  // The constructor has just swept: the next sweep is one interval away.
+  auto next_sweep = std::chrono::steady_clock::now() + [this] {
+    std::lock_guard lock(mu_);
+    return settings_.housekeeping_interval;
+  }();
   while (!stop.stop_requested()) {
     std::chrono::milliseconds drain_every, sweep_every;
     {

@@ -25,6 +25,8 @@ port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1
 "$DAEMON" --listen "127.0.0.1:$port" --segment "$TMP/seg" --housekeeping-interval-ms 60000 \
   >"$TMP/daemon.log" 2>&1 &
 pids+=($!)
+# The daemon sweeps once at start-up, then once a minute: wait for it before the crash.
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 export SIPMETRICS_SEGMENT=$TMP/seg
 "$WORKER" --counter 'calls_total{transport=sip}@5' --hold >"$TMP/live.out" 2>&1 &
 pids+=($!); live=$!
@@ -32,7 +34,6 @@ pids+=($!); live=$!
 pids+=($!); dead=$!
 for _ in $(seq 100); do grep -q ready "$TMP/live.out" && grep -q ready "$TMP/dead.out" && break; sleep 0.1; done
 kill -9 "$dead"
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 
 browse() {
   timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
