@@ -290,7 +290,7 @@ struct Scratch {
 Scratch& scratch() {
   static Scratch s = [] {
     Scratch x;
-    const char* dirs[] = {"/dev/shm", std::getenv("TMPDIR"), "/tmp"};
+    const char* dirs[] = {std::getenv("TMPDIR"), "/dev/shm", "/tmp"};
     for (const char* dir : dirs) {
       if (dir == nullptr) continue;
       std::string tmpl = std::string(dir) + "/sipmetrics-fuzz-XXXXXX";

@@ -21,6 +21,11 @@ targets=(segment_reader_fuzz config_fuzz)
 cmake --build build-fuzz -j"$jobs" --target "${targets[@]}"
 
 declare -A max_len=([segment_reader_fuzz]=2048 [config_fuzz]=4096)
+# The targets' scratch files (a segment file, a config file) go here, removed whatever happens:
+# libFuzzer does not always run exit handlers.
+TMPDIR=$(mktemp -d /dev/shm/sipmetrics-fuzz.XXXXXX 2>/dev/null || mktemp -d)
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 status=0
 for t in "${targets[@]}"; do
   mkdir -p "build-fuzz/corpus/$t" build-fuzz/artifacts

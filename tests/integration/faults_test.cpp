@@ -438,6 +438,64 @@ TEST_CASE(
   CHECK(value_in(*text, kLanesUsed) == 0);
 }
 
+TEST_CASE("the daemon SIGKILLed and restarted while a worker bursts: nothing goes back, nothing lost") {
+  Sandbox box;
+  std::optional<Daemon> d(start_daemon(box));
+  INFO("daemon log:\n" << (d ? d->log() : std::string()));
+  const std::vector<std::string> series{"fault_burst_total", "fault_burst_seconds_count",
+                                        "fault_burst_seconds_sum", kDropped};
+  Process a = fault_worker(box, {"burst", "2"});
+  REQUIRE(a.wait_for_line("bursting", 1, 30s));
+  Process b = box.worker({"--counter", "fault_burst_total@7000", "--hold"});
+  REQUIRE(b.wait_for_line("ready", 1, 30s));
+  CHECK(await_value(*d, kWriters, 2) == 2);
+
+  // Three daemons in turn die without any clean-up while the burst goes on; each next one
+  // starts from the segment and serves at least what the last one did.
+  const auto first = d->metrics();
+  REQUIRE(first.has_value());
+  auto last = values_in(*first, series);
+  for (int round = 0; round < 3; ++round) {
+    CAPTURE(round);
+    REQUIRE(d->process().signal(SIGKILL));
+    REQUIRE(exit_status(d->process(), 10s) == 128 + SIGKILL);
+    d.reset();
+    std::this_thread::sleep_for(100ms);
+    d.emplace(start_daemon(box));
+    const auto text = d->metrics();
+    REQUIRE(text.has_value());
+    const auto now = values_in(*text, series);
+    for (std::size_t i = 0; i < series.size(); ++i) {
+      CAPTURE(series[i]);
+      CHECK(now[i] >= last[i]);
+    }
+    CHECK(now[0] > last[0]);  // the burst went on while no daemon ran
+    CHECK(value_in(*text, kWriters) == 2);
+    CHECK(value_in(*text, kWritersExited) == 0);
+    last = now;
+  }
+
+  // Then the burst is killed: what it wrote is all kept, and b is exact.
+  REQUIRE(a.signal(SIGKILL));
+  REQUIRE(exit_status(a, 10s) == 128 + SIGKILL);
+  const auto killed = d->metrics();
+  REQUIRE(killed.has_value());
+  const auto at_kill = values_in(*killed, series);
+  CHECK(await_value(*d, kWritersExited, 1) == 1);
+  const auto folded = d->metrics();
+  REQUIRE(folded.has_value());
+  CHECK(values_in(*folded, series) == at_kill);
+  const double calls_a = at_kill[0] - 7000, count_a = at_kill[1];
+  CHECK(calls_a - count_a >= 0);
+  CHECK(calls_a - count_a <= 2);
+  CHECK(at_kill[2] - 2 * count_a >= 0);
+  CHECK(at_kill[2] - 2 * count_a <= 4);
+  CHECK(value_in(*folded, "fault_burst_active") == 0);
+  REQUIRE(b.signal(SIGUSR1));
+  REQUIRE(b.wait_for_line("ready", 2, 30s));
+  CHECK(await_value(*d, "fault_burst_total", at_kill[0] + 7000) == at_kill[0] + 7000);
+}
+
 TEST_CASE("pid reuse: a dead writer whose pid names a live process is folded, a live one never") {
   Sandbox box;
   std::optional<Daemon> d(start_daemon(box));
