@@ -38,8 +38,9 @@ std::uint64_t Drainer::drain_lane(std::uint32_t lane_index, Catalog& catalog, st
   std::uint64_t tail = lane.ring_tail.load(std::memory_order_relaxed);
   if (head == tail) return 0;
   if (head < tail || head - tail > cap) {
-    // Only a broken or scribbling producer gets here: keep the newest ring's worth.
-    corrupt_ += head < tail ? 1 : head - tail - cap;
+    // Only a broken or scribbling producer gets here: keep the newest ring's worth, and count
+    // the event once (the positions are garbage: their difference says nothing).
+    ++corrupt_;
     tail = head < tail ? head : head - cap;
   }
   std::uint64_t taken = 0;

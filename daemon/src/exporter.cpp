@@ -209,6 +209,7 @@ void Exporter::render_self_metrics(Exposition& out, std::chrono::steady_clock::t
                                       "Registered series the exporter does not expose, by reason.",
                                       "counter"));
     out.sample(name, "", "reason=\"family_cap\"", plan_.rejected_family_cap);
+    out.sample(name, "", "reason=\"name_clash\"", plan_.rejected_name_clash);
     out.sample(name, "", "reason=\"type_conflict\"", plan_.rejected_type_conflict);
   }
   {
@@ -216,6 +217,7 @@ void Exporter::render_self_metrics(Exposition& out, std::chrono::steady_clock::t
         "sipmetrics_corrupt_entries_total",
         "Entries read from the segment that failed validation and were skipped.", "counter"));
     out.sample(name, "", "region=\"catalog\"", catalog_.corrupt_entries());
+    out.sample(name, "", "region=\"lane\"", tracker_.orphan_lanes());
     out.sample(name, "", "region=\"ring\"", drainer_.corrupt_samples());
     out.sample(name, "", "region=\"whitelist\"", catalog_.corrupt_whitelists());
   }
@@ -243,7 +245,8 @@ ExporterStatus Exporter::status() {
   ExporterStatus s;
   s.live_writers = tracker_.live_writers();
   s.series = static_cast<std::uint32_t>(catalog_.order().size());
-  s.corrupt_entries = catalog_.corrupt_entries() + drainer_.corrupt_samples();
+  s.corrupt_entries =
+      catalog_.corrupt_entries() + drainer_.corrupt_samples() + tracker_.orphan_lanes();
   for (const auto& r : view_.header().refusals) s.refusals += r.load(std::memory_order_relaxed);
   return s;
 }

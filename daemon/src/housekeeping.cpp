@@ -16,28 +16,60 @@ std::uint32_t WriterTracker::sweep(Catalog& catalog, Drainer& drainer, std::int6
     fold(i, catalog, drainer, now_ns);
     ++folded;
   }
+  // Writers claim their slot before any lane, and only this daemon frees either: a lane naming
+  // a slot that does not exist, or a free one whose lock byte nobody holds, has been scribbled.
+  std::vector<std::uint32_t> orphans;
+  for (std::uint32_t l = 0; l < g.lane_pool; ++l) {
+    const std::uint32_t owner = view_.lane(l).owner.load(std::memory_order_acquire);
+    if (owner == 0) continue;
+    const std::uint32_t slot = owner - 1;
+    if (slot < g.max_writers &&
+        (view_.writer(slot).state.load(std::memory_order_acquire) != layout::kWriterFree ||
+         detail::byte_locked(fd_, layout::kWriterLockBase + slot)))
+      continue;
+    orphans.push_back(l);
+  }
+  if (!orphans.empty()) {
+    fold_lanes(orphans, nullptr, catalog, drainer, now_ns);
+    orphan_lanes_ += orphans.size();
+  }
   return folded;
 }
 
 void WriterTracker::fold(std::uint32_t slot, Catalog& catalog, Drainer& drainer,
                          std::int64_t now_ns) {
-  layout::Header& h = view_.header();
   layout::WriterSlot& w = view_.writer(slot);
   const layout::Geometry& g = view_.geometry();
   const std::uint32_t owner = slot + 1;
   w.state.store(layout::kWriterFolding, std::memory_order_release);
-  catalog.refresh();  // cell kinds must cover every series this writer may have written
 
   std::vector<std::uint32_t> lanes;
   for (std::uint32_t l = 0; l < g.lane_pool; ++l)
     if (view_.lane(l).owner.load(std::memory_order_acquire) == owner) lanes.push_back(l);
+  fold_lanes(lanes, &w, catalog, drainer, now_ns);
+
+  w.pid.store(0, std::memory_order_relaxed);
+  w.start_time.store(0, std::memory_order_relaxed);
+  for (auto& word : w.name) word.store(0, std::memory_order_relaxed);
+  w.fold_epoch.store(0, std::memory_order_relaxed);
+  w.state.store(layout::kWriterFree, std::memory_order_release);
+  view_.header().writers_folded.fetch_add(1, std::memory_order_relaxed);
+}
+
+void WriterTracker::fold_lanes(const std::vector<std::uint32_t>& lanes, layout::WriterSlot* w,
+                               Catalog& catalog, Drainer& drainer, std::int64_t now_ns) {
+  layout::Header& h = view_.header();
+  const layout::Geometry& g = view_.geometry();
+  catalog.refresh();  // cell kinds must cover every series these lanes may hold
   for (std::uint32_t l : lanes) drainer.drain_lane(l, catalog, now_ns);
 
   // Fold into the inactive retained array, then flip. A daemon dying before the flip leaves the
-  // active array untouched (the fold is redone); one dying after it finds fold_epoch equal to
-  // the current epoch and only finishes the clean-up below.
+  // active array untouched (the fold is redone); one dying after it finds the slot's fold_epoch
+  // equal to the current epoch and only finishes the clean-up below. (Orphan lanes have no slot
+  // to record that in: a daemon killed in the microseconds between the flip and the zeroing
+  // would fold them twice, which only a scribbled segment can lead to.)
   const std::uint64_t epoch = h.retained_epoch.load(std::memory_order_acquire);
-  if (w.fold_epoch.load(std::memory_order_acquire) != epoch || epoch == 0) {
+  if (w == nullptr || w->fold_epoch.load(std::memory_order_acquire) != epoch || epoch == 0) {
     const std::atomic<std::uint64_t>* from = view_.retained(epoch);
     std::atomic<std::uint64_t>* to = view_.retained(epoch + 1);
     const std::vector<CellKind>& kinds = catalog.cell_kinds();
@@ -56,7 +88,7 @@ void WriterTracker::fold(std::uint32_t slot, Catalog& catalog, Drainer& drainer,
     std::uint64_t dropped = h.retained_dropped[epoch & 1].load(std::memory_order_relaxed);
     for (std::uint32_t l : lanes) dropped += view_.lane(l).dropped.load(std::memory_order_relaxed);
     h.retained_dropped[(epoch + 1) & 1].store(dropped, std::memory_order_relaxed);
-    w.fold_epoch.store(epoch + 1, std::memory_order_release);
+    if (w != nullptr) w->fold_epoch.store(epoch + 1, std::memory_order_release);
     h.retained_epoch.store(epoch + 1, std::memory_order_release);
   }
 
@@ -73,12 +105,6 @@ void WriterTracker::fold(std::uint32_t slot, Catalog& catalog, Drainer& drainer,
     // Release: a writer that claims this lane (acquire CAS) sees zeroed cells.
     lane.owner.store(0, std::memory_order_release);
   }
-  w.pid.store(0, std::memory_order_relaxed);
-  w.start_time.store(0, std::memory_order_relaxed);
-  for (auto& word : w.name) word.store(0, std::memory_order_relaxed);
-  w.fold_epoch.store(0, std::memory_order_relaxed);
-  w.state.store(layout::kWriterFree, std::memory_order_release);
-  h.writers_folded.fetch_add(1, std::memory_order_relaxed);
 }
 
 std::uint32_t WriterTracker::lanes_in_use() const noexcept {

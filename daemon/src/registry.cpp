@@ -1,7 +1,9 @@
 #include "registry.hpp"
 
 #include <algorithm>
+#include <array>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <sipmetrics/sip.hpp>
 
@@ -32,6 +34,25 @@ std::map<std::string, std::vector<std::string>> seed_whitelists() {
   return out;
 }
 
+namespace {
+// Every name a family puts into either exposition format: its metadata name and its sample
+// names. A counter is `x` and `x_total` whichever it was registered as (OpenMetrics names the
+// family without the suffix and the sample with it).
+std::array<std::string, 3> exposed_names(const std::string& family, layout::MetricType type) {
+  switch (type) {
+    case layout::MetricType::kCounter: {
+      const std::string base =
+          family.ends_with("_total") ? family.substr(0, family.size() - 6) : family;
+      return {base, base + "_total", {}};
+    }
+    case layout::MetricType::kSummary:
+      return {family, family + "_sum", family + "_count"};
+    default:
+      return {family, {}, {}};
+  }
+}
+}  // namespace
+
 Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
   Plan plan;
   plan.catalog_version = catalog.version();
@@ -40,13 +61,32 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
     std::string labels;
     std::vector<PlanSource> sources;
   };
+  // Exposed family name -> index in plan.families, or kClashed for a family refused because one
+  // of its names is already another family's (a gauge `x_sum` beside a summary `x`): Prometheus
+  // would reject the whole exposition. The family registered first keeps the name.
+  constexpr std::size_t kClashed = ~std::size_t{0};
   std::map<std::string, std::size_t> family_index;
+  std::unordered_set<std::string> taken;
+  for (std::string_view own : {kObserveDroppedFamily, kUnknownLabelFamily})
+    for (std::string& n : exposed_names(std::string(own), layout::MetricType::kCounter))
+      if (!n.empty()) taken.insert(std::move(n));
   std::vector<std::unordered_map<std::string, std::size_t>> series_index;
   std::vector<std::vector<Pending>> pending;
 
-  for (std::uint32_t idx : catalog.order()) {
-    const SeriesInfo* s = catalog.series(idx);
-    if (s == nullptr) continue;
+  // In registration order (cells are handed out in that order), which a daemon restart keeps:
+  // the first family to take a name, and the first help text, stay the same.
+  struct Registered {
+    std::uint32_t first_cell, idx;
+    const SeriesInfo* s;
+  };
+  std::vector<Registered> by_registration;
+  by_registration.reserve(catalog.order().size());
+  for (std::uint32_t idx : catalog.order())
+    if (const SeriesInfo* s = catalog.series(idx)) by_registration.push_back({s->first_cell, idx, s});
+  std::sort(by_registration.begin(), by_registration.end(),
+            [](const Registered& a, const Registered& b) { return a.first_cell < b.first_cell; });
+
+  for (const auto& [first_cell, idx, s] : by_registration) {
     if (reserved_family(s->name)) {
       ++plan.rejected_type_conflict;
       continue;
@@ -54,9 +94,22 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
     auto [exposed, scale] = exposed_family(s->name, s->type, settings.base_units);
     auto [it, inserted] = family_index.try_emplace(exposed, plan.families.size());
     if (inserted) {
+      const auto names = exposed_names(exposed, s->type);
+      if (std::any_of(names.begin(), names.end(),
+                      [&taken](const std::string& n) { return !n.empty() && taken.contains(n); })) {
+        it->second = kClashed;
+        ++plan.rejected_name_clash;
+        continue;
+      }
+      for (const std::string& n : names)
+        if (!n.empty()) taken.insert(n);
       plan.families.push_back(PlanFamily{exposed, s->help, s->type, s->mode, scale, 0, 0});
       series_index.emplace_back();
       pending.emplace_back();
+    }
+    if (it->second == kClashed) {
+      ++plan.rejected_name_clash;
+      continue;
     }
     PlanFamily& fam = plan.families[it->second];
     // A family seen under two types, or a `_seconds` family colliding with a renamed `_ms` one.

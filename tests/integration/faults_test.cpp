@@ -56,6 +56,7 @@ constexpr const char* kDropped = "voiceserver_metrics_observe_dropped_total";
 constexpr const char* kDrained = "sipmetrics_samples_drained_total";
 constexpr const char* kCorruptCatalog = "sipmetrics_corrupt_entries_total{region=\"catalog\"}";
 constexpr const char* kCorruptRing = "sipmetrics_corrupt_entries_total{region=\"ring\"}";
+constexpr const char* kCorruptLane = "sipmetrics_corrupt_entries_total{region=\"lane\"}";
 constexpr const char* kCorruptWhitelist = "sipmetrics_corrupt_entries_total{region=\"whitelist\"}";
 constexpr const char* kRefusalReasons[] = {"catalog_full",   "arena_full",   "cells_full",
                                            "invalid_name",   "writers_full", "lanes_full",
@@ -874,13 +875,9 @@ TEST_CASE("random bytes written over the segment while the daemon runs are skipp
   CHECK(exit_status(d.process(), 10s) == 0);
 }
 
-TEST_CASE("a lane whose ring head is scribbled far ahead adds a bounded count to corrupt entries" *
-          doctest::expected_failures(1)) {
-  // KNOWN PRODUCT BUG (reported; remove expected_failures once fixed): Drainer::drain_lane()
-  // adds `head - tail - capacity` to the ring's corrupt count when a lane's positions are
-  // inconsistent, so one scribbled word adds up to 2^64 to a counter: it jumps by trillions or
-  // wraps (Prometheus then sees a counter reset). A bounded count, at most the ring's capacity
-  // plus one per bad lane and drain, is what an operator can read.
+TEST_CASE("a lane scribbled with a far-ahead ring head and an owner that names no writer") {
+  // One corrupt event is counted for the ring (not the 2^62 its positions differ by), the lane
+  // is folded and returned to the pool, and the real writer is untouched.
   Sandbox box;
   Daemon d = start_daemon(box, {"--ring-capacity", "64"});
   INFO("daemon log:\n" << d.log());
@@ -893,7 +890,14 @@ TEST_CASE("a lane whose ring head is scribbled far ahead adds a bounded count to
   seg.put(seg.lane_at(fake) + offsetof(layout::Lane, owner), std::uint32_t{0x7fff0000});
   REQUIRE(eventually([&] { return value_of(d, kCorruptRing) > 0; }, 10s));
   CHECK(value_of(d, kCorruptRing) <= 64 + 1);
+  CHECK(await_value(d, kCorruptLane, 1) == 1);
+  CHECK(await_value(d, kLanesUsed, 1) == 1);
+  CHECK(seg.lane(fake).owner.load() == 0);
+  CHECK(value_of(d, kCorruptRing) <= 64 + 1);
   CHECK(value_of(d, "fault_ring_total") == 1);
+  REQUIRE(w.signal(SIGUSR1));
+  REQUIRE(w.wait_for_line("ready", 2, 30s));
+  CHECK(await_value(d, "fault_ring_total", 2) == 2);
 }
 
 TEST_CASE(
@@ -962,14 +966,9 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("registrations refused for a full arena do not use up catalog entries" *
-          doctest::expected_failures(1)) {
-  // KNOWN PRODUCT BUG (reported; remove expected_failures once fixed): Attachment::fill() marks
-  // the catalog entry it claimed kEntryDead when the arena (or the cells) cannot take the
-  // series, and nothing ever reuses a dead entry. Every refused registration burns an entry -
-  // and the seed-compatible calls (inc_counter, observe, ...) register on every call - until the
-  // catalog is full: arena_full refusals turn into catalog_full ones, and a series that would
-  // still fit the arena can no longer be registered.
+TEST_CASE("registrations refused for a full arena do not use up catalog entries") {
+  // A refused registration claims no catalog entry, so arena_full refusals never turn into
+  // catalog_full ones (the seed-compatible calls register on every call).
   Sandbox box;
   Daemon d = start_daemon(box, {"--arena-kib", "4", "--max-series", "64"});
   INFO("daemon log:\n" << d.log());
@@ -1182,23 +1181,27 @@ TEST_CASE("hostile names are refused and counted, hostile label values and help 
   CHECK(read_text(out).empty());
 }
 
-TEST_CASE("a family named like a summary's _sum or _count series does not break the exposition" *
-          doctest::expected_failures(1)) {
-  // KNOWN PRODUCT BUG (reported; remove expected_failures once fixed): build_plan() accepts a gauge
-  // `x_sum` or a counter `x_count` next to a summary `x`. Their samples collide with the
-  // summary's, Prometheus' parser rejects the whole exposition ("second HELP line for metric
-  // name x") and the target's every series stops being scraped.
+TEST_CASE("a family named like a summary's _sum or _count series does not break the exposition") {
+  // A gauge `x_sum` beside a summary `x` would make Prometheus reject the whole exposition
+  // ("second HELP line for metric name"): the family registered later is not exposed, and counted.
   Sandbox box;
   Daemon d = start_daemon(box);
   INFO("daemon log:\n" << d.log());
   Process w = box.worker({"--summary", "fault_clash_seconds", "--observe", "1", "--value", "1",
-                          "--gauge", "fault_clash_seconds_sum", "--add", "1", "--hold"});
+                          "--hold"});
   REQUIRE(w.wait_for_line("ready", 1, 30s));
+  Process g = box.worker({"--gauge", "fault_clash_seconds_sum", "--add", "5", "--hold"});
+  REQUIRE(g.wait_for_line("ready", 1, 30s));
   CHECK(await_value(d, "fault_clash_seconds_count", 1) == 1);
+  CHECK(await_value(d, "sipmetrics_series_rejected_total{reason=\"name_clash\"}", 1) == 1);
   const auto text = d.metrics();
   REQUIRE(text.has_value());
   const Exposition e = parse_exposition(*text);
   CHECK_MESSAGE(e.ok(), "line " << e.error_line << ": " << e.error);
+  CHECK(value_in(*text, "fault_clash_seconds_sum") == 1);
+  CHECK(count_occurrences(*text, "\nfault_clash_seconds_sum ") == 1);
+  CHECK(count_occurrences(*text, "# TYPE fault_clash_seconds_sum") == 0);
+  CHECK(value_in(*text, "sipmetrics_series_rejected_total{reason=\"name_clash\"}") == 1);
 }
 
 }  // namespace sipmetrics::test

@@ -268,6 +268,39 @@ TEST_CASE("OpenMetrics: counter families without _total, samples with it, # EOF 
   CHECK(text.find("# EOF") == std::string::npos);
 }
 
+TEST_CASE("families whose names clash in either format: the first registered is kept") {
+  test::TempSegment seg;
+  auto file = test::open_segment(seg.path());
+  REQUIRE(file);
+  Writer w(seg.path(), [](Client& c) {
+    c.summary("lat_seconds", "Latency.").observe(2);
+    c.gauge("lat_seconds_count", "Clashes with the summary's count.").set(9);
+    c.counter("events", "Events.").add(1);
+    c.counter("events_total", "Same OpenMetrics family as events.").add(5);
+    c.counter("jobs_total", "Jobs.").add(3);
+    c.gauge("jobs", "Same OpenMetrics family as jobs_total.").set(7);
+    c.counter("voiceserver_metrics_observe_dropped", "The daemon's own family.").add(4);
+    c.gauge("lat_seconds_total", "No clash: a gauge suffix is its own.").set(6);
+  });
+  Exporter e(std::move(file), fast());
+  for (const Format f : {Format::kText, Format::kOpenMetrics}) {
+    CAPTURE(static_cast<int>(f));
+    std::string text;
+    e.scrape(text, f);
+    CHECK(has_line(text, "lat_seconds_count 1"));
+    CHECK(text.find("lat_seconds_count 9") == std::string::npos);
+    CHECK(has_line(text, f == Format::kText ? "events 1" : "events_total 1"));
+    CHECK(text.find("events_total 5") == std::string::npos);
+    CHECK(has_line(text, "jobs_total 3"));
+    CHECK(text.find("jobs 7") == std::string::npos);
+    CHECK(text.find("voiceserver_metrics_observe_dropped 4") == std::string::npos);
+    CHECK(text.find("voiceserver_metrics_observe_dropped_total 4") == std::string::npos);
+    CHECK(has_line(text, "voiceserver_metrics_observe_dropped_total 0"));
+    CHECK(has_line(text, "lat_seconds_total 6"));
+    CHECK(has_line(text, "sipmetrics_series_rejected_total{reason=\"name_clash\"} 4"));
+  }
+}
+
 TEST_CASE("content negotiation follows the Accept header") {
   CHECK(negotiate("") == Format::kText);
   CHECK(negotiate("text/plain;version=0.0.4") == Format::kText);

@@ -105,6 +105,10 @@ class Attachment {
       layout::SeriesEntry& e = view_.entry(idx);
       std::uint32_t word = e.state.load(std::memory_order_acquire);
       if (layout::entry_state(word) == layout::kEntryEmpty) {
+        // A claimed entry that cannot be filled is dead for good: check for room first, so a
+        // full arena or cell array refuses without using up the catalog (only a race with
+        // another registration can still leave a dead entry behind).
+        if (const auto why = no_room_for(type, name, help, sorted)) return refuse(*why);
         const std::uint32_t claim = layout::kEntryClaiming | (claimer() << 8);
         if (e.state.compare_exchange_strong(word, claim, std::memory_order_acq_rel))
           return fill(e, idx, type, name, help, sorted, hash, mode, window_samples);
@@ -257,6 +261,19 @@ class Attachment {
       if (at > view_.geometry().max_cells || n > view_.geometry().max_cells - at) return std::nullopt;
     } while (!used.compare_exchange_weak(at, at + n, std::memory_order_acq_rel));
     return at;
+  }
+
+  std::optional<layout::Refusal> no_room_for(layout::MetricType type, std::string_view name,
+                                             std::string_view help,
+                                             const SortedLabels& labels) const noexcept {
+    const layout::Geometry& g = view_.geometry();
+    const std::uint64_t bytes =
+        key_length(name, labels) + utf8_prefix(help, layout::kMaxHelpBytes).size();
+    const std::uint64_t used = view_.header().arena_used.load(std::memory_order_relaxed);
+    if (used > g.arena_bytes || bytes > g.arena_bytes - used) return layout::Refusal::kArenaFull;
+    const std::uint32_t cells = view_.header().cells_used.load(std::memory_order_relaxed);
+    if (cells > g.max_cells || cells_for(type) > g.max_cells - cells) return layout::Refusal::kCellsFull;
+    return std::nullopt;
   }
 
   SeriesRef fill(layout::SeriesEntry& e, std::uint32_t idx, layout::MetricType type,
