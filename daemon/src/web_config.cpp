@@ -30,12 +30,17 @@ namespace {
 constexpr std::size_t kMaxFileBytes = 1 << 20;
 constexpr int kMaxDepth = 2;
 
+struct Field;
 struct Node {
   int line = 0;
   bool is_map = false;
   bool is_null = false;
   std::string scalar;
-  std::vector<std::pair<std::string, Node>> map;
+  std::vector<Field> map;  // in file order
+};
+struct Field {
+  std::string key;
+  Node value;
 };
 
 struct Line {
@@ -98,7 +103,7 @@ class Parser {
       } else {
         child.is_null = true;
       }
-      n.map.emplace_back(l.key, std::move(child));
+      n.map.push_back(Field{l.key, std::move(child)});
     }
     if (i < lines_.size() && lines_[i].indent > indent)
       fail(lines_[i].number, "unexpected indentation");
