@@ -67,6 +67,11 @@ def absolute(name, value_ns, limit_ms):
 
 absolute("BM_Http_Scrape/10000", ns(daemon["BM_Http_Scrape/10000"]), 1)
 absolute("BM_Http_Scrape/100000", ns(daemon["BM_Http_Scrape/100000"]), 12)
+for n in (10000, 100000):
+    b = daemon[f"BM_Http_Scrape_Gzip/{n}"]
+    rows.append((f"BM_Http_Scrape_Gzip/{n}", f"{ns(b) / 1e6:.3f} ms", "identity",
+                 f"{ns(daemon[f'BM_Http_Scrape/{n}']) / 1e6:.3f} ms", f"{ns(b) / ns(daemon[f'BM_Http_Scrape/{n}']):.2f}x",
+                 "(informational)", ""))
 absolute("BM_Exporter_Scrape_16Writers", ns(daemon["BM_Exporter_Scrape_16Writers"]), 0.5)
 faults = daemon["BM_Exporter_Scrape/10000"].get("page_faults_per_scrape", 0)
 rows.append(("page faults per scrape (10k)", f"{faults:.3f}", "", "", "", "0", "ok" if faults < 0.5 else "MISSED"))

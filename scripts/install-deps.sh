@@ -9,8 +9,8 @@ set -euo pipefail
 
 build=(build-essential cmake pkg-config libboost-dev libcpp-httplib-dev libspdlog-dev
        libcli11-dev doctest-dev curl ca-certificates python3
-       libssl-dev libcrypt-dev openssl whois wrk)  # TLS, bcrypt; tests: openssl, mkpasswd, wrk
-runtime=(libcpp-httplib0.11 libspdlog1.10 libssl3 libcrypt1 curl ca-certificates)
+       libssl-dev libcrypt-dev zlib1g-dev openssl whois wrk)  # TLS, bcrypt, gzip; tests: openssl, mkpasswd, wrk
+runtime=(libcpp-httplib0.11 libspdlog1.10 libssl3 libcrypt1 zlib1g curl ca-certificates)
 want=("${build[@]}")
 case "${1:-}" in
   "") ;;

@@ -33,6 +33,10 @@ std::string_view content_type(Format f) noexcept;
 /// The format to answer an Accept header with: OpenMetrics when the scraper lists it (with a
 /// non-zero q), else text 0.0.4.
 Format negotiate(std::string_view accept) noexcept;
+/// Whether an Accept-Encoding header allows gzip: listed (or `*`) with a non-zero q. gzip is
+/// the only coding /metrics answers in: Prometheus asks for it, and others (br) cost a scrape
+/// many times its render.
+bool accepts_gzip(std::string_view accept_encoding) noexcept;
 
 /// Appends families and samples to `out` in one format.
 class Exposition {

@@ -27,6 +27,8 @@
 #include <utility>
 #include <vector>
 
+#include "gzip.hpp"
+
 namespace sipmetrics {
 namespace {
 
@@ -734,11 +736,25 @@ HttpServer::HttpServer(Exporter& exporter, HttpSettings settings)
   });
 
   s.Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
-    // One buffer per HTTP thread: its capacity settles after the first scrapes.
+    // Per serving thread and reused: capacities settle after the first scrapes. The answer is
+    // handed to cpp-httplib as a provider over these buffers, so it is never copied, and
+    // cpp-httplib's own compression (brotli at its slowest setting when a client lists `br`)
+    // never runs: gzip is done here, at zlib's fastest level.
     thread_local std::string body;
+    thread_local GzipEncoder gzip;
     const Format format = negotiate(req.get_header_value("Accept"));
     exporter_.scrape(body, format);
-    res.set_content(body, std::string(content_type(format)));
+    std::string_view payload = body;
+    if (accepts_gzip(req.get_header_value("Accept-Encoding"))) {
+      payload = gzip.encode(body);
+      res.set_header("Content-Encoding", "gzip");
+    }
+    res.set_header("Vary", "Accept, Accept-Encoding");
+    res.set_content_provider(
+        payload.size(), std::string(content_type(format)),
+        [payload](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+          return sink.write(payload.data() + offset, length);
+        });
   });
   s.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
     const ExporterStatus st = exporter_.status();

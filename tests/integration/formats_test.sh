@@ -40,6 +40,11 @@ curl -s -D "$TMP/text.h" -o "$TMP/text.txt" "$url"
 curl -s -D "$TMP/om.h" -o "$TMP/om.txt" \
   -H 'Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5' "$url"
 curl -s -D "$TMP/gz.h" -o "$TMP/gz.bin" -H 'Accept-Encoding: gzip' "$url"
+curl -s -D "$TMP/omgz.h" -o "$TMP/omgz.bin" -H 'Accept-Encoding: gzip, deflate' \
+  -H 'Accept: application/openmetrics-text;version=1.0.0' "$url"
+curl -s -D "$TMP/br.h" -o "$TMP/br.txt" -H 'Accept-Encoding: br' "$url"
+curl -s -D "$TMP/q0.h" -o "$TMP/q0.txt" -H 'Accept-Encoding: gzip;q=0, *' "$url"
+curl -s -I -o "$TMP/head.h" -H 'Accept-Encoding: gzip' "$url"
 
 $PY - "$TMP" <<'PY'
 import gzip, sys
@@ -74,6 +79,15 @@ check("OpenMetrics answer has its content type",
 check("OpenMetrics answer ends with # EOF", om.endswith("# EOF\n"))
 check("gzip answer is gzip-encoded", header("gz", "content-encoding") == "gzip")
 gz = gzip.decompress(open(f"{tmp}/gz.bin", "rb").read()).decode()
+check("gzip answer says it varies with Accept-Encoding", "Accept-Encoding" in header("gz", "vary"))
+check("OpenMetrics is gzip-encoded too", header("omgz", "content-encoding") == "gzip")
+omgz = gzip.decompress(open(f"{tmp}/omgz.bin", "rb").read()).decode()
+check("gzip OpenMetrics answer ends with # EOF", omgz.endswith("# EOF\n"))
+check("br is not offered: the answer is plain text", header("br", "content-encoding") == ""
+      and open(f"{tmp}/br.txt").read().startswith("# HELP "))
+check("gzip;q=0 refuses gzip", header("q0", "content-encoding") == "")
+check("HEAD announces gzip and a length, without a body",
+      header("head", "content-encoding") == "gzip" and int(header("head", "content-length") or 0) > 0)
 
 t = values(text_string_to_metric_families(text))
 o = values(om_families(om))
@@ -83,6 +97,9 @@ count = ("voiceserver_e2e_first_byte_ms_count", ())
 check("text parser: calls = 10000", t.get(calls) == 10000)
 check("OpenMetrics parser: calls = 10000", o.get(calls) == 10000)
 check("gzip text parser: calls = 10000", g.get(calls) == 10000)
+check("gzip OpenMetrics parser: calls = 10000", values(om_families(omgz)).get(calls) == 10000)
+check("plain answer to br: calls = 10000",
+      values(text_string_to_metric_families(open(f"{tmp}/br.txt").read())).get(calls) == 10000)
 check("text and OpenMetrics agree on e2e _count = 600", t.get(count) == o.get(count) == 600)
 check("OpenMetrics counter family is named without _total",
       any(f.name == "voiceserver_calls" and f.type == "counter" for f in om_families(om)))

@@ -2,6 +2,7 @@
 // writer folding. Writers are forked children: a process cannot see its own record locks, so
 // the test process itself never writes.
 #include "exporter.hpp"
+#include "gzip.hpp"
 
 #include <doctest/doctest.h>
 #include <signal.h>
@@ -311,6 +312,47 @@ TEST_CASE("content negotiation follows the Accept header") {
   CHECK(negotiate("application/openmetrics-text; version=1.0.0; q=0.3") == Format::kOpenMetrics);
   CHECK(content_type(Format::kOpenMetrics).starts_with("application/openmetrics-text; version=1.0.0"));
   CHECK(content_type(Format::kText) == "text/plain; version=0.0.4; charset=utf-8");
+}
+
+TEST_CASE("gzip follows the Accept-Encoding header; other codings are never chosen") {
+  CHECK_FALSE(accepts_gzip(""));
+  CHECK_FALSE(accepts_gzip("identity"));
+  CHECK_FALSE(accepts_gzip("br"));
+  CHECK_FALSE(accepts_gzip("gzipper"));
+  CHECK(accepts_gzip("gzip"));                // what Prometheus sends
+  CHECK(accepts_gzip("br, gzip, deflate"));
+  CHECK(accepts_gzip("deflate,  GZip ;q=0.5"));
+  CHECK(accepts_gzip("x-gzip"));
+  CHECK(accepts_gzip("*"));
+  CHECK_FALSE(accepts_gzip("gzip;q=0"));
+  CHECK_FALSE(accepts_gzip("gzip;q=0, *"));   // the explicit refusal wins over the wildcard
+  CHECK_FALSE(accepts_gzip("*;q=0.0"));
+  CHECK_FALSE(accepts_gzip("gzip;q=x"));
+}
+
+TEST_CASE("the gzip encoder round-trips, again and again on one state") {
+  GzipEncoder gz;
+  std::string big;
+  for (int i = 0; i < 20000; ++i) big += "calls_total{n=\"" + std::to_string(i) + "\"} 1\n";
+  for (const std::string& in : {big, std::string(), std::string("x"), big.substr(0, 1000), big}) {
+    CAPTURE(in.size());
+    const std::string_view out = gz.encode(in);
+    REQUIRE(out.size() >= 18);
+    CHECK(static_cast<unsigned char>(out[0]) == 0x1f);  // gzip magic
+    CHECK(static_cast<unsigned char>(out[1]) == 0x8b);
+    if (in.size() > 1000) CHECK(out.size() < in.size() / 4);
+    std::string back(in.size() + 1, '\0');
+    z_stream zs{};
+    REQUIRE(inflateInit2(&zs, 15 + 16) == Z_OK);
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(out.data()));
+    zs.avail_in = static_cast<uInt>(out.size());
+    zs.next_out = reinterpret_cast<Bytef*>(back.data());
+    zs.avail_out = static_cast<uInt>(back.size());
+    CHECK(inflate(&zs, Z_FINISH) == Z_STREAM_END);
+    back.resize(zs.total_out);
+    inflateEnd(&zs);
+    CHECK(back == in);
+  }
 }
 
 }  // namespace sipmetrics
