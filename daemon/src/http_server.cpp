@@ -21,6 +21,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string_view>
 #include <thread>
@@ -36,6 +37,25 @@ using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 constexpr const char* kPlain = "text/plain; charset=utf-8";
+
+/// Sets a response body as a fixed-length provider over `body`, which must outlive the
+/// response. cpp-httplib compresses only bodies it holds itself, and picks brotli at its
+/// slowest setting whenever a client lists `br`: every answer here goes this way instead.
+void set_body_view(httplib::Response& res, std::string_view body, const std::string& type) {
+  res.set_content_provider(body.size(), type,
+                           [body](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+                             return sink.write(body.data() + offset, length);
+                           });
+}
+
+/// The same for a body the response owns.
+void set_body(httplib::Response& res, std::string body, const std::string& type) {
+  auto owned = std::make_shared<const std::string>(std::move(body));
+  res.set_content_provider(owned->size(), type,
+                           [owned](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+                             return sink.write(owned->data() + offset, length);
+                           });
+}
 
 /// Logs `what` at most once a minute, with how often it happened since the last line.
 class RateLimitedWarning {
@@ -705,14 +725,14 @@ HttpServer::HttpServer(Exporter& exporter, HttpSettings settings)
     if (req.method != "GET" && req.method != "HEAD") {
       res.status = 405;
       res.set_header("Allow", "GET, HEAD");
-      res.set_content("method not allowed\n", kPlain);
+      set_body(res, "method not allowed\n", kPlain);
       return Routed::Handled;
     }
     // cpp-httplib does not read a GET's body: it would be parsed as the next request.
     if (req.has_header("Transfer-Encoding") ||
         (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0")) {
       res.status = 400;
-      res.set_content("a GET or HEAD request carries no body\n", kPlain);
+      set_body(res, "a GET or HEAD request carries no body\n", kPlain);
       return Routed::Handled;
     }
     if (req.path == "/healthz") return Routed::Unhandled;  // probes carry no credentials
@@ -722,24 +742,22 @@ HttpServer::HttpServer(Exporter& exporter, HttpSettings settings)
       case Authenticator::Verdict::kBusy:
         res.status = 429;
         res.set_header("Retry-After", "1");
-        res.set_content("too many credential checks at once; retry\n", kPlain);
+        set_body(res, "too many credential checks at once; retry\n", kPlain);
         return Routed::Handled;
       case Authenticator::Verdict::kDenied:
         break;
     }
     res.status = 401;
     for (const std::string& c : auth_.challenges()) res.headers.emplace("WWW-Authenticate", c);
-    res.set_content("unauthorized\n", kPlain);
+    set_body(res, "unauthorized\n", kPlain);
     g_denied_warning.note("request refused for missing or wrong credentials",
                           req.remote_addr + " " + req.path);
     return Routed::Handled;
   });
 
   s.Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
-    // Per serving thread and reused: capacities settle after the first scrapes. The answer is
-    // handed to cpp-httplib as a provider over these buffers, so it is never copied, and
-    // cpp-httplib's own compression (brotli at its slowest setting when a client lists `br`)
-    // never runs: gzip is done here, at zlib's fastest level.
+    // Per serving thread and reused: capacities settle after the first scrapes, and the answer
+    // goes out from these buffers without a copy. gzip is done here, at zlib's fastest level.
     thread_local std::string body;
     thread_local GzipEncoder gzip;
     const Format format = negotiate(req.get_header_value("Accept"));
@@ -750,20 +768,16 @@ HttpServer::HttpServer(Exporter& exporter, HttpSettings settings)
       res.set_header("Content-Encoding", "gzip");
     }
     res.set_header("Vary", "Accept, Accept-Encoding");
-    res.set_content_provider(
-        payload.size(), std::string(content_type(format)),
-        [payload](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
-          return sink.write(payload.data() + offset, length);
-        });
+    set_body_view(res, payload, std::string(content_type(format)));
   });
   s.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
     const ExporterStatus st = exporter_.status();
-    res.set_content("ok\nwriters " + std::to_string(st.live_writers) + "\nseries " +
+    set_body(res, "ok\nwriters " + std::to_string(st.live_writers) + "\nseries " +
                         std::to_string(st.series) + "\n",
                     kPlain);
   });
   s.Get("/", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(format_html(exporter_.report()), "text/html; charset=utf-8");
+    set_body(res, format_html(exporter_.report()), "text/html; charset=utf-8");
   });
 }
 

@@ -45,6 +45,8 @@ curl -s -D "$TMP/omgz.h" -o "$TMP/omgz.bin" -H 'Accept-Encoding: gzip, deflate' 
 curl -s -D "$TMP/br.h" -o "$TMP/br.txt" -H 'Accept-Encoding: br' "$url"
 curl -s -D "$TMP/q0.h" -o "$TMP/q0.txt" -H 'Accept-Encoding: gzip;q=0, *' "$url"
 curl -s -I -o "$TMP/head.h" -H 'Accept-Encoding: gzip' "$url"
+curl -s -D "$TMP/index.h" -o "$TMP/index.html" -H 'Accept-Encoding: br, gzip' "${url%/metrics}/"
+curl -s -D "$TMP/health.h" -o "$TMP/health.txt" -H 'Accept-Encoding: br' "${url%/metrics}/healthz"
 
 $PY - "$TMP" <<'PY'
 import gzip, sys
@@ -86,6 +88,10 @@ check("gzip OpenMetrics answer ends with # EOF", omgz.endswith("# EOF\n"))
 check("br is not offered: the answer is plain text", header("br", "content-encoding") == ""
       and open(f"{tmp}/br.txt").read().startswith("# HELP "))
 check("gzip;q=0 refuses gzip", header("q0", "content-encoding") == "")
+check("the index and /healthz are never compressed",
+      header("index", "content-encoding") == header("health", "content-encoding") == ""
+      and "<h1>sipmetricsd</h1>" in open(f"{tmp}/index.html").read()
+      and open(f"{tmp}/health.txt").read().startswith("ok\n"))
 check("HEAD announces gzip and a length, without a body",
       header("head", "content-encoding") == "gzip" and int(header("head", "content-length") or 0) > 0)
 
