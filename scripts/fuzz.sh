@@ -17,10 +17,10 @@ jobs=$(nproc 2>/dev/null || echo 2)
 scripts/install-deps.sh --fuzz
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
   -DSIPMETRICS_BUILD_FUZZ=ON -DSIPMETRICS_BUILD_TESTS=OFF -DSIPMETRICS_BUILD_EXAMPLES=OFF >/dev/null
-targets=(segment_reader_fuzz config_fuzz)
+targets=(segment_reader_fuzz config_fuzz web_config_fuzz)
 cmake --build build-fuzz -j"$jobs" --target "${targets[@]}"
 
-declare -A max_len=([segment_reader_fuzz]=2048 [config_fuzz]=4096)
+declare -A max_len=([segment_reader_fuzz]=2048 [config_fuzz]=4096 [web_config_fuzz]=4096)
 # The targets' scratch files (a segment file, a config file) go here, removed whatever happens:
 # libFuzzer does not always run exit handlers.
 TMPDIR=$(mktemp -d /dev/shm/sipmetrics-fuzz.XXXXXX 2>/dev/null || mktemp -d)

@@ -28,6 +28,7 @@ namespace {
 // line number instead of being half-read.
 
 constexpr std::size_t kMaxFileBytes = 1 << 20;
+constexpr int kMaxBcryptCost = 16;
 constexpr int kMaxDepth = 2;
 
 struct Field;
@@ -226,7 +227,18 @@ class Parser {
 
 // ---- Meaning ------------------------------------------------------------------------------------
 
+/// Why `p` cannot be read as a file of configuration ("" when it can): a FIFO or a device
+/// (/dev/stdin, /dev/zero) would block or never end.
+std::string not_a_file(const std::filesystem::path& p) {
+  std::error_code ec;
+  const auto st = std::filesystem::status(p, ec);
+  if (ec) return ec.message();
+  return std::filesystem::is_regular_file(st) ? std::string() : "not a regular file";
+}
+
 std::string read_file(const std::filesystem::path& p, std::size_t limit, const std::string& what) {
+  if (const std::string why = not_a_file(p); !why.empty())
+    throw WebConfigError(what + " '" + p.string() + "': " + why);
   std::ifstream in(p, std::ios::binary);
   if (!in) throw WebConfigError(what + " '" + p.string() + "': " + std::strerror(errno));
   std::string s;
@@ -346,6 +358,12 @@ WebConfig parse_web_config(std::string_view text, const std::filesystem::path& s
           throw fail(hash, "user '" + user +
                                "': not a bcrypt hash ($2y$..., 60 characters; make one with "
                                "`mkpasswd -m bcrypt` or `htpasswd -nB user`)");
+        // Each check of a password not yet verified runs bcrypt at the hash's cost: 2^cost rounds,
+        // about 0.25 s at 12 and 4 s at 16 on a current core, doubling with each step.
+        if (const int cost = std::stoi(h.substr(4, 2)); cost > kMaxBcryptCost)
+          throw fail(hash, "user '" + user + "': bcrypt cost " + std::to_string(cost) +
+                               " is above " + std::to_string(kMaxBcryptCost) +
+                               " (each check of a new password would take seconds to minutes); use 10 to 12");
         // libxcrypt must understand it: refuse now rather than reject every request later.
         if (!crypt_understands(h))
           throw fail(hash, "user '" + user + "': this system's crypt(3) cannot check the hash");
@@ -388,6 +406,12 @@ bool load_tls_files(SSL_CTX* ctx, const TlsFiles& files, std::string& error) {
     }
     return out.empty() ? std::string("unknown OpenSSL error") : out;
   };
+  for (const auto& [what, path] : {std::pair{"cert_file", &files.cert_file}, {"key_file", &files.key_file}}) {
+    if (const std::string why = not_a_file(*path); !why.empty()) {
+      error = std::string("TLS ") + what + " '" + path->string() + "': " + why;
+      return false;
+    }
+  }
   ERR_clear_error();
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |

@@ -1,6 +1,7 @@
 #include "web_config.hpp"
 
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -152,6 +153,9 @@ TEST_CASE("every mistake is refused with the file, the line and the problem") {
   dir.file("empty", "\n\n");
   const std::string f = (dir.path() / "web.yml").string();
   const std::string users = std::string("basic_auth_users:\n  u: ") + kSecret5 + "\n";
+  std::string costly = kSecret5;
+  costly.replace(4, 2, "17");
+  REQUIRE(::mkfifo((dir.path() / "fifo").c_str(), 0600) == 0);
   struct Case {
     std::string text, expect;
   };
@@ -188,6 +192,12 @@ TEST_CASE("every mistake is refused with the file, the line and the problem") {
       {"bearer_token_file: nowhere\n", "nowhere"},
       {"bearer_token_file:\n  x: y\n", f + ":1: 'bearer_token_file' needs a non-empty value"},
       {"---\nbasic_auth_users:\n---\n", f + ":3: more than one YAML document"},
+      {"basic_auth_users:\n  u: " + costly + "\n", f + ":2: user 'u': bcrypt cost 17 is above 16"},
+      {"bearer_token_file: /dev/zero\n", "bearer_token_file '/dev/zero': not a regular file"},
+      {"bearer_token_file: fifo\n", "/fifo': not a regular file"},
+      {"bearer_token_file: .\n", "': not a regular file"},
+      {"tls_server_config:\n  cert_file: fifo\n  key_file: k.key\n",
+       f + ":1: TLS cert_file '" + (dir.path() / "fifo").string() + "': not a regular file"},
   };
   for (const Case& c : cases) {
     INFO(c.text);
