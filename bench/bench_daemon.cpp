@@ -5,13 +5,17 @@
 //                               lane sums, exposition) into a reused buffer;
 //   BM_Floor_NthElement       — copy + nth_element for 4 quantiles over 100 windows of 4,096;
 //   BM_Exporter_Quantiles     — the exporter's scrape of 100 summaries with full windows;
-//   BM_Http_Scrape/N          — GET /metrics over loopback HTTP (cpp-httplib client);
+//   BM_Http_Scrape/N          — GET /metrics over loopback HTTP, read whole by a plain client;
 //   BM_Http_Scrape_Gzip/N     — the same with Accept-Encoding: gzip, as Prometheus asks;
 //   BM_Exporter_Scrape_16Writers — 16 writer processes sharing 1,000 series.
 // Writers are forked children that stay alive while measured (a process cannot see its own
 // record locks, so the benchmark process itself never writes).
 #include <benchmark/benchmark.h>
-#include <httplib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <zlib.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -19,6 +23,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <functional>
 #include <random>
 #include <string>
@@ -226,16 +231,90 @@ void BM_Exporter_Quantiles(benchmark::State& state) {
 }
 BENCHMARK(BM_Exporter_Quantiles)->Unit(benchmark::kMicrosecond);
 
-/// GET /metrics over loopback with a keep-alive cpp-httplib client, `encoding` as the
-/// Accept-Encoding header; a gzip answer is inflated by the client, as a scraper would.
-void http_scrape(benchmark::State& state, const char* encoding) {
+/// A keep-alive HTTP/1.1 client reading like a scraper does (Prometheus' Go client reads the
+/// body in large pieces): blocking socket, 1 MiB reads, gzip inflated with zlib.
+class RawScraper {
+ public:
+  explicit RawScraper(int port) : port_(port), buf_(1 << 20) { connect(); }
+  ~RawScraper() { ::close(fd_); }
+
+  /// One GET /metrics; the body's size (inflated), or 0 on any failure.
+  std::size_t get(bool gzip) {
+    const std::string req = std::string("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: ") +
+                            (gzip ? "gzip" : "identity") + "\r\n\r\n";
+    if (!ok_ || ::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) return 0;
+    std::size_t have = 0, head = std::string::npos;
+    while (head == std::string::npos) {
+      if (!fill(have)) return 0;
+      head = std::string_view(buf_.data(), have).find("\r\n\r\n");
+    }
+    const std::string_view h(buf_.data(), head);
+    const auto cl = h.find("Content-Length: ");
+    if (!h.starts_with("HTTP/1.1 200") || cl == std::string::npos) return 0;
+    const std::size_t length = std::strtoull(h.data() + cl + 16, nullptr, 10);
+    body_.resize(length);
+    std::size_t got = std::min(length, have - head - 4);
+    std::memcpy(body_.data(), buf_.data() + head + 4, got);
+    while (got < length) {
+      const ssize_t n = ::recv(fd_, body_.data() + got, length - got, 0);
+      if (n <= 0) return 0;
+      got += static_cast<std::size_t>(n);
+    }
+    // The daemon closes a connection after 100 requests, as a scraper would see it reconnect.
+    if (h.find("Connection: close") != std::string::npos) connect();
+    if (!gzip) return length;
+    z_stream zs{};
+    if (inflateInit2(&zs, 15 + 16) != Z_OK) return 0;
+    if (plain_.size() < 16 * length) plain_.resize(16 * length);
+    zs.next_in = reinterpret_cast<Bytef*>(body_.data());
+    zs.avail_in = static_cast<uInt>(length);
+    zs.next_out = reinterpret_cast<Bytef*>(plain_.data());
+    zs.avail_out = static_cast<uInt>(plain_.size());
+    const int r = inflate(&zs, Z_FINISH);
+    const std::size_t out = zs.total_out;
+    inflateEnd(&zs);
+    return r == Z_STREAM_END ? out : 0;
+  }
+
+ private:
+  bool fill(std::size_t& have) {
+    if (have == buf_.size()) return false;
+    const ssize_t n = ::recv(fd_, buf_.data() + have, buf_.size() - have, 0);
+    if (n <= 0) return false;
+    have += static_cast<std::size_t>(n);
+    return true;
+  }
+  void connect() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port_));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ok_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  }
+  int port_;
+  int fd_ = -1;
+  bool ok_ = false;
+  std::vector<char> buf_, body_, plain_;
+};
+
+/// GET /metrics of N counter series over loopback, the body read whole by the client.
+/// `gzip`: Accept-Encoding: gzip, as Prometheus asks, inflated by the client.
+void http_scrape(benchmark::State& state, bool gzip) {
   const auto n = static_cast<std::uint32_t>(state.range(0));
   Segment seg("http");
   const auto g = geometry_for(n);
   auto file = open(seg.path, g);
   Writers w(seg.path, g, 1, [n](Client& c, int) { counters(c, static_cast<int>(n)); });
   sipmetrics::Exporter e(std::move(file), uncapped());
-  sipmetrics::HttpServer http(e, {"127.0.0.1", 0, 2});
+  sipmetrics::HttpSettings settings;
+  settings.host = "127.0.0.1";
+  settings.port = 0;
+  settings.threads = 2;
+  sipmetrics::HttpServer http(e, settings);
   std::string err;
   if (!http.bind(err)) {
     state.SkipWithError(err.c_str());
@@ -243,26 +322,22 @@ void http_scrape(benchmark::State& state, const char* encoding) {
   }
   std::thread server([&http] { http.serve(); });
   {
-    httplib::Client cli("127.0.0.1", http.port());
-    cli.set_keep_alive(true);
-    const httplib::Headers headers{{"Accept-Encoding", encoding}};
+    RawScraper scraper(http.port());
     std::size_t bytes = 0;
     for (auto _ : state) {
-      auto res = cli.Get("/metrics", headers);
-      if (!res || res->status != 200 || res->body.size() < n * 20u) {
+      bytes = scraper.get(gzip);
+      if (bytes < n * 20u) {
         state.SkipWithError("scrape failed");
         break;
       }
-      bytes = res->body.size();
-      benchmark::DoNotOptimize(res->body.data());
     }
     state.counters["body_bytes"] = static_cast<double>(bytes);
   }
   http.stop();
   server.join();
 }
-void BM_Http_Scrape(benchmark::State& state) { http_scrape(state, "identity"); }
-void BM_Http_Scrape_Gzip(benchmark::State& state) { http_scrape(state, "gzip"); }
+void BM_Http_Scrape(benchmark::State& state) { http_scrape(state, false); }
+void BM_Http_Scrape_Gzip(benchmark::State& state) { http_scrape(state, true); }
 BENCHMARK(BM_Http_Scrape)->Arg(10000)->Arg(100000)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Http_Scrape_Gzip)->Arg(10000)->Arg(100000)->Unit(benchmark::kMicrosecond);
 

@@ -29,7 +29,7 @@ def ns(b):
 
 
 client = run("bench_client", ["--benchmark_filter=Raw|Counter|Gauge|Summary"])
-procs = run("bench_client", ["--benchmark_filter=Processes", "--benchmark_repetitions=3"])
+procs = run("bench_client", ["--benchmark_filter=Processes", "--benchmark_repetitions=7"])
 daemon = run("bench_daemon")
 
 rows = []

@@ -111,14 +111,19 @@ class Gauge {
   void set(double v) noexcept {
     const detail::LaneBinding* b = detail::lane_for(ref_.attachment);
     if (b == nullptr) return;
+    // Everything read before the first store: the compiler may not reuse a load across an
+    // atomic store, so reading the handle and the binding after one costs a reload each.
+    std::atomic<std::uint64_t>* const cells = b->cells;
+    const std::uint32_t cell = ref_.cell;
     if (mode_ == GaugeMode::kSum) {
-      const double others = b->owner->other_lanes_gauge(ref_.cell, b->lane_index);
-      detail::cell_store(*b, ref_.cell + 1, 0);
-      detail::cell_store(*b, ref_.cell, detail::f64_bits(v - others));
+      const double others = b->owner->other_lanes_gauge(cell, b->lane_index);
+      cells[cell + 1].store(0, std::memory_order_relaxed);
+      cells[cell].store(detail::f64_bits(v - others), std::memory_order_relaxed);
       return;
     }
-    detail::cell_store(*b, ref_.cell, detail::f64_bits(v));
-    detail::cell_store(*b, ref_.cell + 1, stamp(mode_));
+    const std::uint64_t s = stamp(mode_);
+    cells[cell].store(detail::f64_bits(v), std::memory_order_relaxed);
+    cells[cell + 1].store(s, std::memory_order_relaxed);
   }
   bool valid() const noexcept { return ref_.attachment != detail::kNoopAttachment; }
 
@@ -156,12 +161,14 @@ class Summary {
       observe_slow(ref_, v);
       return;
     }
+    // The ring first: its loads (handle, binding, positions) then come before any store (see
+    // Gauge::set); the cells are addressed from registers afterwards.
     std::atomic<std::uint64_t>& sum = cells[ref_.cell];
     std::atomic<std::uint64_t>& count = cells[ref_.cell + 1];
+    detail::ring_push(detail::tls_lanes[ref_.attachment], ref_.series, v);
     sum.store(detail::f64_bits(detail::bits_f64(sum.load(std::memory_order_relaxed)) + v),
               std::memory_order_relaxed);
     count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    detail::ring_push(detail::tls_lanes[ref_.attachment], ref_.series, v);
   }
   bool valid() const noexcept { return ref_.attachment != detail::kNoopAttachment; }
 
