@@ -1,7 +1,8 @@
 # shellcheck shell=bash
-# Shared by the deployment tests (tests/deploy/*_test.sh): results, a scratch directory, processes
-# that cannot outlive the test, tools installed from Debian when missing, loopback ports, README
-# blocks. Source it after setting LIFETIME (seconds any started process may live).
+# Shared by the shell tests (tests/deploy/*_test.sh, tests/integration/prometheus_test.sh):
+# results, a scratch directory, processes that cannot outlive the test, tools installed from
+# Debian when missing, loopback ports, README blocks. Source it after setting LIFETIME (seconds
+# any started process may live).
 #
 # Every process started through start_bg runs under `timeout` (so it dies on its own even if the
 # test is SIGKILLed) in its own process group, and is killed with that group by the EXIT trap.

@@ -37,150 +37,23 @@ readonly JOB=sipmetrics
 readonly LIFETIME=270              # seconds any started process may live (ctest TIMEOUT is 300)
 readonly START=$SECONDS
 
-passed=0
-failed=0
-PIDS=()
-TMP=""
-
-pass() { passed=$((passed + 1)); echo "PASS: $*"; }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
-
-show_logs() {
-  [[ -n $TMP ]] || return 0
-  local f
-  for f in daemon.log worker.out worker.err prometheus.log; do
-    if [[ -s $TMP/$f ]]; then
-      echo "---- $f (last 40 lines) ----"
-      tail -n 40 "$TMP/$f"
-    fi
-  done
-}
-
-die() {
-  echo "FATAL: $*"
-  failed=$((failed + 1))
-  show_logs
-  echo "$passed passed, $failed failed"
-  exit 1
-}
-
-cleanup() {
-  local rc=$? pid i alive
-  set +e
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for ((i = 0; i < 50; i++)); do  # up to 5 s for a clean stop
-    alive=0
-    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    ((alive)) || break
-    sleep 0.1
-  done
-  # `timeout` made each of them a process-group leader: take the whole group down.
-  for pid in "${PIDS[@]}"; do kill -KILL -- "-$pid" 2>/dev/null; kill -KILL "$pid" 2>/dev/null; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-  [[ -n $TMP && -d $TMP ]] && rm -rf "$TMP"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Starts "$@" in the background under `timeout` with cwd $TMP; the pid is left in $STARTED.
-start_bg() {
-  local out=$1
-  shift
-  (cd "$TMP" && exec timeout -k 5 "$LIFETIME" "$@") >"$out" 2>&1 &
-  STARTED=$!
-  PIDS+=("$STARTED")
-}
+# shellcheck source-path=SCRIPTDIR source=../deploy/lib.sh
+source "$(dirname "$0")/../deploy/lib.sh"
 
 # ---- 1. Tools ---------------------------------------------------------------------------------------
-missing=()
-if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then missing+=(prometheus); fi
-command -v curl >/dev/null || missing+=(curl)
-command -v python3 >/dev/null || missing+=(python3)
-if ((${#missing[@]})); then
-  echo "installing with apt-get: ${missing[*]}"
-  if [[ $(id -u) -eq 0 ]]; then
-    as_root=()
-  elif command -v sudo >/dev/null; then
-    as_root=(sudo -n)
-  else
-    die "need root or sudo to install: ${missing[*]}"
-  fi
-  # The package's postinst may try to start prometheus.service: whatever it does is ignored,
-  # this test only ever uses its own prometheus process.
-  apt_install() {
-    timeout 240 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
-      apt-get install -y --no-install-recommends -o Dpkg::Options::=--force-confdef \
-      -o Dpkg::Options::=--force-confold "${missing[@]}"
-  }
-  if ! apt_install; then
-    echo "apt-get install failed; refreshing the package lists and trying again"
-    timeout 240 "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update || true
-    apt_install || echo "apt-get install reported a failure (checking for the tools anyway)"
-  fi
-  hash -r
-  for t in promtool prometheus curl python3; do
-    command -v "$t" >/dev/null || die "$t still missing after apt-get install"
-  done
-fi
+# The package's postinst may try to start prometheus.service: whatever it does is ignored, this
+# test only ever uses its own prometheus process.
+need_tools promtool:prometheus prometheus:prometheus curl:curl python3:python3
 echo "using $(promtool --version 2>&1 | head -n 1)"
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/sipmetrics-promtest.XXXXXX")
+make_tmp promtest
 
 # ---- 2. Daemon and workload -------------------------------------------------------------------------
-free_port() {
-  python3 -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-# Listening TCP sockets on PORT (any address), from /proc/net/tcp and /proc/net/tcp6.
-listeners() {
-  python3 -c 'import sys
-port, n = int(sys.argv[1]), 0
-for f in ("/proc/net/tcp", "/proc/net/tcp6"):
-    try:
-        rows = open(f).read().splitlines()[1:]
-    except OSError:
-        continue
-    for r in rows:
-        c = r.split()
-        if len(c) > 3 and c[3] == "0A" and int(c[1].rsplit(":", 1)[1], 16) == port:
-            n += 1
-print(n)' "$1"
-}
-stop_bg() {  # PID: stops one process started by start_bg (bounded wait)
-  kill -TERM "$1" 2>/dev/null || true
-  for ((j = 0; j < 50; j++)); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL -- "-$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
-
-# A port picked here may be taken by someone else before the daemon binds it: check that ours is
-# the only listener on the port, else retry with another one.
-DAEMON_PORT=""
-for attempt in 1 2 3; do
-  port=$(free_port)
-  start_bg "$TMP/daemon.log" "$DAEMON" --listen "127.0.0.1:$port" --segment "$TMP/seg" \
-    --drain-interval-ms 2 --housekeeping-interval-ms 100
-  DAEMON_PID=$STARTED
-  deadline=$((SECONDS + 10)); while ((SECONDS < deadline)); do  # bounded: 10 s
-    if [[ $(curl -s --max-time 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz" || true) == 200 ]]; then
-      [[ $(listeners "$port") == 1 ]] && DAEMON_PORT=$port
-      break
-    fi
-    kill -0 "$DAEMON_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  [[ -n $DAEMON_PORT ]] && break
-  echo "sipmetricsd not usable on 127.0.0.1:$port (attempt $attempt; listeners on it: $(listeners "$port")):"
-  tail -n 5 "$TMP/daemon.log" || true
-  stop_bg "$DAEMON_PID"
-done
-[[ -n $DAEMON_PORT ]] || die "sipmetricsd did not start"
+start_daemon daemon.log -- "$DAEMON" --segment "$TMP/seg" --drain-interval-ms 2 \
+  --housekeeping-interval-ms 100 || die "sipmetricsd did not start"
 METRICS_URL="http://127.0.0.1:$DAEMON_PORT/metrics"
 echo "sipmetricsd (pid $DAEMON_PID) serving $METRICS_URL, segment $TMP/seg"
 
-start_bg "$TMP/worker.out" "$WORKER" "$TMP/seg" "$PROCESSES" "$INCREMENTS" "$SAMPLES" "$LIFETIME"
+start_bg worker.out "$WORKER" "$TMP/seg" "$PROCESSES" "$INCREMENTS" "$SAMPLES" "$LIFETIME"
 WORKER_PID=$STARTED
 deadline=$((SECONDS + 60)); while ((SECONDS < deadline)); do  # bounded: 60 s
   grep -q '^ready ' "$TMP/worker.out" 2>/dev/null && break
@@ -283,11 +156,11 @@ EOF
 PROM_PORT=""
 for attempt in 1 2 3; do  # a port picked here can be taken before prometheus binds it: retry
   port=$(free_port)
-  start_bg "$TMP/prometheus.log" prometheus --config.file="$TMP/prometheus.yml" \
+  start_bg prometheus.log prometheus --config.file="$TMP/prometheus.yml" \
     --storage.tsdb.path="$TMP/tsdb" --web.listen-address="127.0.0.1:$port" --log.level=warn
   PROM_PID=$STARTED
   deadline=$((SECONDS + 30)); while ((SECONDS < deadline)); do  # bounded: 30 s
-    if [[ $(curl -s --max-time 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/-/ready" || true) == 200 ]]; then
+    if [[ $(http_code "http://127.0.0.1:$port/-/ready") == 200 ]]; then
       PROM_PORT=$port
       break
     fi
@@ -400,21 +273,9 @@ done
 # ---- 6. --base-units: the same segment served in Prometheus base units is promtool-clean -------------
 stop_bg "$DAEMON_PID"
 BASE_PORT=""
-for attempt in 1 2 3; do
-  port=$(free_port)
-  start_bg "$TMP/daemon-base.log" "$DAEMON" --listen "127.0.0.1:$port" --segment "$TMP/seg" --base-units
-  BASE_PID=$STARTED
-  deadline=$((SECONDS + 10)); while ((SECONDS < deadline)); do  # bounded: 10 s
-    if [[ $(curl -s --max-time 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz" || true) == 200 ]]; then
-      BASE_PORT=$port
-      break
-    fi
-    kill -0 "$BASE_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  [[ -n $BASE_PORT ]] && break
-  stop_bg "$BASE_PID"
-done
+if start_daemon daemon-base.log -- "$DAEMON" --segment "$TMP/seg" --base-units; then
+  BASE_PID=$DAEMON_PID BASE_PORT=$DAEMON_PORT
+fi
 if [[ -z $BASE_PORT ]]; then
   fail "sipmetricsd --base-units did not start"
 else
@@ -441,9 +302,4 @@ else
 fi
 
 echo "test took $((SECONDS - START)) s"
-if ((failed > 0)); then
-  show_logs
-  echo "$passed passed, $failed failed"
-  exit 1
-fi
-echo "$passed passed, 0 failed"
+finish
