@@ -19,33 +19,10 @@
 namespace sipmetrics::test {
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr const char* kWriters = "sipmetrics_writers";
 constexpr const char* kWritersExited = "sipmetrics_writers_exited_total";
 constexpr const char* kLanesUsed = "sipmetrics_segment_used{resource=\"lanes\"}";
 constexpr const char* kUnknownLabels = "voiceserver_metrics_unknown_label_total";
-
-/// Exit status (see Process), or -1 if the process still runs after `timeout`.
-int exit_status(Process& p, Millis timeout) { return p.wait_for(timeout).value_or(-1); }
-
-/// One scrape; NaN when the scrape fails or the series is absent, so a failed CHECK shows it.
-double value_of(const Daemon& d, std::string_view series) { return d.value(series).value_or(kNaN); }
-
-/// Polls /metrics until `series` reads `want`; returns the last value read (NaN if absent).
-double await_value(const Daemon& d, std::string_view series, double want, Millis timeout = 10s) {
-  double last = kNaN;
-  eventually(
-      [&] {
-        last = value_of(d, series);
-        return last == want;
-      },
-      timeout);
-  return last;
-}
-
-bool contains(std::string_view text, std::string_view needle) {
-  return text.find(needle) != std::string_view::npos;
-}
 
 std::string log_of(const std::optional<Daemon>& d) { return d ? d->log() : std::string("(no daemon)"); }
 

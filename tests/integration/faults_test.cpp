@@ -43,7 +43,6 @@
 namespace sipmetrics::test {
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr const char* kWriters = "sipmetrics_writers";
 constexpr const char* kWritersExited = "sipmetrics_writers_exited_total";
 constexpr const char* kLanesUsed = "sipmetrics_segment_used{resource=\"lanes\"}";
@@ -66,23 +65,8 @@ std::string refusals(const char* reason) {
   return std::string("sipmetrics_refusals_total{reason=\"") + reason + "\"}";
 }
 
-int exit_status(Process& p, Millis timeout) { return p.wait_for(timeout).value_or(-1); }
-double value_of(const Daemon& d, std::string_view series) { return d.value(series).value_or(kNaN); }
 double value_in(const std::string& text, std::string_view series) {
   return sample(text, series).value_or(kNaN);
-}
-double await_value(const Daemon& d, std::string_view series, double want, Millis timeout = 10s) {
-  double last = kNaN;
-  eventually(
-      [&] {
-        last = value_of(d, series);
-        return last == want;
-      },
-      timeout);
-  return last;
-}
-bool contains(std::string_view text, std::string_view needle) {
-  return text.find(needle) != std::string_view::npos;
 }
 
 // ---- Processes ----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -290,6 +291,33 @@ class Daemon {
   Process process_;
   int port_;
 };
+
+inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+/// Exit status (see Process), or -1 if the process still runs after `timeout`.
+inline int exit_status(Process& p, Millis timeout) { return p.wait_for(timeout).value_or(-1); }
+
+/// One scrape; NaN when the scrape fails or the series is absent, so a failed CHECK shows it.
+inline double value_of(const Daemon& d, std::string_view series) {
+  return d.value(series).value_or(kNaN);
+}
+
+/// Polls /metrics until `series` reads `want`; returns the last value read (NaN if absent).
+inline double await_value(const Daemon& d, std::string_view series, double want,
+                          Millis timeout = std::chrono::seconds(10)) {
+  double last = kNaN;
+  eventually(
+      [&] {
+        last = value_of(d, series);
+        return last == want;
+      },
+      timeout);
+  return last;
+}
+
+inline bool contains(std::string_view text, std::string_view needle) {
+  return text.find(needle) != std::string_view::npos;
+}
 
 /// One test's world: a temporary directory holding the segment file and every process's output.
 class Sandbox {

@@ -172,11 +172,6 @@ void write_file(const std::filesystem::path& p, const std::string& content) {
   std::ofstream(p, std::ios::binary | std::ios::trunc) << content;
 }
 
-/// Polls /metrics until `series` reads `want`; true if it did within 10 s.
-bool await_value(const Daemon& d, std::string_view series, double want) {
-  return eventually([&] { return d.value(series) == want; }, 10s);
-}
-
 /// Starts sipmetricsd with `extra` and waits until it logs that it serves.
 Daemon start_logged(Sandbox& box, const std::vector<std::string>& extra) {
   const int port = free_loopback_port();
@@ -500,7 +495,7 @@ TEST_CASE("the segment: mode 0660, the configured group, warnings about others' 
                                    "': cannot give it to group 'no-such-group-x': no such group") == 1);
     CHECK((stat_of(box.segment()).st_mode & 07777) == 0660);
     Daemon d = box.start_daemon();
-    CHECK(await_value(d, "voiceserver_calls_total", 5));
+    CHECK(await_value(d, "voiceserver_calls_total", 5) == 5);
   }
   SUBCASE("the daemon refuses a group it cannot apply to a segment it creates") {
     Sandbox box;
@@ -540,7 +535,7 @@ TEST_CASE("the segment: mode 0660, the configured group, warnings about others' 
     CHECK(st.st_gid == gid);
     CHECK((st.st_mode & 07777) == 0660);
     Daemon d = box.start_daemon({"--segment-group", name});
-    CHECK(await_value(d, "voiceserver_calls_total", 5));
+    CHECK(await_value(d, "voiceserver_calls_total", 5) == 5);
     CHECK(d.log().find("warn") == std::string::npos);
   }
   SUBCASE("an existing segment of another group is reported, not changed") {
