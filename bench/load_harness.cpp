@@ -217,7 +217,8 @@ int main(int argc, char** argv) {
     }
     scraping->store(1);
     const auto a = Clock::now();
-    auto res = http.Get("/metrics");
+    // gzip, as Prometheus asks for it (the client inflates the body).
+    auto res = http.Get("/metrics", {{"Accept-Encoding", "gzip"}});
     scrape_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - a).count());
     scraping->store(0);
     if (res && res->status == 200) last = res->body;

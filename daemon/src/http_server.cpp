@@ -38,17 +38,9 @@ using namespace std::chrono_literals;
 
 constexpr const char* kPlain = "text/plain; charset=utf-8";
 
-/// Sets a response body as a fixed-length provider over `body`, which must outlive the
-/// response. cpp-httplib compresses only bodies it holds itself, and picks brotli at its
-/// slowest setting whenever a client lists `br`: every answer here goes this way instead.
-void set_body_view(httplib::Response& res, std::string_view body, const std::string& type) {
-  res.set_content_provider(body.size(), type,
-                           [body](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
-                             return sink.write(body.data() + offset, length);
-                           });
-}
-
-/// The same for a body the response owns.
+/// Sets a response body as a fixed-length provider over a copy the response owns. cpp-httplib
+/// compresses only bodies it holds itself, and picks brotli at its slowest setting whenever a
+/// client lists `br`: every answer here goes out as a provider instead.
 void set_body(httplib::Response& res, std::string body, const std::string& type) {
   auto owned = std::make_shared<const std::string>(std::move(body));
   res.set_content_provider(owned->size(), type,
@@ -56,6 +48,47 @@ void set_body(httplib::Response& res, std::string body, const std::string& type)
                              return sink.write(owned->data() + offset, length);
                            });
 }
+
+}  // namespace
+
+/// Buffers of one /metrics answer: the exposition text and its gzip form. Pooled rather than
+/// kept per serving thread, so their memory follows the scrapes in flight (one with a single
+/// Prometheus, two with an HA pair) rather than every thread that ever served one; capacities
+/// settle after the first scrapes, and then a scrape allocates nothing.
+struct ScrapeBuffers {
+  std::string body;
+  GzipEncoder gzip;
+};
+
+class ScrapeBufferPool : public std::enable_shared_from_this<ScrapeBufferPool> {
+ public:
+  /// A set of buffers, back in the pool when the last copy of the pointer goes.
+  std::shared_ptr<ScrapeBuffers> acquire() {
+    std::unique_ptr<ScrapeBuffers> b;
+    {
+      std::lock_guard lock(mu_);
+      if (!idle_.empty()) {
+        b = std::move(idle_.back());
+        idle_.pop_back();
+      }
+    }
+    if (!b) b = std::make_unique<ScrapeBuffers>();
+    return {b.release(), [pool = shared_from_this()](ScrapeBuffers* p) { pool->release(p); }};
+  }
+
+ private:
+  static constexpr std::size_t kMaxIdle = 2;
+  void release(ScrapeBuffers* p) {
+    std::unique_ptr<ScrapeBuffers> b(p);
+    std::lock_guard lock(mu_);
+    if (idle_.size() < kMaxIdle) idle_.push_back(std::move(b));
+  }
+  std::mutex mu_;
+  std::vector<std::unique_ptr<ScrapeBuffers>> idle_;
+};
+
+namespace {
+
 
 /// Logs `what` at most once a minute, with how often it happened since the last line.
 class RateLimitedWarning {
@@ -693,7 +726,9 @@ class GuardedServer final : public Base {
 }  // namespace
 
 HttpServer::HttpServer(Exporter& exporter, HttpSettings settings)
-    : exporter_(exporter), settings_(std::move(settings)) {
+    : exporter_(exporter),
+      settings_(std::move(settings)),
+      buffers_(std::make_shared<ScrapeBufferPool>()) {
   auth_.apply(settings_.web);
   const unsigned threads = std::max(1u, settings_.threads);
   if (settings_.web.tls) {
@@ -756,19 +791,23 @@ HttpServer::HttpServer(Exporter& exporter, HttpSettings settings)
   });
 
   s.Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
-    // Per serving thread and reused: capacities settle after the first scrapes, and the answer
-    // goes out from these buffers without a copy. gzip is done here, at zlib's fastest level.
-    thread_local std::string body;
-    thread_local GzipEncoder gzip;
+    // The answer goes out from the pooled buffers without a copy; they return to the pool when
+    // cpp-httplib drops the provider. gzip is done here, at zlib's fastest level.
+    std::shared_ptr<ScrapeBuffers> buffers = buffers_->acquire();
     const Format format = negotiate(req.get_header_value("Accept"));
-    exporter_.scrape(body, format);
-    std::string_view payload = body;
+    exporter_.scrape(buffers->body, format);
+    std::string_view payload = buffers->body;
     if (accepts_gzip(req.get_header_value("Accept-Encoding"))) {
-      payload = gzip.encode(body);
+      payload = buffers->gzip.encode(buffers->body);
       res.set_header("Content-Encoding", "gzip");
     }
     res.set_header("Vary", "Accept, Accept-Encoding");
-    set_body_view(res, payload, std::string(content_type(format)));
+    res.set_content_provider(
+        payload.size(), std::string(content_type(format)),
+        [buffers = std::move(buffers), payload](std::size_t offset, std::size_t length,
+                                                httplib::DataSink& sink) {
+          return sink.write(payload.data() + offset, length);
+        });
   });
   s.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
     const ExporterStatus st = exporter_.status();

@@ -41,6 +41,9 @@ struct HttpSettings {
   WebConfig web;         // TLS and credentials; empty: plain HTTP, open
 };
 
+/// Buffers for /metrics answers (http_server.cpp).
+class ScrapeBufferPool;
+
 /// Limits applied to every connection (see the file comment).
 inline constexpr std::size_t kMaxRequestBytes = 32 * 1024;
 inline constexpr std::chrono::seconds kHeadTimeout{5};
@@ -76,6 +79,7 @@ class HttpServer {
   Exporter& exporter_;
   HttpSettings settings_;
   Authenticator auth_;
+  std::shared_ptr<ScrapeBufferPool> buffers_;  // before server_: outlives its responses
   std::unique_ptr<httplib::Server> server_;
   std::string setup_error_;
   int port_ = 0;
