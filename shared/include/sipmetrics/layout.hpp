@@ -232,7 +232,8 @@ enum class MetricType : std::uint8_t {
 enum class GaugeMode : std::uint8_t {
   kSum = 0,   // 2 cells (f64, i64 for integral steps): contributions add up; right for
               // add()-style gauges (active calls)
-  kMax = 1,   // 2 cells (f64, set flag): the largest value set by any live thread
+  kMax = 1,   // 2 cells (f64, set flag): the largest value set by any live thread (threads
+              // sharing a lane count as one: the last set() among them)
   kMin = 2,   // 2 cells (f64, set flag): the smallest
   kLast = 3,  // 2 cells (f64, coarse realtime ns): the most recently set value
 };
