@@ -7,9 +7,13 @@ set -euo pipefail
 DAEMON=$1 WORKER=$2
 TMP=$(mktemp -d /tmp/sipmetrics-formats.XXXXXX)
 pids=()
+# Each process runs under `timeout`, which leads a process group of its own: the clean-up signals
+# the whole group, so a child that hangs on its way out (LeakSanitizer's exit-time check can, under
+# ASan) is killed with its wrapper instead of outliving the test.
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do timeout 5 tail --pid="$p" -f /dev/null 2>/dev/null || kill -9 "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do timeout 5 tail --pid="$p" -f /dev/null 2>/dev/null || true; done
+  for p in "${pids[@]}"; do kill -KILL -- "-$p" 2>/dev/null || true; done
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -23,10 +27,10 @@ if ! $PY -c 'import prometheus_client.openmetrics.parser' 2>/dev/null; then
 fi
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-timeout 120 "$DAEMON" --listen "127.0.0.1:$port" --segment "$TMP/seg" --drain-interval-ms 2 \
+timeout -k 5 120 "$DAEMON" --listen "127.0.0.1:$port" --segment "$TMP/seg" --drain-interval-ms 2 \
   --housekeeping-interval-ms 50 >"$TMP/daemon.log" 2>&1 &
 pids+=($!)
-timeout 120 "$WORKER" "$TMP/seg" 2 5000 300 60 >"$TMP/worker.out" 2>&1 &
+timeout -k 5 120 "$WORKER" "$TMP/seg" 2 5000 300 60 >"$TMP/worker.out" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do grep -q '^ready ' "$TMP/worker.out" 2>/dev/null && break; sleep 0.1; done
 grep -q '^ready ' "$TMP/worker.out" || { cat "$TMP/daemon.log" "$TMP/worker.out"; exit 1; }
