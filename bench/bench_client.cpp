@@ -90,6 +90,31 @@ void BM_Summary_Observe(benchmark::State& state) {
 }
 BENCHMARK(BM_Summary_Observe)->Threads(1)->Threads(2)->Threads(4);
 
+/// The push path: every 4,096 samples the benchmark thread empties its own ring, as a daemon
+/// that keeps up would (one store in 4,096 iterations), so the ring never fills.
+void BM_Summary_Observe_Drained(benchmark::State& state) {
+  static sipmetrics::Summary s = client().summary("bench_drained_ms", "Bench.");
+  s.observe(0);  // binds this thread's lane
+  sipmetrics::layout::Lane* lane = nullptr;
+  for (const auto& b : sipmetrics::detail::tls_lanes)
+    if (b.cells != nullptr && !b.shared) lane = b.lane;
+  if (lane == nullptr) {
+    state.SkipWithError("no exclusive lane");
+    return;
+  }
+  // Earlier benchmarks on this thread's lane left its ring full: start empty.
+  lane->ring_tail.store(lane->ring_head.load(std::memory_order_relaxed), std::memory_order_release);
+  const std::uint64_t dropped = lane->dropped.load();
+  std::int64_t i = 0;
+  for (auto _ : state) {
+    s.observe(static_cast<double>(++i) * 0.5);
+    if ((i & 4095) == 0)
+      lane->ring_tail.store(lane->ring_head.load(std::memory_order_relaxed), std::memory_order_release);
+  }
+  if (lane->dropped.load() != dropped) state.SkipWithError("samples dropped: the ring filled");
+}
+BENCHMARK(BM_Summary_Observe_Drained)->Threads(1)->Threads(2);
+
 /// Two processes incrementing one series: aggregate throughput against one process, both timed
 /// here with the same code. Reports increments per second as `items_per_second`.
 void run_processes(benchmark::State& state, int processes) {

@@ -48,6 +48,9 @@ for t in (1, 2):
     ratio(f"BM_Gauge_Add/threads:{t}", ns(client[f"BM_Gauge_Add/threads:{t}"]), "BM_Raw_ShmFetchAdd", floor, 0.25)
     ratio(f"BM_Summary_Observe/threads:{t}", ns(client[f"BM_Summary_Observe/threads:{t}"]),
           "BM_Raw_ShmFetchAdd", floor, 0.75)
+    drained = ns(client[f"BM_Summary_Observe_Drained/threads:{t}"])
+    rows.append((f"BM_Summary_Observe_Drained/threads:{t}", f"{drained:.3f} ns", "BM_Raw_ShmFetchAdd",
+                 f"{floor:.3f} ns", f"{drained / floor:.2f}x", "(informational)", ""))
 def starting(medians, prefix):
     return next(b for name, b in medians.items() if name.startswith(prefix))
 
