@@ -75,23 +75,7 @@ std::vector<unsigned char> base_image() {
   std::vector<unsigned char> img(kRegions.total, 0);
   unsigned char* b = img.data();
   auto& h = at<layout::Header>(b, 0);
-  h.magic = layout::kMagic;
-  h.version_major = layout::kVersionMajor;
-  h.version_minor = layout::kVersionMinor;
-  h.creator_pid = 1;
-  h.generation = 1;
-  h.total_size = kRegions.total;
-  h.created_unix_ns = 1;
-  h.geometry = kGeometry;
-  h.writers_offset = kRegions.writers;
-  h.lanes_offset = kRegions.lanes;
-  h.catalog_offset = kRegions.catalog;
-  h.whitelist_offset = kRegions.whitelist;
-  h.arena_offset = kRegions.arena;
-  h.retained_offset = kRegions.retained;
-  h.cells_offset = kRegions.cells;
-  h.rings_offset = kRegions.rings;
-  h.init_state.store(layout::kInitReady);
+  layout::init_header(h, kGeometry, 1, 1);
 
   // Series: arena keys and help, catalog entries spread over the table.
   std::uint64_t arena = 0;

@@ -349,6 +349,30 @@ constexpr std::uint64_t lane_cells_stride(const Geometry& g) noexcept {
   return align_up(std::uint64_t{g.max_cells} * 8, 4096);
 }
 
+/// Fills a zeroed header for a fresh segment of geometry `g`: version, geometry, the regions
+/// derived from it and, last, the ready flag (release).
+inline void init_header(Header& h, const Geometry& g, std::uint32_t creator_pid,
+                        std::uint64_t created_unix_ns) noexcept {
+  const Regions r = regions_for(g);
+  h.magic = kMagic;
+  h.version_major = kVersionMajor;
+  h.version_minor = kVersionMinor;
+  h.creator_pid = creator_pid;
+  h.created_unix_ns = created_unix_ns;
+  h.generation = created_unix_ns ^ (std::uint64_t{creator_pid} << 40);
+  h.total_size = r.total;
+  h.geometry = g;
+  h.writers_offset = r.writers;
+  h.lanes_offset = r.lanes;
+  h.catalog_offset = r.catalog;
+  h.whitelist_offset = r.whitelist;
+  h.arena_offset = r.arena;
+  h.retained_offset = r.retained;
+  h.cells_offset = r.cells;
+  h.rings_offset = r.rings;
+  h.init_state.store(kInitReady, std::memory_order_release);
+}
+
 inline constexpr std::uint64_t kDefaultSegmentBytes = regions_for(kDefaultGeometry).total;
 static_assert(geometry_valid(kDefaultGeometry));
 static_assert(kDefaultSegmentBytes < (std::uint64_t{32} << 20), "defaults fit Docker's 64 MiB /dev/shm");

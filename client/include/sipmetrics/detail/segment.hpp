@@ -417,7 +417,8 @@ class SegmentFile {
                                    " (is /dev/shm or the volume large enough?)");
       }
       f->map(r.total);
-      write_header(*static_cast<layout::Header*>(f->region_.get_address()), geometry, r);
+      layout::init_header(*static_cast<layout::Header*>(f->region_.get_address()), geometry,
+                          static_cast<std::uint32_t>(::getpid()), unix_now_ns());
       f->created_ = true;
     } else {
       f->map(size);
@@ -435,25 +436,6 @@ class SegmentFile {
       region_ = bip::mapped_region(shm_, bip::read_write, 0, size);
   }
 
-  static void write_header(layout::Header& h, const layout::Geometry& g, const layout::Regions& r) {
-    h.magic = layout::kMagic;
-    h.version_major = layout::kVersionMajor;
-    h.version_minor = layout::kVersionMinor;
-    h.creator_pid = static_cast<std::uint32_t>(::getpid());
-    h.created_unix_ns = unix_now_ns();
-    h.generation = h.created_unix_ns ^ (std::uint64_t{h.creator_pid} << 40);
-    h.total_size = r.total;
-    h.geometry = g;
-    h.writers_offset = r.writers;
-    h.lanes_offset = r.lanes;
-    h.catalog_offset = r.catalog;
-    h.whitelist_offset = r.whitelist;
-    h.arena_offset = r.arena;
-    h.retained_offset = r.retained;
-    h.cells_offset = r.cells;
-    h.rings_offset = r.rings;
-    h.init_state.store(layout::kInitReady, std::memory_order_release);
-  }
 
   std::string name_;
   bip::shared_memory_object shm_;
