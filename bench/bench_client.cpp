@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include <sipmetrics/client.hpp>
 
@@ -114,6 +115,63 @@ void BM_Summary_Observe_Drained(benchmark::State& state) {
   if (lane->dropped.load() != dropped) state.SkipWithError("samples dropped: the ring filled");
 }
 BENCHMARK(BM_Summary_Observe_Drained)->Threads(1)->Threads(2);
+
+/// The same observe() on summaries whose cells sit at different offsets within their 4 KiB page
+/// (the argument, in cells: the nearest allocated summary at or after it). Every offset should
+/// cost the same: the cells that would share a page offset with the lane's producer line (and
+/// so delay its next load of ring_head) are never allocated. Ring drained as in the benchmark
+/// above.
+void BM_Summary_Observe_AtCell(benchmark::State& state) {
+  struct Placed {
+    sipmetrics::Summary s;
+    std::uint32_t cell;
+  };
+  static const std::vector<Placed> placed = [] {
+    std::vector<Placed> out;
+    for (int i = 0; i < 300; ++i) {  // 600 cells: every page offset at least once
+      sipmetrics::Summary s = client().summary("bench_cells_ms", "Bench.", {{"n", std::to_string(i)}});
+      out.push_back({s, 0});
+    }
+    // Read each one's first cell back from the catalog, as the daemon would.
+    const sipmetrics::detail::SegmentView& v = sipmetrics::detail::registry().items[0]->view();
+    for (std::uint32_t e = 0; e < v.geometry().max_series; ++e) {
+      const auto& entry = v.entry(e);
+      sipmetrics::detail::DecodedKey k;
+      if (sipmetrics::layout::entry_state(entry.state.load()) != sipmetrics::layout::kEntryReady ||
+          !sipmetrics::detail::decode_key(*v.arena_bytes(entry.key_offset, entry.key_length), k) ||
+          k.name != "bench_cells_ms")
+        continue;
+      out[static_cast<std::size_t>(std::stoi(std::string(k.labels[0].value)))].cell = entry.first_cell;
+    }
+    return out;
+  }();
+  const auto want = static_cast<std::uint32_t>(state.range(0));
+  const Placed* pick = nullptr;
+  for (const Placed& p : placed)
+    if (p.cell % 512 >= want && (pick == nullptr || p.cell % 512 < pick->cell % 512)) pick = &p;
+  if (pick == nullptr) {
+    state.SkipWithError("no summary at that offset");
+    return;
+  }
+  sipmetrics::Summary s = pick->s;
+  s.observe(0);
+  sipmetrics::layout::Lane* lane = nullptr;
+  for (const auto& b : sipmetrics::detail::tls_lanes)
+    if (b.cells != nullptr && !b.shared) lane = b.lane;
+  if (lane == nullptr) {
+    state.SkipWithError("no exclusive lane");
+    return;
+  }
+  lane->ring_tail.store(lane->ring_head.load(std::memory_order_relaxed), std::memory_order_release);
+  std::int64_t i = 0;
+  for (auto _ : state) {
+    s.observe(static_cast<double>(++i) * 0.5);
+    if ((i & 4095) == 0)
+      lane->ring_tail.store(lane->ring_head.load(std::memory_order_relaxed), std::memory_order_release);
+  }
+  state.counters["cell"] = static_cast<double>(pick->cell);
+}
+BENCHMARK(BM_Summary_Observe_AtCell)->Arg(0)->Arg(1)->Arg(4)->Arg(8)->Arg(64)->Arg(256)->Arg(510);
 
 /// Two processes incrementing one series: aggregate throughput against one process, both timed
 /// here with the same code. Reports increments per second as `items_per_second`.

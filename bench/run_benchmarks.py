@@ -51,6 +51,17 @@ for t in (1, 2):
     drained = ns(client[f"BM_Summary_Observe_Drained/threads:{t}"])
     rows.append((f"BM_Summary_Observe_Drained/threads:{t}", f"{drained:.3f} ns", "BM_Raw_ShmFetchAdd",
                  f"{floor:.3f} ns", f"{drained / floor:.2f}x", "(informational)", ""))
+# Every page offset of a lane's cells costs the same: the slowest offset against the fastest.
+at_cell = {name: ns(b) for name, b in client.items() if name.startswith("BM_Summary_Observe_AtCell/")}
+if at_cell:
+    slow = max(at_cell, key=at_cell.get)
+    fast = min(at_cell, key=at_cell.get)
+    spread = at_cell[slow] / at_cell[fast]
+    rows.append((f"{slow.split('/')[0]} slowest ({slow.split('/')[1]})", f"{at_cell[slow]:.3f} ns",
+                 f"fastest ({fast.split('/')[1]})", f"{at_cell[fast]:.3f} ns", f"{spread:.2f}x",
+                 "<= 1.15x", "ok" if spread <= 1.15 else "MISSED"))
+
+
 def starting(medians, prefix):
     return next(b for name, b in medians.items() if name.startswith(prefix))
 

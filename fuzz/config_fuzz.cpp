@@ -18,7 +18,7 @@
 #include <string>
 #include <string_view>
 
-#include <sipmetrics/detail/key.hpp>
+#include <sipmetrics/segment/key.hpp>
 
 #include "config.hpp"
 

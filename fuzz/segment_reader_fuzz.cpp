@@ -29,16 +29,17 @@
 #include <variant>
 #include <vector>
 
-#include <sipmetrics/detail/attachment.hpp>
-#include <sipmetrics/detail/key.hpp>
-#include <sipmetrics/detail/segment.hpp>
 #include <sipmetrics/layout.hpp>
+#include <sipmetrics/segment/cells.hpp>
+#include <sipmetrics/segment/file.hpp>
+#include <sipmetrics/segment/key.hpp>
+#include <sipmetrics/segment/whitelist.hpp>
 
 #include "catalog.hpp"
 #include "drain.hpp"
 #include "exporter.hpp"
 #include "exposition_parser.hpp"
-#include "housekeeping.hpp"
+#include "writer_tracker.hpp"
 
 namespace {
 
@@ -46,7 +47,7 @@ using namespace sipmetrics;
 
 constexpr layout::Geometry kGeometry{
     .max_writers = 4,
-    .lane_pool = 8,
+    .lane_pool = 7,
     .lanes_per_writer = 4,
     .max_series = 16,
     .max_cells = 64,
@@ -75,7 +76,7 @@ std::vector<unsigned char> base_image() {
   std::vector<unsigned char> img(kRegions.total, 0);
   unsigned char* b = img.data();
   auto& h = at<layout::Header>(b, 0);
-  layout::init_header(h, kGeometry, 1, 1);
+  detail::init_header(h, kGeometry, 1, 1);
 
   // Series: arena keys and help, catalog entries spread over the table.
   std::uint64_t arena = 0;
@@ -113,14 +114,15 @@ std::vector<unsigned char> base_image() {
   series(14, MetricType::kGauge, GaugeMode::kMax, "m", {{"k", "1"}, {"j", "2"}}, "M.", 0);  // 5-6
   series(15, MetricType::kGauge, GaugeMode::kLast, "l", {}, "", 0);                         // 7-8
 
-  // A whitelist for c_total: u16 family, u8 count, u16 key.
+  // A whitelist for c_total.
   auto& w = at<layout::WhitelistEntry>(b, kRegions.whitelist);
-  const unsigned char wl[] = {7, 0, 'c', '_', 't', 'o', 't', 'a', 'l', 1, 1, 0, 'a'};
-  std::memcpy(b + kRegions.arena + arena, wl, sizeof wl);
+  const std::string_view wl_keys[] = {"a"};
+  const std::size_t wl_length = detail::whitelist_length("c_total", wl_keys);
+  detail::encode_whitelist("c_total", wl_keys, reinterpret_cast<char*>(b + kRegions.arena + arena));
   w.offset = arena;
-  w.length = sizeof wl;
+  w.length = static_cast<std::uint32_t>(wl_length);
   w.state.store(layout::kWhitelistReady);
-  arena += sizeof wl;
+  arena += wl_length;
 
   h.arena_used.store(arena);
   h.cells_used.store(cell);

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include <sipmetrics/detail/attachment.hpp>
-#include <sipmetrics/detail/key.hpp>
+#include <sipmetrics/segment/key.hpp>
+#include <sipmetrics/segment/whitelist.hpp>
 
 namespace sipmetrics {
 
@@ -11,7 +11,7 @@ Catalog::Catalog(const detail::SegmentView& view)
     : view_(view),
       series_(view.geometry().max_series),
       state_(view.geometry().max_series, kUnseen),
-      kinds_(view.geometry().max_cells, CellKind::kUnused) {}
+      roles_(view.geometry().max_cells, CellRole::kUnused) {}
 
 bool Catalog::refresh() {
   const layout::Geometry& g = view_.geometry();
@@ -62,7 +62,7 @@ bool Catalog::decode(std::uint32_t index) {
   if (count != detail::cells_for(type) || first >= g.max_cells || count > g.max_cells - first)
     return false;
   for (std::uint32_t c = first; c < first + count; ++c)
-    if (kinds_[c] != CellKind::kUnused) return false;  // overlaps another series
+    if (roles_[c] != CellRole::kUnused) return false;  // overlaps another series
   const auto key = view_.arena_bytes(key_offset, key_length);
   const auto help = view_.arena_bytes(help_offset, help_length);
   if (!key || !help || help_length > layout::kMaxHelpBytes) return false;
@@ -81,25 +81,8 @@ bool Catalog::decode(std::uint32_t index) {
   for (std::size_t i = 0; i < k.label_count; ++i)
     s.labels.emplace_back(std::string(k.labels[i].key), std::string(k.labels[i].value));
 
-  switch (type) {
-    case layout::MetricType::kCounter: kinds_[first] = CellKind::kCount; break;
-    case layout::MetricType::kSummary:
-      kinds_[first] = CellKind::kSum;
-      kinds_[first + 1] = CellKind::kCount;
-      break;
-    case layout::MetricType::kGauge:
-      if (m == layout::GaugeMode::kSum) {
-        kinds_[first] = CellKind::kGaugeSum;
-        kinds_[first + 1] = CellKind::kGaugeSumInt;
-      } else {
-        kinds_[first] = m == layout::GaugeMode::kMax   ? CellKind::kGaugeMax
-                        : m == layout::GaugeMode::kMin ? CellKind::kGaugeMin
-                                                       : CellKind::kGaugeLast;
-        kinds_[first + 1] = CellKind::kGaugeStamp;
-      }
-      break;
-    default: break;
-  }
+  const auto roles = detail::cell_roles(type, m);
+  for (std::uint32_t c = 0; c < count; ++c) roles_[first + c] = roles[c];
   cells_in_use_ = std::max(cells_in_use_, first + count);
   return true;
 }
@@ -123,20 +106,14 @@ bool Catalog::refresh_whitelists() {
       ++corrupt_whitelists_;
       continue;
     }
-    detail::KeyReader r(*bytes);
-    const std::string_view family = r.str16();
-    const std::uint32_t n = r.u8();
-    std::vector<std::string> keys;
-    bool ok = r.ok() && detail::valid_metric_name(family);
-    for (std::uint32_t i = 0; ok && i < n; ++i) {
-      const std::string_view k = r.str16();
-      ok = r.ok() && detail::valid_label_name(k);
-      keys.emplace_back(k);
-    }
-    if (!ok || !r.done()) {
+    detail::DecodedWhitelist decoded;
+    if (!detail::decode_whitelist(*bytes, decoded)) {
       ++corrupt_whitelists_;
       continue;
     }
+    const std::string_view family = decoded.family;
+    std::vector<std::string> keys(decoded.keys.begin(),
+                                  decoded.keys.begin() + static_cast<std::ptrdiff_t>(decoded.key_count));
     std::sort(keys.begin(), keys.end());
     keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
     auto& slot = whitelists_[std::string(family)];

@@ -7,23 +7,13 @@
 #include <utility>
 #include <vector>
 
-#include <sipmetrics/detail/segment.hpp>
+#include <sipmetrics/segment/cells.hpp>
+#include <sipmetrics/segment/view.hpp>
 #include <sipmetrics/layout.hpp>
 
 namespace sipmetrics {
 
-/// How the daemon combines one cell across lanes and writers.
-enum class CellKind : std::uint8_t {
-  kUnused = 0,   // no valid series owns it: never read, never folded
-  kCount,        // u64; folded into retained totals when a writer dies (counter, summary count)
-  kSum,          // f64; folded (summary sum)
-  kGaugeSum,     // f64 part of a sum-mode gauge; live writers only
-  kGaugeSumInt,  // i64 part of a sum-mode gauge (integral add()s); live writers only
-  kGaugeMax,     // f64 of a max-mode gauge; the next cell is its stamp
-  kGaugeMin,     // f64 of a min-mode gauge; the next cell is its stamp
-  kGaugeLast,    // f64 of a last-mode gauge; the next cell is its stamp
-  kGaugeStamp,   // u64: 0 = never set; last mode: coarse realtime ns
-};
+using detail::CellRole;
 
 /// One decoded, validated catalog entry.
 struct SeriesInfo {
@@ -55,7 +45,8 @@ class Catalog {
   std::uint32_t capacity() const noexcept { return static_cast<std::uint32_t>(series_.size()); }
   /// Valid series indexes in discovery order.
   const std::vector<std::uint32_t>& order() const noexcept { return order_; }
-  const std::vector<CellKind>& cell_kinds() const noexcept { return kinds_; }
+  /// What each cell holds (detail::cell_roles of the series owning it; kUnused if none).
+  const std::vector<CellRole>& cell_roles() const noexcept { return roles_; }
   /// Highest cell index + 1 owned by a valid series.
   std::uint32_t cells_in_use() const noexcept { return cells_in_use_; }
   /// Newest client whitelist per family (the seed's "last RegisterLabels wins").
@@ -76,7 +67,7 @@ class Catalog {
   std::vector<SeriesInfo> series_;
   std::vector<std::uint8_t> state_;
   std::vector<std::uint32_t> order_;
-  std::vector<CellKind> kinds_;
+  std::vector<CellRole> roles_;
   std::uint32_t cells_in_use_ = 0;
   std::uint32_t seen_ready_ = 0;  // entries examined (valid + corrupt)
   std::uint32_t whitelists_seen_ = 0;

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include <sipmetrics/detail/key.hpp>
-#include <sipmetrics/detail/segment.hpp>
+#include <sipmetrics/segment/key.hpp>
+#include <sipmetrics/segment/naming.hpp>
 
 namespace sipmetrics {
 namespace {

@@ -10,7 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <sipmetrics/layout.hpp>
 
-#include "exporter.hpp"
+#include "settings.hpp"
 
 namespace sipmetrics {
 

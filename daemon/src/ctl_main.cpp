@@ -8,6 +8,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <sipmetrics/segment/file.hpp>
+#include <sipmetrics/segment/naming.hpp>
+
 #include "inspect.hpp"
 
 int main(int argc, char** argv) {

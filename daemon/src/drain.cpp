@@ -1,8 +1,9 @@
 #include "drain.hpp"
 
 #include <algorithm>
+#include <cmath>
 
-#include <sipmetrics/detail/attachment.hpp>
+#include <sipmetrics/segment/cells.hpp>
 
 namespace sipmetrics {
 namespace {

@@ -5,17 +5,13 @@
 #include <memory>
 #include <vector>
 
-#include <sipmetrics/detail/segment.hpp>
+#include <sipmetrics/segment/view.hpp>
 
 #include "catalog.hpp"
 #include "quantiles.hpp"
+#include "settings.hpp"
 
 namespace sipmetrics {
-
-struct WindowSettings {
-  std::uint32_t default_samples = 1024;  // a series' own request (observe_n) overrides it
-  std::int64_t max_age_ns = 600'000'000'000;  // 10 minutes; <= 0: no age bound
-};
 
 /// Owns the quantile windows. Not thread-safe: the exporter calls it under its lock.
 class Drainer {

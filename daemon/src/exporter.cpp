@@ -2,10 +2,7 @@
 
 #include <thread>
 
-#include <sipmetrics/detail/attachment.hpp>
-
 #include "inspect.hpp"
-#include "text_format.hpp"
 
 #ifndef SIPMETRICS_VERSION
 #define SIPMETRICS_VERSION "0.0.0"
@@ -65,52 +62,6 @@ bool Exporter::tick(bool housekeeping) {
   return busiest * 4 >= view_.geometry().ring_capacity;
 }
 
-void Exporter::compute_totals() {
-  const std::uint32_t n = catalog_.cells_in_use();
-  const std::vector<CellKind>& kinds = catalog_.cell_kinds();
-  totals_.u.assign(n, 0);
-  totals_.f.assign(n, 0.0);
-  const std::atomic<std::uint64_t>* retained =
-      view_.retained(view_.header().retained_epoch.load(std::memory_order_acquire));
-  for (std::uint32_t c = 0; c < n; ++c) {
-    if (kinds[c] == CellKind::kCount)
-      totals_.u[c] = retained[c].load(std::memory_order_relaxed);
-    else if (kinds[c] == CellKind::kSum)
-      totals_.f[c] = detail::bits_f64(retained[c].load(std::memory_order_relaxed));
-  }
-  // Every owned lane counts: live writers' and, until the next sweep folds them, dead ones'.
-  for (std::uint32_t l = 0; l < view_.geometry().lane_pool; ++l) {
-    if (view_.lane(l).owner.load(std::memory_order_acquire) == 0) continue;
-    const std::atomic<std::uint64_t>* cells = view_.cells(l);
-    for (std::uint32_t c = 0; c < n; ++c) {
-      const CellKind k = kinds[c];
-      if (k == CellKind::kUnused || k == CellKind::kGaugeStamp) continue;
-      const std::uint64_t x = cells[c].load(std::memory_order_relaxed);
-      switch (k) {
-        case CellKind::kCount: totals_.u[c] += x; break;
-        case CellKind::kSum:
-        case CellKind::kGaugeSum: totals_.f[c] += detail::bits_f64(x); break;
-        case CellKind::kGaugeSumInt: totals_.f[c] += static_cast<double>(static_cast<std::int64_t>(x)); break;
-        default: {
-          // max/min/last gauges: `u[c]` marks "some lane set it", `u[c+1]` keeps the best stamp.
-          const std::uint64_t stamp = cells[c + 1].load(std::memory_order_relaxed);
-          if (stamp == 0) break;
-          const double v = detail::bits_f64(x);
-          const bool first = totals_.u[c] == 0;
-          const bool better = first || (k == CellKind::kGaugeMax && v > totals_.f[c]) ||
-                              (k == CellKind::kGaugeMin && v < totals_.f[c]) ||
-                              (k == CellKind::kGaugeLast && stamp >= totals_.u[c + 1]);
-          if (better) {
-            totals_.f[c] = v;
-            totals_.u[c + 1] = stamp;
-          }
-          totals_.u[c] = 1;
-        }
-      }
-    }
-  }
-}
-
 void Exporter::scrape(std::string& out, Format format) {
   const auto started = std::chrono::steady_clock::now();
   out.clear();
@@ -123,7 +74,7 @@ void Exporter::scrape(std::string& out, Format format) {
     plan_ = build_plan(catalog_, settings_.plan);
     plan_stale_ = false;
   }
-  compute_totals();
+  take_snapshot(view_, catalog_, totals_);
   render_plan(exposition, plan_, totals_, drainer_, scratch_);
   render_self_metrics(exposition, started);
   exposition.finish();
@@ -132,21 +83,16 @@ void Exporter::scrape(std::string& out, Format format) {
 void Exporter::render_self_metrics(Exposition& out, std::chrono::steady_clock::time_point started) {
   const layout::Header& h = view_.header();
   const layout::Geometry& g = view_.geometry();
-  const std::uint64_t epoch = h.retained_epoch.load(std::memory_order_acquire);
   auto single = [&out](std::string_view name, std::string_view help, std::string_view type,
                        auto value) {
     const std::string sample_name(out.family(name, help, type));
     out.sample(sample_name, "", "", value);
   };
 
-  std::uint64_t dropped = h.retained_dropped[epoch & 1].load(std::memory_order_relaxed);
-  for (std::uint32_t l = 0; l < g.lane_pool; ++l)
-    if (view_.lane(l).owner.load(std::memory_order_relaxed) != 0)
-      dropped += view_.lane(l).dropped.load(std::memory_order_relaxed);
   single(kObserveDroppedFamily,
          "Summary samples dropped because a writer's ring was full (quantiles only; _sum and "
          "_count stay exact).",
-         "counter", dropped);
+         "counter", dropped_samples(view_));
   single(kUnknownLabelFamily,
          "Series registered with a label key outside their family's whitelist.", "counter",
          plan_.unknown_label_series);
@@ -245,9 +191,6 @@ ExporterStatus Exporter::status() {
   ExporterStatus s;
   s.live_writers = tracker_.live_writers();
   s.series = static_cast<std::uint32_t>(catalog_.order().size());
-  s.corrupt_entries =
-      catalog_.corrupt_entries() + drainer_.corrupt_samples() + tracker_.orphan_lanes();
-  for (const auto& r : view_.header().refusals) s.refusals += r.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -11,30 +11,23 @@
 #include <string>
 #include <vector>
 
-#include <sipmetrics/detail/segment.hpp>
+#include <sipmetrics/segment/file.hpp>
 
 #include "catalog.hpp"
 #include "drain.hpp"
 #include "exposition.hpp"
-#include "housekeeping.hpp"
 #include "inspect.hpp"
-#include "registry.hpp"
+#include "plan.hpp"
+#include "settings.hpp"
+#include "snapshot.hpp"
+#include "writer_tracker.hpp"
 
 namespace sipmetrics {
-
-struct ExporterSettings {
-  PlanSettings plan;
-  WindowSettings windows;
-  std::chrono::milliseconds drain_interval{5};
-  std::chrono::milliseconds housekeeping_interval{500};
-};
 
 /// Health as /healthz and the logs report it.
 struct ExporterStatus {
   std::uint32_t live_writers = 0;
   std::uint32_t series = 0;
-  std::uint64_t corrupt_entries = 0;
-  std::uint64_t refusals = 0;
 };
 
 class Exporter {
@@ -58,10 +51,8 @@ class Exporter {
   std::vector<WriterInfo> writers();
   /// What `sipmetrics-ctl inspect` and the landing page show.
   SegmentReport report();
-  const detail::SegmentFile& segment() const noexcept { return *segment_; }
 
  private:
-  void compute_totals();
   void render_self_metrics(Exposition& out, std::chrono::steady_clock::time_point started);
   static std::int64_t now_ns() noexcept;
 

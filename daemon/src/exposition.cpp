@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <optional>
 
 #include "text_format.hpp"
 
@@ -32,15 +31,9 @@ double gauge_value(const PlanFamily& fam, std::span<const PlanSource> sources, c
       continue;
     }
     if (t.u[c] == 0) continue;  // no live thread ever set it
-    const double x = t.f[c];
-    switch (fam.mode) {
-      case layout::GaugeMode::kMax: v = have ? std::max(v, x) : x; break;
-      case layout::GaugeMode::kMin: v = have ? std::min(v, x) : x; break;
-      default:
-        if (!have || t.u[c + 1] >= best_stamp) {
-          v = x;
-          best_stamp = t.u[c + 1];
-        }
+    if (gauge_prefers(fam.mode, t.f[c], t.u[c + 1], have, v, best_stamp)) {
+      v = t.f[c];
+      best_stamp = t.u[c + 1];
     }
     have = true;
   }
@@ -48,57 +41,6 @@ double gauge_value(const PlanFamily& fam, std::span<const PlanSource> sources, c
 }
 
 }  // namespace
-
-std::string_view content_type(Format f) noexcept {
-  return f == Format::kOpenMetrics ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
-                                   : "text/plain; version=0.0.4; charset=utf-8";
-}
-
-namespace {
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return (x | 0x20) == (y | 0x20);  // ASCII letters; the tokens compared have no others
-         });
-}
-
-/// The q weight of the first element of a comma-separated header (Accept, Accept-Encoding)
-/// whose value (before any parameters) satisfies `match`; nothing when none does.
-template <class Match>
-std::optional<double> weight_of(std::string_view header, Match match) noexcept {
-  while (!header.empty()) {
-    const auto comma = header.find(',');
-    std::string_view item = header.substr(0, comma);
-    header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    std::string_view value = item.substr(0, item.find(';'));
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
-    if (!match(value)) continue;
-    double weight = 1;
-    if (const auto q = item.find("q="); q != std::string_view::npos) {
-      const std::string_view v = item.substr(q + 2);
-      if (std::from_chars(v.data(), v.data() + v.size(), weight).ec != std::errc{}) weight = 0;
-    }
-    return weight;
-  }
-  return std::nullopt;
-}
-}  // namespace
-
-Format negotiate(std::string_view accept) noexcept {
-  const auto w = weight_of(accept, [](std::string_view v) {
-    return v.starts_with("application/openmetrics-text");
-  });
-  return w && *w > 0 ? Format::kOpenMetrics : Format::kText;
-}
-
-bool accepts_gzip(std::string_view accept_encoding) noexcept {
-  auto w = weight_of(accept_encoding, [](std::string_view v) {
-    return iequals(v, "gzip") || iequals(v, "x-gzip");
-  });
-  if (!w) w = weight_of(accept_encoding, [](std::string_view v) { return v == "*"; });
-  return w && *w > 0;
-}
 
 std::string_view Exposition::family(std::string_view name, std::string_view help,
                                     std::string_view type) {

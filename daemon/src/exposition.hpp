@@ -1,4 +1,5 @@
-// Exposition of a plan and its values: Prometheus text format 0.0.4, or OpenMetrics 1.0.
+// Exposition of a plan and its values: Prometheus text format 0.0.4, or OpenMetrics 1.0. Only
+// formatting: which format a scraper gets is HTTP's business (negotiation.hpp).
 #pragma once
 
 #include <cstdint>
@@ -9,15 +10,10 @@
 
 #include "catalog.hpp"
 #include "drain.hpp"
-#include "registry.hpp"
+#include "plan.hpp"
+#include "snapshot.hpp"
 
 namespace sipmetrics {
-
-/// Per-cell totals of one scrape: u64 for counts and gauge stamps, f64 for sums and gauges.
-struct CellTotals {
-  std::vector<std::uint64_t> u;
-  std::vector<double> f;
-};
 
 /// Quantiles every summary exposes.
 inline constexpr double kQuantiles[] = {0.5, 0.9, 0.95, 0.99};
@@ -27,16 +23,6 @@ enum class Format {
   kText,         // Prometheus text format 0.0.4
   kOpenMetrics,  // OpenMetrics 1.0: counter families named without _total, `# EOF` at the end
 };
-
-/// The Content-Type header value for a format.
-std::string_view content_type(Format f) noexcept;
-/// The format to answer an Accept header with: OpenMetrics when the scraper lists it (with a
-/// non-zero q), else text 0.0.4.
-Format negotiate(std::string_view accept) noexcept;
-/// Whether an Accept-Encoding header allows gzip: listed (or `*`) with a non-zero q. gzip is
-/// the only coding /metrics answers in: Prometheus asks for it, and others (br) cost a scrape
-/// many times its render.
-bool accepts_gzip(std::string_view accept_encoding) noexcept;
 
 /// Appends families and samples to `out` in one format.
 class Exposition {

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "gzip.hpp"
+#include "negotiation.hpp"
 
 namespace sipmetrics {
 namespace {

@@ -4,6 +4,9 @@
 #include <cstdio>
 #include <ctime>
 
+#include <sipmetrics/segment/liveness.hpp>
+
+#include "snapshot.hpp"
 #include "text_format.hpp"
 
 namespace sipmetrics {
@@ -77,13 +80,8 @@ SegmentReport make_report(const std::string& name, const detail::SegmentView& vi
       std::min<std::uint64_t>(h.whitelist_count.load(std::memory_order_relaxed), g.max_whitelists);
   for (std::uint32_t i = 0; i < layout::kRefusalKinds; ++i)
     r.refusals[i] = h.refusals[i].load(std::memory_order_relaxed);
-  const std::uint64_t epoch = h.retained_epoch.load(std::memory_order_acquire);
-  r.dropped_samples = h.retained_dropped[epoch & 1].load(std::memory_order_relaxed);
-  for (std::uint32_t l = 0; l < g.lane_pool; ++l) {
-    if (view.lane(l).owner.load(std::memory_order_relaxed) == 0) continue;
-    ++r.lanes_in_use;
-    r.dropped_samples += view.lane(l).dropped.load(std::memory_order_relaxed);
-  }
+  r.dropped_samples = dropped_samples(view);
+  for (std::uint32_t l = 0; l < g.lane_pool; ++l) r.lanes_in_use += lane_counted(view, l) ? 1 : 0;
   r.writers_exited = h.writers_folded.load(std::memory_order_relaxed);
   r.writers = WriterTracker(view, fd).writers();
   return r;

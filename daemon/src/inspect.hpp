@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include <sipmetrics/detail/segment.hpp>
+#include <sipmetrics/segment/view.hpp>
 
-#include "housekeeping.hpp"
+#include "writer_tracker.hpp"
 
 namespace sipmetrics {
 

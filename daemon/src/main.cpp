@@ -3,9 +3,9 @@
 #include <pthread.h>
 
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <thread>
-#include <variant>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -13,6 +13,7 @@
 #include "config.hpp"
 #include "exporter.hpp"
 #include "http_server.hpp"
+#include "segment_attach.hpp"
 
 namespace {
 
@@ -49,55 +50,8 @@ int run(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  using OpenKind = sipmetrics::detail::OpenError::Kind;
-  auto opened = sipmetrics::detail::SegmentFile::open(cfg.segment, cfg.geometry, cfg.segment_group);
-  if (auto* err = std::get_if<sipmetrics::detail::OpenError>(&opened);
-      err != nullptr && cfg.recreate_incompatible &&
-      (err->kind == OpenKind::kVersion || err->kind == OpenKind::kForeign ||
-       err->kind == OpenKind::kCorrupt)) {
-    spdlog::warn("{}", err->message);
-    std::string why;
-    if (!sipmetrics::detail::remove_segment(cfg.segment, why)) {
-      spdlog::critical("--recreate-incompatible: cannot remove segment '{}': {}", cfg.segment, why);
-      return 2;
-    }
-    spdlog::warn("--recreate-incompatible: removed segment '{}' and creating a new one; what it "
-                 "held is lost, and writers still attached to it must be restarted",
-                 cfg.segment);
-    opened = sipmetrics::detail::SegmentFile::open(cfg.segment, cfg.geometry, cfg.segment_group);
-  }
-  if (auto* err = std::get_if<sipmetrics::detail::OpenError>(&opened)) {
-    spdlog::critical("{}", err->message);
-    if (err->kind == OpenKind::kVersion || err->kind == OpenKind::kForeign ||
-        err->kind == OpenKind::kCorrupt)
-      spdlog::critical("remove the old segment (rm {}{}) once its writers are stopped, start "
-                       "sipmetricsd with --recreate-incompatible, or give it another --segment",
-                       sipmetrics::detail::segment_is_path(cfg.segment) ? "" : "/dev/shm/",
-                       cfg.segment);
-    return 2;
-  }
-  auto segment = std::move(std::get<std::unique_ptr<sipmetrics::detail::SegmentFile>>(opened));
-  long holder = 0;
-  if (!sipmetrics::detail::try_lock_byte(segment->fd(), sipmetrics::layout::kDaemonLockByte)) {
-    sipmetrics::detail::byte_locked(segment->fd(), sipmetrics::layout::kDaemonLockByte, &holder);
-    spdlog::critical("segment '{}' is already served by another sipmetricsd (pid {})", cfg.segment,
-                     holder);
-    return 1;
-  }
-  auto& header = segment->view().header();
-  header.daemon_pid.store(static_cast<std::uint32_t>(::getpid()), std::memory_order_relaxed);
-  header.daemon_started_unix_ns.store(sipmetrics::detail::unix_now_ns(), std::memory_order_relaxed);
-  const auto& g = segment->view().geometry();
-  spdlog::info("segment '{}' {} ({} MiB: {} writers, {} lanes, {} series, {} cells)", cfg.segment,
-               segment->created() ? "created" : "attached", segment->view().size() >> 20,
-               g.max_writers, g.lane_pool, g.max_series, g.max_cells);
-  if (!segment->group_error().empty()) {
-    spdlog::critical("{} (--segment-group)", segment->group_error());
-    return 2;
-  }
-  for (const std::string& w :
-       sipmetrics::detail::segment_access_warnings(segment->fd(), cfg.segment_group))
-    spdlog::warn("segment '{}': {}", cfg.segment, w);
+  std::unique_ptr<sipmetrics::detail::SegmentFile> segment;
+  if (const int status = sipmetrics::attach_segment(cfg, segment); status != 0) return status;
 
   sipmetrics::Exporter exporter(std::move(segment), cfg.exporter_settings());
   std::jthread loop([&exporter](std::stop_token st) { exporter.run(st); });

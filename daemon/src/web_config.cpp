@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "ascii.hpp"
+
 namespace sipmetrics {
 namespace {
 
@@ -294,13 +296,6 @@ std::string_view as_view(const std::array<unsigned char, 32>& a) {
   return {reinterpret_cast<const char*>(a.data()), a.size()};
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 }  // namespace
 
 WebConfig parse_web_config(std::string_view text, const std::filesystem::path& source) {
@@ -570,13 +565,13 @@ Authenticator::Verdict Authenticator::check(std::string_view authorization) {
   while (!credentials.empty() && credentials.front() == ' ') credentials.remove_prefix(1);
   while (!credentials.empty() && credentials.back() == ' ') credentials.remove_suffix(1);
 
-  if (iequals(scheme, "Bearer") && s->has_token) {
+  if (ascii_iequals(scheme, "Bearer") && s->has_token) {
     // Digests have a fixed length, so the comparison reveals neither content nor length.
     const auto d = sha256({credentials});
     return CRYPTO_memcmp(d.data(), s->token_digest.data(), d.size()) == 0 ? Verdict::kAllowed
                                                                           : Verdict::kDenied;
   }
-  if (!iequals(scheme, "Basic") || s->users.empty()) return Verdict::kDenied;
+  if (!ascii_iequals(scheme, "Basic") || s->users.empty()) return Verdict::kDenied;
   const auto decoded = base64_decode(credentials);
   if (!decoded) return Verdict::kDenied;
   const auto colon = decoded->find(':');

@@ -29,7 +29,7 @@
 #include <thread>
 #include <vector>
 
-#include <sipmetrics/detail/segment.hpp>
+#include <sipmetrics/segment/liveness.hpp>
 #include <sipmetrics/layout.hpp>
 
 #include "exposition_parser.hpp"

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <barrier>
 #include <string>
 #include <thread>
@@ -72,8 +73,9 @@ TEST_CASE("registration is idempotent; label order and duplicates do not matter"
   const auto& v = view_of(seg);
   CHECK(v.header().series_count.load() == 2);
   // Cells are handed out in registration order: the (sip, ok) series first.
-  CHECK(test::cell_total(v, 0) == 10);
-  CHECK(test::cell_total(v, 1) == 10);
+  const auto cells = test::first_cells(2, 1);
+  CHECK(count_total(v, cells[0]) == 10);
+  CHECK(count_total(v, cells[1]) == 10);
 
   // Whitelists: a repeated identical declaration is stored once, a different one appended.
   c.register_labels("sip_x_total", {"transport", "status"});
@@ -110,7 +112,7 @@ TEST_CASE("invalid names and full tables are refused, counted and harmless") {
   auto all_cells = [&v] {
     std::uint64_t sum = 0;
     for (std::uint32_t cell = 0; cell < v.header().cells_used.load(); ++cell)
-      sum += test::cell_total(v, cell);
+      sum += count_total(v, cell);
     return sum;
   };
   Counter first = c.counter("fill_total", "", {{"n", "0"}});
@@ -154,7 +156,7 @@ TEST_CASE("more threads than lanes count exactly, and a lane outlives its thread
     });
   for (auto& t : threads) t.join();
   const std::uint32_t cell = first_cell(v, "lanes_total");
-  CHECK(test::cell_total(v, cell) == std::uint64_t{kThreads} * kPerThread);
+  CHECK(count_total(v, cell) == std::uint64_t{kThreads} * kPerThread);
   int owned = 0, shared = 0;
   for (std::uint32_t l = 0; l < g.lane_pool; ++l) {
     if (v.lane(l).owner.load() == 0) continue;
@@ -166,7 +168,7 @@ TEST_CASE("more threads than lanes count exactly, and a lane outlives its thread
 
   // A new thread takes an idle lane: counts continue, no new lane is claimed.
   std::thread([&] { ctr.add(5); }).join();
-  CHECK(test::cell_total(v, cell) == std::uint64_t{kThreads} * kPerThread + 5);
+  CHECK(count_total(v, cell) == std::uint64_t{kThreads} * kPerThread + 5);
   owned = 0;
   for (std::uint32_t l = 0; l < g.lane_pool; ++l) owned += v.lane(l).owner.load() != 0 ? 1 : 0;
   CHECK(owned == 4);
@@ -189,7 +191,7 @@ TEST_CASE("after fork a child writes through old handles into a writer slot of i
   CHECK(WIFEXITED(status));
   ctr.add(1);
   const std::uint32_t cell = first_cell(v, "fork_total");
-  CHECK(test::cell_total(v, cell) == 31);
+  CHECK(count_total(v, cell) == 31);
   // Two slots were claimed, and the parent's and child's lanes belong to different slots.
   std::uint64_t by_owner[3] = {};
   int slots = 0;
@@ -261,6 +263,44 @@ TEST_CASE("gauges: set makes the process's contribution exact across threads; mo
 
 namespace sipmetrics {
 
+TEST_CASE("series get cells the layout does not reserve, consecutive and disjoint") {
+  test::TempSegment seg;
+  // In a child: this binary's process has its own attachments to keep under kMaxAttachments.
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    Options o;
+    o.segment = seg.path();
+    Client c(o);
+    bool ok = c.attached();
+    for (int i = 0; i < 700; ++i) {  // past the first page of cells, summaries straddling its end
+      const std::string n = std::to_string(i);
+      ok = ok && (i % 3 == 0 ? c.summary("alloc_ms", "", {{"n", n}}).valid()
+                             : c.counter("alloc_total", "", {{"n", n}}).valid());
+    }
+    ::_exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  auto file = test::open_segment(seg.path());
+  REQUIRE(file);
+  const detail::SegmentView& v = file->view();
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> runs;  // [first, first + count)
+  for (std::uint32_t i = 0; i < v.geometry().max_series; ++i) {
+    const layout::SeriesEntry& e = v.entry(i);
+    if (layout::entry_state(e.state.load()) == layout::kEntryReady)
+      runs.emplace_back(e.first_cell, e.first_cell + e.cell_count);
+  }
+  REQUIRE(runs.size() == 700);
+  std::sort(runs.begin(), runs.end());
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    for (std::uint32_t cell = runs[i].first; cell < runs[i].second; ++cell)
+      CHECK_FALSE(layout::cell_reserved(cell));
+    if (i > 0) CHECK(runs[i - 1].second <= runs[i].first);
+  }
+  CHECK(runs.back().second > layout::kCellsPerPage);
+}
+
 TEST_CASE("concurrent registration from threads and processes yields one series each") {
   test::TempSegment seg;
   constexpr int kSeries = 200, kThreads = 4, kProcesses = 4;
@@ -292,9 +332,9 @@ TEST_CASE("concurrent registration from threads and processes yields one series 
   REQUIRE(file);
   const detail::SegmentView& v = file->view();
   CHECK(v.header().series_count.load() == kSeries);
-  CHECK(v.header().cells_used.load() == kSeries);
-  for (std::uint32_t cell = 0; cell < kSeries; ++cell)
-    CHECK(test::cell_total(v, cell) == kThreads * kProcesses);
+  const auto cells = test::first_cells(kSeries, 1);
+  CHECK(v.header().cells_used.load() == cells.back() + 1);
+  for (std::uint32_t cell : cells) CHECK(count_total(v, cell) == kThreads * kProcesses);
 }
 
 }  // namespace sipmetrics

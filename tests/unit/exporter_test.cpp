@@ -3,6 +3,7 @@
 // the test process itself never writes.
 #include "exporter.hpp"
 #include "gzip.hpp"
+#include "negotiation.hpp"
 
 #include <doctest/doctest.h>
 #include <signal.h>
@@ -153,7 +154,7 @@ TEST_CASE("a fold a previous daemon finished flipping is not applied twice") {
   // Simulate a daemon that flipped the retained totals and died before cleaning up.
   std::uint32_t slot = 0;
   while (view.writer(slot).state.load() == layout::kWriterFree) ++slot;
-  view.retained(1)[0].store(7);
+  view.retained(1)[test::first_cells(1, 1)[0]].store(7);
   view.writer(slot).state.store(layout::kWriterFolding);
   view.writer(slot).fold_epoch.store(1);
   view.header().retained_epoch.store(1);
@@ -178,7 +179,7 @@ TEST_CASE("corrupt catalog entries are skipped and counted; serving goes on") {
     detail::DecodedKey k;
     REQUIRE(detail::decode_key(*view.arena_bytes(en.key_offset, en.key_length), k));
     if (k.name == "bad_total") en.key_length = 1u << 30;  // runs past the arena
-    if (k.name == "worse_total") en.first_cell = 0;      // overlaps good_total's cell
+    if (k.name == "worse_total") en.first_cell = test::first_cells(1, 1)[0];  // good_total's cell
   }
   Exporter e(std::move(file), fast());
   const std::string text = scrape(e);

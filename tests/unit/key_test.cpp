@@ -1,4 +1,4 @@
-#include <sipmetrics/detail/key.hpp>
+#include <sipmetrics/segment/key.hpp>
 
 #include <doctest/doctest.h>
 

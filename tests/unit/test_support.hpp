@@ -10,8 +10,12 @@
 #include <memory>
 #include <string>
 #include <variant>
+#include <vector>
 
-#include <sipmetrics/detail/segment.hpp>
+#include <sipmetrics/segment/cells.hpp>
+#include <sipmetrics/segment/file.hpp>
+
+#include "snapshot.hpp"
 
 namespace sipmetrics::test {
 
@@ -44,12 +48,17 @@ inline std::unique_ptr<detail::SegmentFile> open_segment(
   return nullptr;
 }
 
-/// Sum of one u64 cell over every owned lane plus the current retained total.
-inline std::uint64_t cell_total(const detail::SegmentView& v, std::uint32_t cell) {
-  std::uint64_t sum = v.retained(v.header().retained_epoch.load())[cell].load();
-  for (std::uint32_t l = 0; l < v.geometry().lane_pool; ++l)
-    if (v.lane(l).owner.load() != 0) sum += v.cells(l)[cell].load();
-  return sum;
+/// The cells a fresh segment hands to `series` registrations of `cells_each` cells, in order:
+/// what the client's allocator gives, reserved cells skipped (layout::cell_reserved).
+inline std::vector<std::uint32_t> first_cells(std::uint32_t series, std::uint32_t cells_each) {
+  std::vector<std::uint32_t> out;
+  std::uint32_t at = 0;
+  for (std::uint32_t i = 0; i < series; ++i) {
+    at = detail::first_fit(at, cells_each);
+    out.push_back(at);
+    at += cells_each;
+  }
+  return out;
 }
 
 /// A small geometry for tests that fill things up.

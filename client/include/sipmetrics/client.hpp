@@ -34,7 +34,7 @@
 #include <string_view>
 
 #include <sipmetrics/detail/attachment.hpp>
-#include <sipmetrics/detail/key.hpp>
+#include <sipmetrics/segment/key.hpp>
 #include <sipmetrics/layout.hpp>
 
 namespace sipmetrics {

@@ -1,4 +1,4 @@
-// sipmetrics shared-memory segment, layout v1.0 — the ABI between SIP workers and sipmetricsd.
+// sipmetrics shared-memory segment, layout v2.0 — the ABI between SIP workers and sipmetricsd.
 //
 // Who does what
 //   * Creation. Whichever process attaches first (a worker's client or the daemon) creates the
@@ -51,10 +51,10 @@ namespace sipmetrics::layout {
 
 inline constexpr std::size_t kCacheLine = 64;
 inline constexpr std::uint64_t kMagic = 0x3152'5445'4d50'4953ULL;  // "SIPMETR1", little endian
-inline constexpr std::uint32_t kVersionMajor = 1;  // bumped on any incompatible change
+inline constexpr std::uint32_t kVersionMajor = 2;  // bumped on any incompatible change
 inline constexpr std::uint32_t kVersionMinor = 0;  // bumped on additions old readers can ignore
 
-inline constexpr std::uint32_t kInitEmpty = 0;
+/// Header::init_state once the creator has finished; anything else means "not (yet) ready".
 inline constexpr std::uint32_t kInitReady = 2;
 
 /// fcntl record-lock byte offsets on the segment file. Far beyond any real size: POSIX allows
@@ -75,7 +75,6 @@ inline constexpr std::uint32_t kMaxNameBytes = 200;        // metric and label n
 inline constexpr std::uint32_t kMaxLabelValueBytes = 1024;  // longer values are cut (UTF-8 safe)
 inline constexpr std::uint32_t kMaxHelpBytes = 1024;
 inline constexpr std::uint32_t kMaxLabels = 16;             // per series
-inline constexpr std::uint32_t kMaxCellsPerSeries = 64;     // a histogram's buckets + sum + count
 inline constexpr std::uint32_t kWriterNameBytes = 32;
 
 // ---- Geometry --------------------------------------------------------------------------------------
@@ -164,8 +163,7 @@ struct alignas(kCacheLine) Header {
   std::atomic<std::uint64_t> writers_folded;       // dead writers folded, ever
   std::atomic<std::uint32_t> daemon_pid;
   std::atomic<std::uint32_t> reserved_daemon;
-  std::atomic<std::uint64_t> daemon_started_unix_ns;
-  std::uint8_t reserved_daemon_line[16];
+  std::uint8_t reserved_daemon_line[24];
 
   std::uint8_t reserved_tail[kCacheLine * 2];
 };
@@ -301,7 +299,9 @@ static_assert(sizeof(RingEntry) == 16, "four samples per cache line");
 static_assert(sizeof(SeriesEntry) == 64);
 static_assert(offsetof(SeriesEntry, first_cell) == 32 && offsetof(SeriesEntry, window_samples) == 40);
 static_assert(sizeof(WhitelistEntry) == 32);
-static_assert(kMaxSeries - 1 <= 0xffffffffu, "series index fits the ring tag's low word");
+static_assert((ring_tag(0xffff'fffeULL, kMaxSeries - 1) & 0xffff'ffffu) == kMaxSeries - 1 &&
+                  (ring_tag(0xffff'fffeULL, kMaxSeries - 1) >> 32) == 0xffff'ffffu,
+              "a ring tag keeps the whole series index and the position's low word apart");
 
 // ---- Derived sizes -----------------------------------------------------------------------------------
 constexpr std::uint64_t align_up(std::uint64_t v, std::uint64_t a) noexcept {
@@ -309,12 +309,30 @@ constexpr std::uint64_t align_up(std::uint64_t v, std::uint64_t a) noexcept {
 }
 constexpr bool is_pow2(std::uint64_t v) noexcept { return v != 0 && (v & (v - 1)) == 0; }
 
+/// Bytes between two lanes' cell arrays: the cells, then one Lane's worth of skew. Lane i's
+/// control block sits at page offset (i * sizeof(Lane)) % 4096 of the lanes region, and its cell
+/// array starts at the same page offset of the cells region, so the cells that share a page
+/// offset with the lane's producer line are the same indexes in every lane (cell_reserved):
+/// leaving those unallocated keeps a store to a cell from delaying the next load of ring_head
+/// (4 KiB aliasing: the core compares only the low 12 address bits of a load with the stores in
+/// flight). Adjacent lanes share at most one page, never a cache line.
+constexpr std::uint64_t lane_cells_stride(const Geometry& g) noexcept {
+  return align_up(std::uint64_t{g.max_cells} * 8, 4096) + sizeof(Lane);
+}
+
+/// Cells per 4 KiB page, and how many at the start of each page alias a lane's producer line.
+inline constexpr std::uint32_t kCellsPerPage = 4096 / 8;
+inline constexpr std::uint32_t kAliasedCells = kCacheLine / 8;
+
+/// Whether cell index c is never handed to a series (see lane_cells_stride).
+constexpr bool cell_reserved(std::uint32_t c) noexcept { return c % kCellsPerPage < kAliasedCells; }
+
 /// Whether a geometry is within the limits every reader assumes.
 constexpr bool geometry_valid(const Geometry& g) noexcept {
   return g.max_writers >= 1 && g.max_writers <= kMaxWriters && g.lane_pool >= 1 &&
          g.lane_pool <= kMaxLanePool && g.lanes_per_writer >= 1 &&
          g.lanes_per_writer <= kMaxLanesPerWriter && is_pow2(g.max_series) &&
-         g.max_series <= kMaxSeries && g.max_cells >= 1 && g.max_cells <= kMaxCells &&
+         g.max_series <= kMaxSeries && g.max_cells >= 2 * kAliasedCells && g.max_cells <= kMaxCells &&
          is_pow2(g.ring_capacity) && g.ring_capacity <= kMaxRingCapacity &&
          g.max_whitelists >= 1 && g.max_whitelists <= kMaxWhitelists && g.arena_bytes >= 4096 &&
          g.arena_bytes <= kMaxArenaBytes;
@@ -338,39 +356,10 @@ constexpr Regions regions_for(const Geometry& g) noexcept {
   r.whitelist = take(std::uint64_t{g.max_whitelists} * sizeof(WhitelistEntry));
   r.arena = take(g.arena_bytes);
   r.retained = take(std::uint64_t{2} * g.max_cells * 8);
-  r.cells = take(std::uint64_t{g.lane_pool} * align_up(std::uint64_t{g.max_cells} * 8, 4096));
+  r.cells = take(std::uint64_t{g.lane_pool} * lane_cells_stride(g));
   r.rings = take(std::uint64_t{g.lane_pool} * g.ring_capacity * sizeof(RingEntry));
   r.total = at;
   return r;
-}
-
-/// Bytes between two lanes' cell arrays (page-aligned, so a lane's pages belong to one thread).
-constexpr std::uint64_t lane_cells_stride(const Geometry& g) noexcept {
-  return align_up(std::uint64_t{g.max_cells} * 8, 4096);
-}
-
-/// Fills a zeroed header for a fresh segment of geometry `g`: version, geometry, the regions
-/// derived from it and, last, the ready flag (release).
-inline void init_header(Header& h, const Geometry& g, std::uint32_t creator_pid,
-                        std::uint64_t created_unix_ns) noexcept {
-  const Regions r = regions_for(g);
-  h.magic = kMagic;
-  h.version_major = kVersionMajor;
-  h.version_minor = kVersionMinor;
-  h.creator_pid = creator_pid;
-  h.created_unix_ns = created_unix_ns;
-  h.generation = created_unix_ns ^ (std::uint64_t{creator_pid} << 40);
-  h.total_size = r.total;
-  h.geometry = g;
-  h.writers_offset = r.writers;
-  h.lanes_offset = r.lanes;
-  h.catalog_offset = r.catalog;
-  h.whitelist_offset = r.whitelist;
-  h.arena_offset = r.arena;
-  h.retained_offset = r.retained;
-  h.cells_offset = r.cells;
-  h.rings_offset = r.rings;
-  h.init_state.store(kInitReady, std::memory_order_release);
 }
 
 inline constexpr std::uint64_t kDefaultSegmentBytes = regions_for(kDefaultGeometry).total;

@@ -1,77 +1,33 @@
-// The client's per-process state for one segment: writer slot, lanes, per-thread lane bindings,
-// fork handling and series registration. Everything here except the inline hot-path helpers at
-// the bottom is cold: it runs once per thread, per series or per fork.
+// The client's per-process state for one segment: its writer slot, the lanes its threads
+// write, the per-thread lane bindings, fork handling, and the process-wide table of attachments.
+// All of it is cold (once per process, thread, series or fork) except lane_for()'s fast check.
 #pragma once
 
 #include <errno.h>
 #include <pthread.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <bit>
-#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
 
-#include <sipmetrics/detail/key.hpp>
-#include <sipmetrics/detail/segment.hpp>
+#include <sipmetrics/detail/catalog_writer.hpp>
+#include <sipmetrics/detail/lane.hpp>
 #include <sipmetrics/layout.hpp>
+#include <sipmetrics/segment/cells.hpp>
+#include <sipmetrics/segment/file.hpp>
+#include <sipmetrics/segment/key.hpp>
 
 namespace sipmetrics::detail {
-
-inline constexpr std::uint32_t kMaxAttachments = 8;  // distinct segments one process may use
-/// The attachment id of no-op handles (detached client, refused registration). Its lanes are
-/// never bound, so its handles always take the slow path, which returns at once.
-inline constexpr std::uint8_t kNoopAttachment = kMaxAttachments;
-
-/// What a handle needs to write: the thread's lane in one attachment. Plain data in a
-/// zero-initialised thread_local array, so the hot path reads it without any init guard.
-class Attachment;
-
-struct LaneBinding {
-  std::atomic<std::uint64_t>* cells;  // null until the thread's first write
-  const Attachment* owner;            // the attachment this lane belongs to
-  layout::Lane* lane;
-  layout::RingEntry* ring;
-  std::uint32_t ring_mask;
-  std::uint32_t lane_index;
-  bool shared;   // lane shared by several threads: read-modify-write must be atomic
-  bool refused;  // no lane could be had: this thread's updates are dropped (and were counted)
-};
-inline thread_local LaneBinding tls_lanes[kMaxAttachments + 1];
-/// The thread's exclusive lane cells per attachment, or null (unbound, shared lane, no-op id):
-/// the only thing the hot path reads before touching its cell. Kept apart from tls_lanes so it
-/// is one 8-byte load at a scaled index.
-inline thread_local std::atomic<std::uint64_t>* tls_exclusive[kMaxAttachments + 1];
-
-inline std::uint64_t f64_bits(double v) noexcept { return std::bit_cast<std::uint64_t>(v); }
-inline double bits_f64(std::uint64_t v) noexcept { return std::bit_cast<double>(v); }
-
-/// Cells a series of this shape owns in every lane.
-constexpr std::uint32_t cells_for(layout::MetricType t) noexcept {
-  switch (t) {
-    case layout::MetricType::kCounter: return 1;
-    case layout::MetricType::kGauge: return 2;  // sum: f64 + integral i64; others: value + stamp
-    case layout::MetricType::kSummary: return 2;
-    case layout::MetricType::kHistogram: return 0;  // not registrable in v1.0
-  }
-  return 0;
-}
-
-/// A registered series as a handle sees it.
-struct SeriesRef {
-  std::uint32_t cell = 0;    // first cell
-  std::uint32_t series = 0;  // catalog index, tagged onto ring samples
-  std::uint32_t attachment = kNoopAttachment;  // not a char type: stores through cells cannot alias it
-};
 
 class Attachment {
  public:
@@ -79,7 +35,10 @@ class Attachment {
              std::unique_ptr<SegmentFile> file) noexcept
       : id_(id), segment_(std::move(segment)), writer_name_(std::move(writer_name)),
         file_(std::move(file)) {
-    if (file_) view_ = file_->view();
+    if (file_) {
+      view_ = file_->view();
+      catalog_ = CatalogWriter(view_, id_);
+    }
   }
 
   bool attached() const noexcept { return file_ != nullptr; }
@@ -93,98 +52,15 @@ class Attachment {
                             Labels labels, layout::GaugeMode mode,
                             std::uint32_t window_samples) noexcept {
     if (!attached()) return {};
-    SortedLabels sorted;
-    if (!valid_metric_name(name) || !sort_labels(labels, sorted))
-      return refuse(layout::Refusal::kInvalidName);
-    const std::uint32_t ncells = cells_for(type);
-    if (ncells == 0) return refuse(layout::Refusal::kTypeConflict);
-    const std::uint64_t hash = key_hash(type, name, sorted);
-    const std::uint32_t mask = view_.geometry().max_series - 1;
-    std::uint32_t idx = static_cast<std::uint32_t>(hash) & mask;
-    for (std::uint32_t probes = 0; probes <= mask; ++probes, idx = (idx + 1) & mask) {
-      layout::SeriesEntry& e = view_.entry(idx);
-      std::uint32_t word = e.state.load(std::memory_order_acquire);
-      if (layout::entry_state(word) == layout::kEntryEmpty) {
-        // A claimed entry that cannot be filled is dead for good: check for room first, so a
-        // full arena or cell array refuses without using up the catalog (only a race with
-        // another registration can still leave a dead entry behind).
-        if (const auto why = no_room_for(type, name, help, sorted)) return refuse(*why);
-        const std::uint32_t claim = layout::kEntryClaiming | (claimer() << 8);
-        if (e.state.compare_exchange_strong(word, claim, std::memory_order_acq_rel))
-          return fill(e, idx, type, name, help, sorted, hash, mode, window_samples);
-      }
-      word = wait_while_claiming(e, word);
-      if (layout::entry_state(word) != layout::kEntryReady) continue;  // dead, or a claim never finished
-      if (e.hash != static_cast<std::uint32_t>(hash) || e.type != type) continue;
-      auto bytes = view_.arena_bytes(e.key_offset, e.key_length);
-      if (!bytes || !key_equals(*bytes, name, sorted)) continue;
-      if (e.cell_count != ncells || (type == layout::MetricType::kGauge && e.gauge_mode != mode) ||
-          e.first_cell >= view_.geometry().max_cells ||
-          ncells > view_.geometry().max_cells - e.first_cell)
-        return refuse(layout::Refusal::kTypeConflict);
-      return SeriesRef{e.first_cell, idx, id_};
-    }
-    return refuse(layout::Refusal::kCatalogFull);
+    return catalog_.register_series(type, name, help, labels, mode, window_samples, claimer());
   }
 
   /// Declares the label keys allowed for a family (the seed's RegisterLabels: the newest
-  /// declaration wins). Skipped when the newest declaration is already identical.
+  /// declaration wins).
   void register_labels(std::string_view family, std::span<const std::string_view> keys) noexcept {
     if (!attached()) return;
-    if (!valid_metric_name(family) || keys.size() > 255) {
-      (void)refuse(layout::Refusal::kInvalidName);
-      return;
-    }
-    std::size_t len = 2 + family.size() + 1;
-    for (std::string_view k : keys) {
-      if (!valid_label_name(k)) {
-        (void)refuse(layout::Refusal::kInvalidName);
-        return;
-      }
-      len += 2 + k.size();
-    }
     std::lock_guard lock(mu_);
-    layout::Header& h = view_.header();
-    const std::uint32_t max = view_.geometry().max_whitelists;
-    const std::uint32_t count = std::min(h.whitelist_count.load(std::memory_order_acquire), max);
-    for (std::uint32_t i = count; i-- > 0;) {
-      layout::WhitelistEntry& w = view_.whitelist(i);
-      if (w.state.load(std::memory_order_acquire) != layout::kWhitelistReady) continue;
-      auto bytes = view_.arena_bytes(w.offset, w.length);
-      if (!bytes) continue;
-      KeyReader r(*bytes);
-      if (r.str16() != family) continue;
-      bool same = r.u8() == keys.size();
-      for (std::size_t k = 0; same && k < keys.size(); ++k) same = r.str16() == keys[k];
-      if (same && r.ok() && r.done()) return;
-      break;  // the newest declaration for this family differs: append a newer one
-    }
-    const std::uint32_t idx = h.whitelist_count.fetch_add(1, std::memory_order_acq_rel);
-    if (idx >= max) {
-      (void)refuse(layout::Refusal::kWhitelistFull);
-      return;
-    }
-    const auto off = arena_alloc(len);
-    if (!off) {
-      (void)refuse(layout::Refusal::kArenaFull);
-      return;
-    }
-    char* p = view_.arena() + *off;
-    auto put16 = [&p](std::size_t v) {
-      *p++ = static_cast<char>(v & 0xffu);
-      *p++ = static_cast<char>((v >> 8) & 0xffu);
-    };
-    put16(family.size());
-    p = std::copy(family.begin(), family.end(), p);
-    *p++ = static_cast<char>(keys.size());
-    for (std::string_view k : keys) {
-      put16(k.size());
-      p = std::copy(k.begin(), k.end(), p);
-    }
-    layout::WhitelistEntry& w = view_.whitelist(idx);
-    w.offset = *off;
-    w.length = static_cast<std::uint32_t>(len);
-    w.state.store(layout::kWhitelistReady, std::memory_order_release);
+    catalog_.register_labels(family, keys);
   }
 
   /// Binds the calling thread to a lane (claiming the writer slot first if needed).
@@ -215,9 +91,7 @@ class Attachment {
     for (std::uint32_t k = 0; k < n; ++k) {
       const std::uint32_t l = own_lanes_[k].load(std::memory_order_relaxed);
       if (l == except) continue;
-      const std::atomic<std::uint64_t>* cells = view_.cells(l);
-      sum += bits_f64(cells[cell].load(std::memory_order_relaxed)) +
-             static_cast<double>(static_cast<std::int64_t>(cells[cell + 1].load(std::memory_order_relaxed)));
+      sum += gauge_sum_value(view_.cells(l), cell);
     }
     return sum;
   }
@@ -228,81 +102,8 @@ class Attachment {
     return s >= 0 ? static_cast<std::uint32_t>(s) + 1 : 0;
   }
 
-  SeriesRef refuse(layout::Refusal why) noexcept {
-    if (attached())
-      view_.header().refusals[static_cast<std::uint32_t>(why)].fetch_add(1, std::memory_order_relaxed);
-    return {};
-  }
-
-  static std::uint32_t wait_while_claiming(layout::SeriesEntry& e, std::uint32_t word) noexcept {
-    // Another process is filling this entry: microseconds normally. If it died mid-claim the
-    // entry stays claiming; after 2 s we probe past it (the daemon merges any duplicate).
-    for (int i = 0; layout::entry_state(word) == layout::kEntryClaiming && i < 20000; ++i) {
-      struct timespec ts {0, 100'000};
-      ::nanosleep(&ts, nullptr);
-      word = e.state.load(std::memory_order_acquire);
-    }
-    return word;
-  }
-
-  std::optional<std::uint64_t> arena_alloc(std::uint64_t n) noexcept {
-    auto& used = view_.header().arena_used;
-    std::uint64_t at = used.load(std::memory_order_relaxed);
-    do {
-      if (at > view_.geometry().arena_bytes || n > view_.geometry().arena_bytes - at) return std::nullopt;
-    } while (!used.compare_exchange_weak(at, at + n, std::memory_order_acq_rel));
-    return at;
-  }
-
-  std::optional<std::uint32_t> cells_alloc(std::uint32_t n) noexcept {
-    auto& used = view_.header().cells_used;
-    std::uint32_t at = used.load(std::memory_order_relaxed);
-    do {
-      if (at > view_.geometry().max_cells || n > view_.geometry().max_cells - at) return std::nullopt;
-    } while (!used.compare_exchange_weak(at, at + n, std::memory_order_acq_rel));
-    return at;
-  }
-
-  std::optional<layout::Refusal> no_room_for(layout::MetricType type, std::string_view name,
-                                             std::string_view help,
-                                             const SortedLabels& labels) const noexcept {
-    const layout::Geometry& g = view_.geometry();
-    const std::uint64_t bytes =
-        key_length(name, labels) + utf8_prefix(help, layout::kMaxHelpBytes).size();
-    const std::uint64_t used = view_.header().arena_used.load(std::memory_order_relaxed);
-    if (used > g.arena_bytes || bytes > g.arena_bytes - used) return layout::Refusal::kArenaFull;
-    const std::uint32_t cells = view_.header().cells_used.load(std::memory_order_relaxed);
-    if (cells > g.max_cells || cells_for(type) > g.max_cells - cells) return layout::Refusal::kCellsFull;
-    return std::nullopt;
-  }
-
-  SeriesRef fill(layout::SeriesEntry& e, std::uint32_t idx, layout::MetricType type,
-                 std::string_view name, std::string_view help, const SortedLabels& labels,
-                 std::uint64_t hash, layout::GaugeMode mode, std::uint32_t window) noexcept {
-    help = utf8_prefix(help, layout::kMaxHelpBytes);
-    const std::size_t klen = key_length(name, labels);
-    const auto off = arena_alloc(klen + help.size());
-    const auto first = off ? cells_alloc(cells_for(type)) : std::nullopt;
-    if (!off || !first) {
-      e.state.store(layout::kEntryDead, std::memory_order_release);
-      return refuse(off ? layout::Refusal::kCellsFull : layout::Refusal::kArenaFull);
-    }
-    char* p = view_.arena() + *off;
-    encode_key(name, labels, [&p](const char* s, std::size_t n) { p = std::copy(s, s + n, p); });
-    std::copy(help.begin(), help.end(), p);
-    e.hash = static_cast<std::uint32_t>(hash);
-    e.key_offset = *off;
-    e.key_length = static_cast<std::uint32_t>(klen);
-    e.help_offset = *off + klen;
-    e.help_length = static_cast<std::uint32_t>(help.size());
-    e.first_cell = *first;
-    e.cell_count = static_cast<std::uint16_t>(cells_for(type));
-    e.type = type;
-    e.gauge_mode = type == layout::MetricType::kGauge ? mode : layout::GaugeMode::kSum;
-    e.window_samples = window;
-    e.state.store(layout::kEntryReady, std::memory_order_release);
-    view_.header().series_count.fetch_add(1, std::memory_order_relaxed);
-    return SeriesRef{*first, idx, id_};
+  SeriesRef refuse(layout::Refusal why) const noexcept {
+    return attached() ? catalog_.refuse(why) : SeriesRef{};
   }
 
   bool claim_slot() noexcept;
@@ -319,6 +120,7 @@ class Attachment {
   std::string writer_name_;
   std::unique_ptr<SegmentFile> file_;
   SegmentView view_;
+  CatalogWriter catalog_;
 
   std::mutex mu_;  // guards everything below (cold path only)
   std::atomic<int> slot_{-1};  // read without the lock only to tag catalog claims
@@ -567,80 +369,6 @@ inline void Attachment::reset_after_fork() noexcept {
     return &b;
   Attachment* a = attachment(id);
   return a != nullptr && a->bind_thread() ? &b : nullptr;
-}
-
-// An exclusive lane has exactly one writing thread, so a relaxed load and store cannot lose an
-// update: no lock-prefixed instruction on the hot path. A shared lane falls back to atomic RMW.
-[[gnu::always_inline]] inline void cell_add(const LaneBinding& b, std::uint32_t cell,
-                                            std::uint64_t n) noexcept {
-  std::atomic<std::uint64_t>& c = b.cells[cell];
-  if (!b.shared) [[likely]]
-    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-  else
-    c.fetch_add(n, std::memory_order_relaxed);
-}
-
-[[gnu::always_inline]] inline void cell_add_f64(const LaneBinding& b, std::uint32_t cell,
-                                                double d) noexcept {
-  std::atomic<std::uint64_t>& c = b.cells[cell];
-  std::uint64_t old = c.load(std::memory_order_relaxed);
-  if (!b.shared) [[likely]] {
-    c.store(f64_bits(bits_f64(old) + d), std::memory_order_relaxed);
-    return;
-  }
-  while (!c.compare_exchange_weak(old, f64_bits(bits_f64(old) + d), std::memory_order_relaxed)) {
-  }
-}
-
-[[gnu::always_inline]] inline void cell_store(const LaneBinding& b, std::uint32_t cell,
-                                              std::uint64_t v) noexcept {
-  b.cells[cell].store(v, std::memory_order_relaxed);
-}
-
-/// Queues one sample for the daemon; counts it as dropped when the lane's ring is full.
-[[gnu::always_inline]] inline void ring_push(const LaneBinding& b, std::uint32_t series,
-                                             double v) noexcept {
-  layout::Lane& l = *b.lane;
-  const std::uint64_t cap = std::uint64_t{b.ring_mask} + 1;
-  std::uint64_t head = l.ring_head.load(std::memory_order_relaxed);
-  if (!b.shared) [[likely]] {
-    if (head - l.cached_tail.load(std::memory_order_relaxed) >= cap) {
-      const std::uint64_t tail = l.ring_tail.load(std::memory_order_acquire);
-      l.cached_tail.store(tail, std::memory_order_relaxed);
-      if (head - tail >= cap) {
-        l.dropped.store(l.dropped.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-        return;
-      }
-    }
-    layout::RingEntry& e = b.ring[head & b.ring_mask];
-    e.value.store(f64_bits(v), std::memory_order_relaxed);
-    e.tag.store(layout::ring_tag(head, series), std::memory_order_release);
-    l.ring_head.store(head + 1, std::memory_order_relaxed);
-    return;
-  }
-  // Shared lane: reserve a position first; the daemon waits for its tag before reading it.
-  do {
-    if (head - l.ring_tail.load(std::memory_order_acquire) >= cap) {
-      l.dropped.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-  } while (!l.ring_head.compare_exchange_weak(head, head + 1, std::memory_order_relaxed));
-  layout::RingEntry& e = b.ring[head & b.ring_mask];
-  e.value.store(f64_bits(v), std::memory_order_relaxed);
-  e.tag.store(layout::ring_tag(head, series), std::memory_order_release);
-}
-
-/// True (and `out` set) when d is an integer small enough to be exact as a double.
-[[gnu::always_inline]] inline bool integral(double d, std::int64_t& out) noexcept {
-  if (!(d >= -0x1p53 && d <= 0x1p53)) return false;  // also false for NaN
-  out = static_cast<std::int64_t>(d);
-  return static_cast<double>(out) == d;
-}
-
-inline std::uint64_t coarse_realtime_ns() noexcept {
-  struct timespec ts {};
-  ::clock_gettime(CLOCK_REALTIME_COARSE, &ts);  // vDSO: no system call
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 }  // namespace sipmetrics::detail

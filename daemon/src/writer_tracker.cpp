@@ -1,6 +1,10 @@
-#include "housekeeping.hpp"
+#include "writer_tracker.hpp"
 
-#include <sipmetrics/detail/attachment.hpp>
+#include <cstring>
+
+#include <sipmetrics/segment/liveness.hpp>
+
+#include "snapshot.hpp"
 
 namespace sipmetrics {
 
@@ -60,7 +64,7 @@ void WriterTracker::fold_lanes(const std::vector<std::uint32_t>& lanes, layout::
                                Catalog& catalog, Drainer& drainer, std::int64_t now_ns) {
   layout::Header& h = view_.header();
   const layout::Geometry& g = view_.geometry();
-  catalog.refresh();  // cell kinds must cover every series these lanes may hold
+  catalog.refresh();  // cell roles must cover every series these lanes may hold
   for (std::uint32_t l : lanes) drainer.drain_lane(l, catalog, now_ns);
 
   // Fold into the inactive retained array, then flip. A daemon dying before the flip leaves the
@@ -72,17 +76,11 @@ void WriterTracker::fold_lanes(const std::vector<std::uint32_t>& lanes, layout::
   if (w == nullptr || w->fold_epoch.load(std::memory_order_acquire) != epoch || epoch == 0) {
     const std::atomic<std::uint64_t>* from = view_.retained(epoch);
     std::atomic<std::uint64_t>* to = view_.retained(epoch + 1);
-    const std::vector<CellKind>& kinds = catalog.cell_kinds();
+    const std::vector<CellRole>& roles = catalog.cell_roles();
     for (std::uint32_t c = 0; c < g.max_cells; ++c) {
       std::uint64_t v = from[c].load(std::memory_order_relaxed);
-      const CellKind k = kinds[c];
-      for (std::uint32_t l : lanes) {
-        const std::uint64_t x = view_.cells(l)[c].load(std::memory_order_relaxed);
-        if (k == CellKind::kCount)
-          v += x;
-        else if (k == CellKind::kSum)
-          v = detail::f64_bits(detail::bits_f64(v) + detail::bits_f64(x));
-      }
+      for (std::uint32_t l : lanes)
+        v = fold_cell(roles[c], v, view_.cells(l)[c].load(std::memory_order_relaxed));
       to[c].store(v, std::memory_order_relaxed);
     }
     std::uint64_t dropped = h.retained_dropped[epoch & 1].load(std::memory_order_relaxed);
@@ -109,8 +107,7 @@ void WriterTracker::fold_lanes(const std::vector<std::uint32_t>& lanes, layout::
 
 std::uint32_t WriterTracker::lanes_in_use() const noexcept {
   std::uint32_t n = 0;
-  for (std::uint32_t l = 0; l < view_.geometry().lane_pool; ++l)
-    n += view_.lane(l).owner.load(std::memory_order_relaxed) != 0 ? 1 : 0;
+  for (std::uint32_t l = 0; l < view_.geometry().lane_pool; ++l) n += lane_counted(view_, l) ? 1 : 0;
   return n;
 }
 

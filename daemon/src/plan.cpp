@@ -1,11 +1,9 @@
-#include "registry.hpp"
+#include "plan.hpp"
 
 #include <algorithm>
 #include <array>
 #include <unordered_map>
 #include <unordered_set>
-
-#include <sipmetrics/sip.hpp>
 
 #include "text_format.hpp"
 
@@ -22,16 +20,6 @@ std::pair<std::string, double> exposed_family(std::string_view name, layout::Met
   if (base_units && timed && name.ends_with("_ms"))
     return {std::string(name.substr(0, name.size() - 3)) + "_seconds", 1e-3};
   return {std::string(name), 1.0};
-}
-
-std::map<std::string, std::vector<std::string>> seed_whitelists() {
-  std::map<std::string, std::vector<std::string>> out;
-  for (const sip::FamilyInfo& f : sip::kFamilies) {
-    std::vector<std::string>& keys = out[std::string(f.name)];
-    for (const sip::LabelDomain& d : f.labels) keys.emplace_back(d.key);
-    std::sort(keys.begin(), keys.end());
-  }
-  return out;
 }
 
 namespace {

@@ -1,11 +1,12 @@
-// Writer housekeeping: tells live writers from dead ones and folds the dead ones' state.
+// Writer housekeeping: tells live writers from dead ones and folds the dead ones' state into the
+// retained totals (by the rules of snapshot.hpp).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include <sipmetrics/detail/segment.hpp>
+#include <sipmetrics/segment/view.hpp>
 
 #include "catalog.hpp"
 #include "drain.hpp"

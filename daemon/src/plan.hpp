@@ -12,25 +12,9 @@
 #include <vector>
 
 #include "catalog.hpp"
+#include "settings.hpp"
 
 namespace sipmetrics {
-
-/// The label keys of every seed family, sorted.
-std::map<std::string, std::vector<std::string>> seed_whitelists();
-
-/// Operator settings that shape the plan.
-struct PlanSettings {
-  /// Operator whitelists (config); they replace a client's declaration for the same family.
-  std::map<std::string, std::vector<std::string>> whitelists;
-  /// Built-in whitelists of the seed's families (from <sipmetrics/sip.hpp>), used when neither
-  /// the operator nor any client declared one: an undeclared key on a seed metric is always
-  /// caught, whether or not the writer uses the typed helpers.
-  std::map<std::string, std::vector<std::string>> default_whitelists = seed_whitelists();
-  std::uint32_t max_series_per_family = 2000;
-  /// Serve `*_ms` summaries and gauges as `*_seconds`, values scaled by 1/1000 (Prometheus base
-  /// units) instead of the seed's names.
-  bool base_units = false;
-};
 
 /// One catalog series feeding an exposed series.
 struct PlanSource {

@@ -1,0 +1,89 @@
+// Cell shapes: how many value cells a series of each type owns in every lane, what each cell
+// holds, and the bit casts between cell words and doubles. Both sides follow this one
+// definition: the client writes cells by it, the daemon combines and folds them by it.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <bit>
+#include <cstdint>
+
+#include <sipmetrics/layout.hpp>
+
+namespace sipmetrics::detail {
+
+inline std::uint64_t f64_bits(double v) noexcept { return std::bit_cast<std::uint64_t>(v); }
+inline double bits_f64(std::uint64_t v) noexcept { return std::bit_cast<double>(v); }
+
+/// Cells a series of this type owns in every lane; 0 for a type this layout cannot register.
+constexpr std::uint32_t cells_for(layout::MetricType t) noexcept {
+  switch (t) {
+    case layout::MetricType::kCounter: return 1;
+    case layout::MetricType::kGauge: return 2;
+    case layout::MetricType::kSummary: return 2;
+    case layout::MetricType::kHistogram: return 0;
+  }
+  return 0;
+}
+
+/// What one cell of a series holds, and so how it combines across lanes and writers.
+enum class CellRole : std::uint8_t {
+  kUnused = 0,   // no valid series owns it: never read, never folded
+  kCount,        // u64 (counter, summary count): summed; kept when its writer dies
+  kSum,          // f64 bits (summary sum): summed; kept when its writer dies
+  kGaugeSum,     // f64 bits of a sum-mode gauge: summed over live writers
+  kGaugeSumInt,  // i64 of a sum-mode gauge (its integral add()s): summed over live writers
+  kGaugeMax,     // f64 bits of a max-mode gauge: the largest over live writers; stamp follows
+  kGaugeMin,     // f64 bits of a min-mode gauge: the smallest; stamp follows
+  kGaugeLast,    // f64 bits of a last-mode gauge: the newest by stamp; stamp follows
+  kGaugeStamp,   // u64: 0 = never set; last mode: coarse realtime ns of the set
+};
+
+/// The roles of a series' cells, first cell first (cells_for(type) of them are meaningful).
+constexpr std::array<CellRole, 2> cell_roles(layout::MetricType type, layout::GaugeMode mode) noexcept {
+  switch (type) {
+    case layout::MetricType::kCounter: return {CellRole::kCount, CellRole::kUnused};
+    case layout::MetricType::kSummary: return {CellRole::kSum, CellRole::kCount};
+    case layout::MetricType::kGauge:
+      switch (mode) {
+        case layout::GaugeMode::kSum: return {CellRole::kGaugeSum, CellRole::kGaugeSumInt};
+        case layout::GaugeMode::kMax: return {CellRole::kGaugeMax, CellRole::kGaugeStamp};
+        case layout::GaugeMode::kMin: return {CellRole::kGaugeMin, CellRole::kGaugeStamp};
+        case layout::GaugeMode::kLast: return {CellRole::kGaugeLast, CellRole::kGaugeStamp};
+      }
+      break;
+    case layout::MetricType::kHistogram: break;
+  }
+  return {CellRole::kUnused, CellRole::kUnused};
+}
+
+/// Whether a cell's value outlives its writer: folded into the retained totals when the writer
+/// dies (counts and sums), rather than dropped with it (gauges).
+constexpr bool retained_role(CellRole r) noexcept {
+  return r == CellRole::kCount || r == CellRole::kSum;
+}
+
+/// A sum-mode gauge's value in one lane: its f64 cell plus its integral i64 cell.
+inline double gauge_sum_value(const std::atomic<std::uint64_t>* cells, std::uint32_t cell) noexcept {
+  return bits_f64(cells[cell].load(std::memory_order_relaxed)) +
+         static_cast<double>(static_cast<std::int64_t>(cells[cell + 1].load(std::memory_order_relaxed)));
+}
+
+/// True (and `out` set) when d is an integer small enough to be exact as a double: such a
+/// step of a sum-mode gauge goes to its integral cell, where it stays exact.
+[[gnu::always_inline]] inline bool integral(double d, std::int64_t& out) noexcept {
+  if (!(d >= -0x1p53 && d <= 0x1p53)) return false;  // also false for NaN
+  out = static_cast<std::int64_t>(d);
+  return static_cast<double>(out) == d;
+}
+
+/// The first cell index >= `at` from which `n` consecutive cells are all allocatable (none is
+/// layout::cell_reserved). `n` must be at most kCellsPerPage - kAliasedCells.
+constexpr std::uint32_t first_fit(std::uint32_t at, std::uint32_t n) noexcept {
+  const std::uint32_t in_page = at % layout::kCellsPerPage;
+  if (in_page < layout::kAliasedCells) return at - in_page + layout::kAliasedCells;
+  if (in_page + n > layout::kCellsPerPage) return at - in_page + layout::kCellsPerPage + layout::kAliasedCells;
+  return at;
+}
+
+}  // namespace sipmetrics::detail
