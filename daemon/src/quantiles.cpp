@@ -63,24 +63,6 @@ void SampleWindow::expire(std::int64_t now_ns) noexcept {
   if (size_ == 0) head_ = 0;
 }
 
-void SampleWindow::set_max_samples(std::size_t n) {
-  n = std::max<std::size_t>(n, 1);
-  if (n == values_.size()) return;
-  std::vector<double> values(n);
-  std::vector<std::int64_t> times_ns(n);
-  const std::size_t keep = std::min(size_, n);
-  const std::size_t first = wrap(head_ + (size_ - keep));
-  for (std::size_t i = 0; i < keep; ++i) {
-    const std::size_t from = wrap(first + i);
-    values[i] = values_[from];
-    times_ns[i] = times_ns_[from];
-  }
-  values_.swap(values);
-  times_ns_.swap(times_ns);
-  head_ = 0;
-  size_ = keep;
-}
-
 void SampleWindow::append_values(std::vector<double>& out) const {
   const std::size_t first_run = std::min(size_, values_.size() - head_);
   const auto head = values_.begin() + static_cast<std::ptrdiff_t>(head_);
@@ -92,11 +74,6 @@ void SampleWindow::append_values(std::vector<double>& out) const {
   out.insert(out.end(), head, head + static_cast<std::ptrdiff_t>(first_run));
   out.insert(out.end(), values_.begin(),
              values_.begin() + static_cast<std::ptrdiff_t>(size_ - first_run));
-}
-
-void SampleWindow::clear() noexcept {
-  head_ = 0;
-  size_ = 0;
 }
 
 void compute_quantiles(std::span<double> values, std::span<const double> qs,

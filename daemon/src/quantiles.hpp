@@ -10,8 +10,8 @@ namespace sipmetrics {
 
 /// Sliding window of summary samples, bounded by count and by age.
 ///
-/// Storage is a ring buffer preallocated at construction (and reallocated only by
-/// set_max_samples), so push/expire/size/clear never allocate. When the window is full, push
+/// Storage is a ring buffer preallocated at construction, so push/expire/size never allocate
+/// (the drain replaces a window whose size changes by a new one). When the window is full, push
 /// overwrites the oldest sample.
 ///
 /// Timestamps are nanoseconds on a monotonic clock. Samples are kept in push order and a sample
@@ -37,12 +37,6 @@ class SampleWindow {
   /// cost is proportional to the number of samples dropped.
   void expire(std::int64_t now_ns) noexcept;
 
-  /// Changes the capacity to `n` samples (values below 1 are treated as 1), keeping the newest
-  /// min(size(), n) samples in order. Reallocates the buffer unless `n` equals the current
-  /// capacity. Throws std::bad_alloc or std::length_error on allocation failure, in which case
-  /// the window is unchanged.
-  void set_max_samples(std::size_t n);
-
   /// Number of live samples (those not yet overwritten, expired or cleared).
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
 
@@ -56,9 +50,6 @@ class SampleWindow {
   /// capacity; on allocation failure throws std::bad_alloc and leaves both `out` and the window
   /// unchanged.
   void append_values(std::vector<double>& out) const;
-
-  /// Removes every sample; capacity is kept.
-  void clear() noexcept;
 
  private:
   [[nodiscard]] std::size_t wrap(std::size_t index) const noexcept {
