@@ -88,8 +88,8 @@ typedef enum sipmetrics_status {
   /** The client runs detached (see the top of this file): the handle is a no-op. */
   SIPMETRICS_DETACHED = 1,
   /** The segment refused the series or declaration: a name or label key outside Prometheus'
-   *  grammar, more than 16 labels or duplicate keys, a full catalog or arena, the same series
-   *  already registered with another type or gauge mode. Counted in the segment and shown on
+   *  grammar, a full catalog or arena, the same series already registered with another gauge
+   *  mode or cell shape. Counted in the segment and shown on
    *  /metrics (sipmetrics_refusals_total{reason}); the handle is a no-op. */
   SIPMETRICS_REFUSED = 2,
   /** A NULL where a string, label array, client or output pointer is required, or a value
@@ -174,11 +174,12 @@ typedef struct sipmetrics_summary {
 
 /** Finds or registers the counter series (name, labels) and stores its handle in *out. `help`
  *  may be NULL (no help text; the first registration's help stays). `labels` may be NULL when
- *  `nlabels` is 0; their order does not matter. Idempotent: the same series from any thread or
- *  process is the same series (the daemon sums it over processes). Cold: a hash probe and a
- *  key compare in the shared catalog, plus the registration the first time.
- *  Returns SIPMETRICS_OK, or DETACHED / REFUSED / INVALID_ARGUMENT with *out set to a no-op
- *  handle (*out untouched only when out is NULL). Thread-safe. */
+ *  `nlabels` is 0; their order does not matter, and of a key
+ *  given twice the last value wins; values are cut to 1024 bytes (UTF-8 safe). Idempotent: the same
+ * series from any thread or process is the same series (the daemon sums it over processes). Cold: a
+ * hash probe and a key compare in the shared catalog, plus the registration the first time. Returns
+ * SIPMETRICS_OK, or DETACHED / REFUSED / INVALID_ARGUMENT with *out set to a no-op handle (*out
+ * untouched only when out is NULL). Thread-safe. */
 SIPMETRICS_API sipmetrics_status sipmetrics_counter_get(
     sipmetrics_client* client, const char* name, const char* help, const sipmetrics_label* labels,
     size_t nlabels, sipmetrics_counter* out) SIPMETRICS_NOEXCEPT;
