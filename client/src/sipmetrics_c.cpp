@@ -21,6 +21,7 @@
 
 #include <array>
 #include <bit>
+#include <cstring>
 #include <sipmetrics/client.hpp>
 #include <sipmetrics/sip.hpp>
 #include <string>
@@ -72,10 +73,15 @@ static_assert(sizeof(sipmetrics_counter) == sizeof(RefBits) &&
 
 // An attachment id beyond the no-op one (a handle never made by this library) becomes the
 // no-op id: the hot path indexes the thread's lane arrays with it, and they end there.
-[[gnu::always_inline]] inline RefBits decode(const std::uint32_t* o) noexcept {
-  std::uint32_t att = o[2] ^ kNoopAttachment;
-  if (att > kNoopAttachment) att = kNoopAttachment;
-  return RefBits{o[0], o[1], att};
+// The C handle is copied whole into the mirror rather than read as an array: indexing
+// `opaque_` makes GCC 12 spill the by-value argument to the stack (two dead stores per call).
+template <typename CHandle>
+[[gnu::always_inline]] inline RefBits decode(const CHandle& h) noexcept {
+  RefBits b;
+  std::memcpy(&b, &h, sizeof b);
+  b.attachment ^= kNoopAttachment;
+  if (b.attachment > kNoopAttachment) b.attachment = kNoopAttachment;
+  return b;
 }
 template <typename CHandle>
 void encode(const RefBits& b, CHandle& out) noexcept {
@@ -85,16 +91,27 @@ void encode(const RefBits& b, CHandle& out) noexcept {
 }
 
 [[gnu::always_inline]] inline Counter to_cpp(sipmetrics_counter h) noexcept {
-  return std::bit_cast<Counter>(decode(h.opaque_));
+  return std::bit_cast<Counter>(decode(h));
 }
 [[gnu::always_inline]] inline Summary to_cpp(sipmetrics_summary h) noexcept {
-  return std::bit_cast<Summary>(decode(h.opaque_));
+  return std::bit_cast<Summary>(decode(h));
+}
+[[gnu::always_inline]] inline GaugeMode mode_of(sipmetrics_gauge h) noexcept {
+  return static_cast<GaugeMode>(h.opaque_[3] & 3u);
+}
+[[gnu::always_inline]] inline Gauge to_cpp(sipmetrics_gauge h, GaugeMode mode) noexcept {
+  GaugeBits g{};
+  g.ref = decode(h);
+  g.mode = mode;
+  return std::bit_cast<Gauge>(g);
 }
 [[gnu::always_inline]] inline Gauge to_cpp(sipmetrics_gauge h) noexcept {
-  GaugeBits g{};
-  g.ref = decode(h.opaque_);
-  g.mode = static_cast<GaugeMode>(h.opaque_[3] & 3u);
-  return std::bit_cast<Gauge>(g);
+  return to_cpp(h, mode_of(h));
+}
+// Gauge::add for the other modes stamps the cell (a clock read): out of line, so that the
+// sum-mode path below needs no stack frame.
+[[gnu::noinline]] void gauge_add_stamped(sipmetrics_gauge h, double d) noexcept {
+  to_cpp(h).add(d);
 }
 sipmetrics_counter to_c(Counter c) noexcept {
   sipmetrics_counter out{};
@@ -387,7 +404,11 @@ SIPMETRICS_API void sipmetrics_counter_add(sipmetrics_counter counter, uint64_t 
   to_cpp(counter).add(n);
 }
 SIPMETRICS_API void sipmetrics_gauge_add(sipmetrics_gauge gauge, double d) noexcept {
-  to_cpp(gauge).add(d);
+  // Gauge::add with the mode a constant: the sum-mode path (the usual +1/-1) is inlined whole.
+  if (mode_of(gauge) == GaugeMode::kSum) [[likely]]
+    to_cpp(gauge, GaugeMode::kSum).add(d);
+  else
+    gauge_add_stamped(gauge, d);
 }
 SIPMETRICS_API void sipmetrics_gauge_set(sipmetrics_gauge gauge, double v) noexcept {
   to_cpp(gauge).set(v);
