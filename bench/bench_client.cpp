@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <sipmetrics/client.hpp>
+#include <sipmetrics/sipmetrics.h>
 
 namespace {
 
@@ -172,6 +173,51 @@ void BM_Summary_Observe_AtCell(benchmark::State& state) {
   state.counters["cell"] = static_cast<double>(pick->cell);
 }
 BENCHMARK(BM_Summary_Observe_AtCell)->Arg(0)->Arg(1)->Arg(4)->Arg(8)->Arg(64)->Arg(256)->Arg(510);
+// The C API (libsipmetrics.so, a call per update) against the C++ handles above, same loops.
+// libsipmetrics has an attachment of its own: a second writer on the same segment file.
+sipmetrics_client* c_client() {
+  static sipmetrics_client* c = [] {
+    sipmetrics_client* out = nullptr;
+    (void)sipmetrics_client_open(segment().path.c_str(), "bench-c", &out);
+    return out;
+  }();
+  return c;
+}
+
+void BM_CApi_CounterInc(benchmark::State& state) {
+  static sipmetrics_counter c = [] {
+    sipmetrics_counter h{};
+    if (sipmetrics_counter_get(c_client(), "bench_c_counter_total", "Bench.", nullptr, 0, &h) != SIPMETRICS_OK)
+      std::abort();
+    return h;
+  }();
+  for (auto _ : state) sipmetrics_counter_inc(c);
+}
+BENCHMARK(BM_CApi_CounterInc)->Threads(1)->Threads(2)->Threads(4);
+
+void BM_CApi_GaugeAdd(benchmark::State& state) {
+  static sipmetrics_gauge g = [] {
+    sipmetrics_gauge h{};
+    if (sipmetrics_gauge_get(c_client(), "bench_c_gauge_sum", "Bench.", nullptr, 0, SIPMETRICS_GAUGE_SUM,
+                             &h) != SIPMETRICS_OK)
+      std::abort();
+    return h;
+  }();
+  for (auto _ : state) sipmetrics_gauge_add(g, 1);
+}
+BENCHMARK(BM_CApi_GaugeAdd)->Threads(1)->Threads(2)->Threads(4);
+
+void BM_CApi_SummaryObserve(benchmark::State& state) {
+  static sipmetrics_summary s = [] {
+    sipmetrics_summary h{};
+    if (sipmetrics_summary_get(c_client(), "bench_c_latency_ms", "Bench.", nullptr, 0, 0, &h) != SIPMETRICS_OK)
+      std::abort();
+    return h;
+  }();
+  std::int64_t i = 0;
+  for (auto _ : state) sipmetrics_summary_observe(s, static_cast<double>(++i) * 0.5);
+}
+BENCHMARK(BM_CApi_SummaryObserve)->Threads(1)->Threads(2)->Threads(4);
 
 /// Two processes incrementing one series: aggregate throughput against one process, both timed
 /// here with the same code. Reports increments per second as `items_per_second`.

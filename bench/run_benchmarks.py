@@ -28,7 +28,7 @@ def ns(b):
     return b["real_time"] * scale
 
 
-client = run("bench_client", ["--benchmark_filter=Raw|Counter|Gauge|Summary"])
+client = run("bench_client", ["--benchmark_filter=Raw|Counter|Gauge|Summary|CApi"])
 procs = run("bench_client", ["--benchmark_filter=Processes", "--benchmark_repetitions=7"])
 daemon = run("bench_daemon")
 
@@ -62,6 +62,12 @@ if at_cell:
                  "<= 1.15x", "ok" if spread <= 1.15 else "MISSED"))
 
 
+# The C API against the C++ handle doing the same update, both measured in this run.
+for t in (1, 2):
+    for c_name, cpp_name in (("BM_CApi_CounterInc", "BM_Counter_Inc"), ("BM_CApi_GaugeAdd", "BM_Gauge_Add"),
+                             ("BM_CApi_SummaryObserve", "BM_Summary_Observe")):
+        ratio(f"{c_name}/threads:{t}", ns(client[f"{c_name}/threads:{t}"]), cpp_name,
+              ns(client[f"{cpp_name}/threads:{t}"]), 1.5)
 def starting(medians, prefix):
     return next(b for name, b in medians.items() if name.startswith(prefix))
 

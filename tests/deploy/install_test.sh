@@ -43,6 +43,12 @@ expected=(
 )
 while IFS= read -r h; do expected+=("include/${h#*/include/}"); done < <(
   cd "$SRC" && find shared/include client/include -type f -name '*.hpp' | sort)
+# The C API (cmake/c_api.cmake): its header, library, pkg-config file and the package's C targets.
+cache() { sed -n "s/^$1:[A-Z]*=//p" "$BUILD/CMakeCache.txt"; }
+libdir=$(cache CMAKE_INSTALL_LIBDIR) config=$(cache CMAKE_BUILD_TYPE | tr '[:upper:]' '[:lower:]')
+expected+=(include/sipmetrics/sipmetrics.h "$libdir/libsipmetrics.so.$(cache CMAKE_PROJECT_VERSION)"
+  "$libdir/pkgconfig/sipmetrics.pc" "$libdir/cmake/sipmetrics/sipmetricsCTargets.cmake"
+  "$libdir/cmake/sipmetrics/sipmetricsCTargets-${config:-noconfig}.cmake")
 got=$(cd "$P" && find . -type f | sed 's|^\./||' | sort)
 want=$(printf '%s\n' "${expected[@]}" | sort)
 if [[ $got == "$want" ]]; then

@@ -1,0 +1,73 @@
+/* c_api_fork_worker N SAMPLES: the Kamailio pattern through the C API. The parent resolves
+ * handles (and the SIP helpers' table) on the global client, then forks two children; child i
+ * (0, 1) makes N counter increments, adds 1 to a SUM gauge, sets a MAX gauge to 10 * (i + 1),
+ * observes SAMPLES samples of value i + 1 and counts i + 1 inbound 486 INVITE results. The
+ * parent itself writes nothing. Prints "ready" once both children are done, then waits for a
+ * signal; the children exit when the parent is gone. daemon_test.sh checks the totals. */
+#define _POSIX_C_SOURCE 200809L
+#include <signal.h>
+#include <sipmetrics/sipmetrics.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    fprintf(stderr, "usage: %s N SAMPLES\n", argv[0]);
+    return 2;
+  }
+  const long n = atol(argv[1]), samples = atol(argv[2]);
+  sipmetrics_client* c = sipmetrics_global();
+  sipmetrics_counter total;
+  sipmetrics_gauge active, peak;
+  sipmetrics_summary ms;
+  const sipmetrics_label labels[] = {{"transport", "sip"}};
+  if (sipmetrics_counter_get(c, "capi_fork_total", "Fork test.", labels, 1, &total) !=
+          SIPMETRICS_OK ||
+      sipmetrics_gauge_get(c, "capi_fork_active", "Fork test.", NULL, 0, SIPMETRICS_GAUGE_SUM,
+                           &active) != SIPMETRICS_OK ||
+      sipmetrics_gauge_get(c, "capi_fork_peak", "Fork test.", NULL, 0, SIPMETRICS_GAUGE_MAX,
+                           &peak) != SIPMETRICS_OK ||
+      sipmetrics_summary_get(c, "capi_fork_ms", "Fork test.", NULL, 0, 0, &ms) != SIPMETRICS_OK ||
+      sipmetrics_sip_prepare() != SIPMETRICS_OK) {
+    fprintf(stderr, "cannot resolve the handles\n");
+    return 1;
+  }
+  int done[2], parent_alive[2];
+  if (pipe(done) != 0 || pipe(parent_alive) != 0) return 1;
+  for (int i = 0; i < 2; ++i) {
+    const pid_t pid = fork();
+    if (pid < 0) return 1;
+    if (pid == 0) {
+      close(done[0]);
+      close(parent_alive[1]);
+      for (long k = 0; k < n; ++k) sipmetrics_counter_inc(total);
+      sipmetrics_gauge_add(active, 1);
+      sipmetrics_gauge_set(peak, 10.0 * (i + 1));
+      for (long k = 0; k < samples; ++k) sipmetrics_summary_observe(ms, i + 1);
+      for (int k = 0; k <= i; ++k)
+        sipmetrics_sip_invite_result(SIPMETRICS_SIP_DIRECTION_INBOUND, 486);
+      if (write(done[1], "d", 1) != 1) _exit(1);
+      char b;
+      while (read(parent_alive[0], &b, 1) > 0) {
+      }
+      _exit(0);
+    }
+  }
+  close(done[1]);
+  close(parent_alive[0]);
+  char b[2];
+  size_t got = 0;
+  while (got < 2) {
+    const ssize_t r = read(done[0], b + got, 2 - got);
+    if (r <= 0) {
+      fprintf(stderr, "a child died before it was done\n");
+      return 1;
+    }
+    got += (size_t)r;
+  }
+  printf("ready\n");
+  fflush(stdout);
+  for (;;) pause(); /* until a signal ends the parent; the children follow */
+}
