@@ -12,7 +12,8 @@
 //
 // Every helper exists twice: on Client::global() (the seed's package-level functions) and on an
 // explicit Client&. docs/metrics.md lists every family, its labels, values and bound; a test
-// keeps it equal to kFamilies below and to what a worker really exposes.
+// keeps it equal to kFamilies (<sipmetrics/sip_families.hpp>) and to what a worker really
+// exposes.
 //
 // Cost
 //   * Cold, once per Client (the first helper call, or prepare()): declares the label whitelist
