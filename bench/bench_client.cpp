@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include <sipmetrics/client.hpp>
 #include <sipmetrics/sipmetrics.h>
+#include <sipmetrics/client.hpp>
 
 namespace {
 
@@ -38,13 +38,15 @@ BenchSegment& segment() {
 }
 
 sipmetrics::Client& client() {
-  static sipmetrics::Client c{sipmetrics::Options{segment().path, "bench", sipmetrics::layout::kDefaultGeometry}};
+  static sipmetrics::Client c{
+      sipmetrics::Options{segment().path, "bench", sipmetrics::layout::kDefaultGeometry}};
   return c;
 }
 
 /// One cache line per thread in a MAP_SHARED mapping, like the segment's cells.
 std::atomic<std::uint64_t>* shm_lines() {
-  static void* p = ::mmap(nullptr, 64 * 64, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  static void* p =
+      ::mmap(nullptr, 64 * 64, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   return static_cast<std::atomic<std::uint64_t>*>(p);
 }
 
@@ -69,7 +71,8 @@ void BM_Counter_Inc(benchmark::State& state) {
 BENCHMARK(BM_Counter_Inc)->Threads(1)->Threads(2)->Threads(4);
 
 void BM_Gauge_Set(benchmark::State& state) {
-  static sipmetrics::Gauge g = client().gauge("bench_gauge", "Bench.", {}, sipmetrics::GaugeMode::kMax);
+  static sipmetrics::Gauge g =
+      client().gauge("bench_gauge", "Bench.", {}, sipmetrics::GaugeMode::kMax);
   // Values from an integer counter: `v += 1` on a double would put the benchmark's own
   // floating-point dependency chain (3 cycles an iteration) under the figure.
   std::int64_t i = 0;
@@ -111,7 +114,8 @@ void BM_Summary_Observe_Drained(benchmark::State& state) {
   for (auto _ : state) {
     s.observe(static_cast<double>(++i) * 0.5);
     if ((i & 4095) == 0)
-      lane->ring_tail.store(lane->ring_head.load(std::memory_order_relaxed), std::memory_order_release);
+      lane->ring_tail.store(lane->ring_head.load(std::memory_order_relaxed),
+                            std::memory_order_release);
   }
   if (lane->dropped.load() != dropped) state.SkipWithError("samples dropped: the ring filled");
 }
@@ -130,7 +134,8 @@ void BM_Summary_Observe_AtCell(benchmark::State& state) {
   static const std::vector<Placed> placed = [] {
     std::vector<Placed> out;
     for (int i = 0; i < 300; ++i) {  // 600 cells: every page offset at least once
-      sipmetrics::Summary s = client().summary("bench_cells_ms", "Bench.", {{"n", std::to_string(i)}});
+      sipmetrics::Summary s =
+          client().summary("bench_cells_ms", "Bench.", {{"n", std::to_string(i)}});
       out.push_back({s, 0});
     }
     // Read each one's first cell back from the catalog, as the daemon would.
@@ -142,7 +147,8 @@ void BM_Summary_Observe_AtCell(benchmark::State& state) {
           !sipmetrics::detail::decode_key(*v.arena_bytes(entry.key_offset, entry.key_length), k) ||
           k.name != "bench_cells_ms")
         continue;
-      out[static_cast<std::size_t>(std::stoi(std::string(k.labels[0].value)))].cell = entry.first_cell;
+      out[static_cast<std::size_t>(std::stoi(std::string(k.labels[0].value)))].cell =
+          entry.first_cell;
     }
     return out;
   }();
@@ -168,7 +174,8 @@ void BM_Summary_Observe_AtCell(benchmark::State& state) {
   for (auto _ : state) {
     s.observe(static_cast<double>(++i) * 0.5);
     if ((i & 4095) == 0)
-      lane->ring_tail.store(lane->ring_head.load(std::memory_order_relaxed), std::memory_order_release);
+      lane->ring_tail.store(lane->ring_head.load(std::memory_order_relaxed),
+                            std::memory_order_release);
   }
   state.counters["cell"] = static_cast<double>(pick->cell);
 }
@@ -187,7 +194,8 @@ sipmetrics_client* c_client() {
 void BM_CApi_CounterInc(benchmark::State& state) {
   static sipmetrics_counter c = [] {
     sipmetrics_counter h{};
-    if (sipmetrics_counter_get(c_client(), "bench_c_counter_total", "Bench.", nullptr, 0, &h) != SIPMETRICS_OK)
+    if (sipmetrics_counter_get(c_client(), "bench_c_counter_total", "Bench.", nullptr, 0, &h) !=
+        SIPMETRICS_OK)
       std::abort();
     return h;
   }();
@@ -198,8 +206,8 @@ BENCHMARK(BM_CApi_CounterInc)->Threads(1)->Threads(2)->Threads(4);
 void BM_CApi_GaugeAdd(benchmark::State& state) {
   static sipmetrics_gauge g = [] {
     sipmetrics_gauge h{};
-    if (sipmetrics_gauge_get(c_client(), "bench_c_gauge_sum", "Bench.", nullptr, 0, SIPMETRICS_GAUGE_SUM,
-                             &h) != SIPMETRICS_OK)
+    if (sipmetrics_gauge_get(c_client(), "bench_c_gauge_sum", "Bench.", nullptr, 0,
+                             SIPMETRICS_GAUGE_SUM, &h) != SIPMETRICS_OK)
       std::abort();
     return h;
   }();
@@ -210,7 +218,8 @@ BENCHMARK(BM_CApi_GaugeAdd)->Threads(1)->Threads(2)->Threads(4);
 void BM_CApi_SummaryObserve(benchmark::State& state) {
   static sipmetrics_summary s = [] {
     sipmetrics_summary h{};
-    if (sipmetrics_summary_get(c_client(), "bench_c_latency_ms", "Bench.", nullptr, 0, 0, &h) != SIPMETRICS_OK)
+    if (sipmetrics_summary_get(c_client(), "bench_c_latency_ms", "Bench.", nullptr, 0, 0, &h) !=
+        SIPMETRICS_OK)
       std::abort();
     return h;
   }();
@@ -235,7 +244,8 @@ void run_processes(benchmark::State& state, int processes) {
       }
     }
     for (int p = 0; p < processes; ++p) ::waitpid(pids[p], nullptr, 0);
-    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    state.SetIterationTime(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   state.SetItemsProcessed(state.iterations() * per_process * processes);
 }

@@ -10,16 +10,16 @@
 //   BM_Exporter_Scrape_16Writers — 16 writer processes sharing 1,000 series.
 // Writers are forked children that stay alive while measured (a process cannot see its own
 // record locks, so the benchmark process itself never writes).
-#include <benchmark/benchmark.h>
 #include <arpa/inet.h>
+#include <benchmark/benchmark.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <zlib.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <charconv>
@@ -240,9 +240,12 @@ class RawScraper {
 
   /// One GET /metrics; the body's size (inflated), or 0 on any failure.
   std::size_t get(bool gzip) {
-    const std::string req = std::string("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: ") +
-                            (gzip ? "gzip" : "identity") + "\r\n\r\n";
-    if (!ok_ || ::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) return 0;
+    const std::string req =
+        std::string("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: ") +
+        (gzip ? "gzip" : "identity") + "\r\n\r\n";
+    if (!ok_ ||
+        ::send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
+      return 0;
     std::size_t have = 0, head = std::string::npos;
     while (head == std::string::npos) {
       if (!fill(have)) return 0;

@@ -15,21 +15,21 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <bit>
-#include <cstring>
-#include <filesystem>
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <httplib.h>
+#include <CLI/CLI.hpp>
 #include <sipmetrics/sip.hpp>
 
 namespace {
@@ -111,21 +111,25 @@ double thread_cpu_ns() {
     for (; ops_due >= 1; ops_due -= 1, ++ops) {
       switch (value++ & 3) {
         case 0: sip::invite_result(sip::Direction::inbound, 200); break;
-        case 1: sip::bye(sip::Direction::outbound, sip::ByeBy::local, sip::ByeReason::normal); break;
+        case 1:
+          sip::bye(sip::Direction::outbound, sip::ByeBy::local, sip::ByeReason::normal);
+          break;
         case 2: sip::call_started(sip::Transport::sip); break;
         default: sip::call_ended(sip::Transport::sip, sip::CallStatus::ok);
       }
     }
     for (auto& c : extra) c.inc();
     const double ns = thread_cpu_ns() - t0;
-    const double n = static_cast<double>(ops) + s.samples_per_sec / 1000 + static_cast<double>(extra.size());
+    const double n =
+        static_cast<double>(ops) + s.samples_per_sec / 1000 + static_cast<double>(extra.size());
     (busy ? ns_busy : ns_quiet) += ns;
     (busy ? n_busy : n_quiet) += n;
     std::this_thread::sleep_until(next + std::chrono::milliseconds(1));
   }
   char line[128];
-  const int len = std::snprintf(line, sizeof line, "%.2f %.2f\n", n_quiet > 0 ? ns_quiet / n_quiet : 0,
-                                n_busy > 0 ? ns_busy / n_busy : 0);
+  const int len =
+      std::snprintf(line, sizeof line, "%.2f %.2f\n", n_quiet > 0 ? ns_quiet / n_quiet : 0,
+                    n_busy > 0 ? ns_busy / n_busy : 0);
   (void)!::write(out_fd, line, static_cast<std::size_t>(len));
   ::_exit(0);
 }
@@ -146,9 +150,12 @@ int main(int argc, char** argv) {
   app.add_option("--samples-per-sec", s.samples_per_sec, "Summary samples per second per worker");
   app.add_option("--ops-per-sec", s.ops_per_sec, "SIP helper calls per second per worker");
   app.add_option("--seconds", s.seconds, "Duration")->check(CLI::Range(1.0, 600.0));
-  app.add_option("--scrape-ms", s.scrape_ms, "Scrape interval; 0: no scrapes")->check(CLI::Range(0, 60000));
-  app.add_option("--series", s.series, "Extra counter series per worker")->check(CLI::Range(0, 100000));
-  app.add_option("--idle-writers", s.idle_writers, "Attached writers that do nothing")->check(CLI::Range(0, 1000));
+  app.add_option("--scrape-ms", s.scrape_ms, "Scrape interval; 0: no scrapes")
+      ->check(CLI::Range(0, 60000));
+  app.add_option("--series", s.series, "Extra counter series per worker")
+      ->check(CLI::Range(0, 100000));
+  app.add_option("--idle-writers", s.idle_writers, "Attached writers that do nothing")
+      ->check(CLI::Range(0, 1000));
   CLI11_PARSE(app, argc, argv);
 
   char dir[] = "/tmp/sipmetrics-load-XXXXXX";
@@ -166,8 +173,8 @@ int main(int argc, char** argv) {
     s.port = ntohs(a.sin_port);
     ::close(probe);
   }
-  const int max_series = std::max(4096, static_cast<int>(std::bit_ceil(
-                                            static_cast<unsigned>(s.series * std::max(1, s.workers) + 256))));
+  const int max_series = std::max(4096, static_cast<int>(std::bit_ceil(static_cast<unsigned>(
+                                            s.series * std::max(1, s.workers) + 256))));
   const std::string listen = "127.0.0.1:" + std::to_string(s.port);
   const std::string series_arg = std::to_string(max_series);
   const std::string cells_arg = std::to_string(max_series * 2);
@@ -175,15 +182,17 @@ int main(int argc, char** argv) {
   const std::string lanes_arg = std::to_string(std::max(192, 2 * (s.workers + s.idle_writers) + 8));
   const pid_t daemon = ::fork();
   if (daemon == 0) {
-    ::execl(s.daemon.c_str(), s.daemon.c_str(), "--listen", listen.c_str(), "--segment", segment.c_str(),
-            "--max-series", series_arg.c_str(), "--max-cells", cells_arg.c_str(), "--max-writers",
-            writers_arg.c_str(), "--lane-pool", lanes_arg.c_str(), "--max-series-per-family", "1048576",
-            "--log-level", "warn", static_cast<char*>(nullptr));
+    ::execl(s.daemon.c_str(), s.daemon.c_str(), "--listen", listen.c_str(), "--segment",
+            segment.c_str(), "--max-series", series_arg.c_str(), "--max-cells", cells_arg.c_str(),
+            "--max-writers", writers_arg.c_str(), "--lane-pool", lanes_arg.c_str(),
+            "--max-series-per-family", "1048576", "--log-level", "warn",
+            static_cast<char*>(nullptr));
     ::_exit(127);
   }
   httplib::Client http("127.0.0.1", s.port);
   http.set_read_timeout(10, 0);
-  for (int i = 0; i < 100 && !http.Get("/healthz"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (int i = 0; i < 100 && !http.Get("/healthz"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
 
   auto* scraping = static_cast<std::atomic<int>*>(
       ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
@@ -246,16 +255,22 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(dir);
 
   const double samples = metric(last, "load_latency_ms_count");
-  std::printf("workers %d, idle writers %d, %.0f samples/s and %.0f SIP calls/s per worker, %d extra series each, %.0f s\n",
-              s.workers, s.idle_writers, s.samples_per_sec, s.ops_per_sec, s.series, elapsed);
+  std::printf(
+      "workers %d, idle writers %d, %.0f samples/s and %.0f SIP calls/s per worker, %d extra "
+      "series each, %.0f s\n",
+      s.workers, s.idle_writers, s.samples_per_sec, s.ops_per_sec, s.series, elapsed);
   std::printf("samples recorded            %.0f (%.0f/s)\n", samples, samples / elapsed);
-  std::printf("samples dropped             %.0f\n", metric(last, "voiceserver_metrics_observe_dropped_total"));
-  std::printf("samples drained             %.0f\n", metric(last, "sipmetrics_samples_drained_total"));
+  std::printf("samples dropped             %.0f\n",
+              metric(last, "voiceserver_metrics_observe_dropped_total"));
+  std::printf("samples drained             %.0f\n",
+              metric(last, "sipmetrics_samples_drained_total"));
   std::printf("daemon CPU                  %.2f %% of a core\n", 100 * cpu / elapsed);
-  std::printf("daemon RSS                  %.1f MB (peak %.1f MB)\n", static_cast<double>(rss_kb) / 1024,
-              static_cast<double>(hwm_kb) / 1024);
-  std::printf("scrapes                     %zu, p50 %.3f ms, p99 %.3f ms, %zu bytes\n", scrape_ms.size(),
-              percentile(scrape_ms, 0.5), percentile(scrape_ms, 0.99), last.size());
-  std::printf("worker hot path             %.2f ns/op quiet, %.2f ns/op during scrapes\n", quiet, busy);
+  std::printf("daemon RSS                  %.1f MB (peak %.1f MB)\n",
+              static_cast<double>(rss_kb) / 1024, static_cast<double>(hwm_kb) / 1024);
+  std::printf("scrapes                     %zu, p50 %.3f ms, p99 %.3f ms, %zu bytes\n",
+              scrape_ms.size(), percentile(scrape_ms, 0.5), percentile(scrape_ms, 0.99),
+              last.size());
+  std::printf("worker hot path             %.2f ns/op quiet, %.2f ns/op during scrapes\n", quiet,
+              busy);
   return 0;
 }

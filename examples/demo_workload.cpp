@@ -70,10 +70,10 @@ class Worker {
     }
     if (transport == sip::Transport::webrtc) {
       const double d = u();
-      const sip::DtlsResult dtls = d < 0.97    ? sip::DtlsResult::ok
-                                   : d < 0.98  ? sip::DtlsResult::timeout
-                                   : d < 0.99  ? sip::DtlsResult::fail
-                                               : sip::DtlsResult::fingerprint_mismatch;
+      const sip::DtlsResult dtls = d < 0.97   ? sip::DtlsResult::ok
+                                   : d < 0.98 ? sip::DtlsResult::timeout
+                                   : d < 0.99 ? sip::DtlsResult::fail
+                                              : sip::DtlsResult::fingerprint_mismatch;
       sip::dtls_handshake(dtls);
       if (dtls != sip::DtlsResult::ok) {
         sip::bye(direction, sip::ByeBy::local, sip::ByeReason::error);
@@ -82,7 +82,8 @@ class Worker {
     }
 
     // OnACK: attach the voice engine.
-    sip::VoiceAttachMode mode = u() < 0.7 ? sip::VoiceAttachMode::cascaded : sip::VoiceAttachMode::realtime;
+    sip::VoiceAttachMode mode =
+        u() < 0.7 ? sip::VoiceAttachMode::cascaded : sip::VoiceAttachMode::realtime;
     if (mode == sip::VoiceAttachMode::cascaded && u() < 0.02) {
       sip::voice_attach_mode_fallback(sip::VoiceMode::pipeline, sip::VoiceMode::realtime);
       mode = sip::VoiceAttachMode::realtime;
@@ -123,10 +124,13 @@ class Worker {
       }
       const double r = u();
       sip::CallStatus status = sip::CallStatus::ok;
-      if (r > 0.99) status = call.transport == sip::Transport::webrtc ? sip::CallStatus::ice_failed
-                                                                     : sip::CallStatus::pipeline_error;
-      else if (r > 0.97) status = sip::CallStatus::pipeline_error;
-      else if (r > 0.90) status = sip::CallStatus::dialog_hangup;
+      if (r > 0.99)
+        status = call.transport == sip::Transport::webrtc ? sip::CallStatus::ice_failed
+                                                          : sip::CallStatus::pipeline_error;
+      else if (r > 0.97)
+        status = sip::CallStatus::pipeline_error;
+      else if (r > 0.90)
+        status = sip::CallStatus::dialog_hangup;
       const double b = u();
       if (status == sip::CallStatus::pipeline_error)
         sip::bye(call.direction, sip::ByeBy::local, sip::ByeReason::error);
@@ -193,9 +197,12 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--workers") workers = std::atoi(next());
-    else if (a == "--seconds") seconds = std::atof(next());
-    else if (a == "--cps") cps = std::atof(next());
+    if (a == "--workers")
+      workers = std::atoi(next());
+    else if (a == "--seconds")
+      seconds = std::atof(next());
+    else if (a == "--cps")
+      cps = std::atof(next());
     else {
       std::fprintf(stderr, "usage: sipmetrics-demo [--workers N] [--seconds S] [--cps N]\n");
       return a == "--help" || a == "-h" ? 0 : 2;
@@ -215,8 +222,10 @@ int main(int argc, char** argv) {
   for (int w = 0; w < workers; ++w) {
     const pid_t pid = ::fork();
     if (pid == 0) _exit(worker(w, seconds, cps));
-    if (pid < 0) std::perror("fork");
-    else children.push_back(pid);
+    if (pid < 0)
+      std::perror("fork");
+    else
+      children.push_back(pid);
   }
   int status = 0;
   bool forwarded = false;

@@ -37,11 +37,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   for (const auto& [user, hash] : c.basic_auth_users) {
     if (user.find(':') != std::string::npos) finding("a user name with ':' accepted: " + user);
-    if (hash.size() != 60 || !hash.starts_with("$2")) finding("a non-bcrypt hash accepted: " + hash);
+    if (hash.size() != 60 || !hash.starts_with("$2"))
+      finding("a non-bcrypt hash accepted: " + hash);
   }
   if (c.tls && (c.tls->cert_file.empty() || c.tls->key_file.empty()))
     finding("TLS accepted without both files");
-  if (!c.bearer_token_file.empty() && c.bearer_token.empty()) finding("an empty bearer token accepted");
+  if (!c.bearer_token_file.empty() && c.bearer_token.empty())
+    finding("an empty bearer token accepted");
   // The authenticator takes whatever the parser accepted.
   sipmetrics::Authenticator auth;
   auth.apply(c);

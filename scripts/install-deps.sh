@@ -4,6 +4,7 @@
 #   scripts/install-deps.sh            build + test dependencies
 #   scripts/install-deps.sh --bench    also Google Benchmark
 #   scripts/install-deps.sh --fuzz     also clang 14 and its libFuzzer/sanitizer runtimes
+#   scripts/install-deps.sh --lint     also clang-format 14 and clang-tidy 14
 #   scripts/install-deps.sh --runtime  only what the sipmetricsd binary needs at run time
 set -euo pipefail
 
@@ -16,8 +17,9 @@ case "${1:-}" in
   "") ;;
   --bench) want+=(libbenchmark-dev) ;;
   --fuzz) want+=(clang-14 libclang-rt-14-dev) ;;
+  --lint) want+=(clang-format-14 clang-tidy-14) ;;
   --runtime) want=("${runtime[@]}") ;;
-  *) echo "usage: $0 [--bench|--fuzz|--runtime]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--bench|--fuzz|--lint|--runtime]" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -19,14 +19,16 @@
 // general-dynamic model a shared library gets by default costs a __tls_get_addr call each time.
 #include <sipmetrics/sipmetrics.h>
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstring>
-#include <sipmetrics/client.hpp>
-#include <sipmetrics/sip.hpp>
 #include <string>
 #include <string_view>
 #include <type_traits>
+
+#include <sipmetrics/client.hpp>
+#include <sipmetrics/sip.hpp>
 
 namespace {
 
@@ -281,19 +283,18 @@ static_assert(SIPMETRICS_SIP_METHOD_OTHER + 1 == sip::kMethods.size());
 // NUL-terminated literal.
 template <std::size_t N>
 constexpr bool c_strings(const std::array<sipmetrics::Label, N>& labels) {
-  for (const sipmetrics::Label& l : labels)
-    if (l.key.data()[l.key.size()] != '\0' || l.value.data()[l.value.size()] != '\0') return false;
-  return true;
+  // The byte just past each view must be its literal's terminator: data()[size()], which a
+  // string_view's operator[] may not read.
+  return std::ranges::all_of(labels, [](const sipmetrics::Label& l) {
+    // NOLINTNEXTLINE(readability-simplify-subscript-expr)
+    return l.key.data()[l.key.size()] == '\0' && l.value.data()[l.value.size()] == '\0';
+  });
 }
-static_assert(
-    [] {
-      for (const auto& set : sip::detail::kCallLabelSets)
-        if (!c_strings(set)) return false;
-      for (const auto& set : sip::detail::kDialogLabelSets)
-        if (!c_strings(set)) return false;
-      return true;
-    }(),
-    "label sets must be NUL-terminated literals");
+static_assert(std::ranges::all_of(sip::detail::kCallLabelSets,
+                                  [](const auto& set) { return c_strings(set); }) &&
+                  std::ranges::all_of(sip::detail::kDialogLabelSets,
+                                      [](const auto& set) { return c_strings(set); }),
+              "label sets must be NUL-terminated literals");
 
 std::size_t labels_out(sipmetrics::Labels l, sipmetrics_label* out) noexcept {
   if (out == nullptr || l.size() != 2) return 0;
@@ -310,16 +311,12 @@ extern "C" {
 // ---------------------------------------------------------------------------------
 SIPMETRICS_API const char* sipmetrics_status_string(sipmetrics_status status) noexcept {
   switch (status) {
-    case SIPMETRICS_OK:
-      return "ok";
-    case SIPMETRICS_DETACHED:
-      return "detached: the client cannot use its segment";
+    case SIPMETRICS_OK: return "ok";
+    case SIPMETRICS_DETACHED: return "detached: the client cannot use its segment";
     case SIPMETRICS_REFUSED:
       return "refused by the segment (name, labels, capacity or type conflict)";
-    case SIPMETRICS_INVALID_ARGUMENT:
-      return "invalid argument";
-    case SIPMETRICS_NO_MEMORY:
-      return "out of memory";
+    case SIPMETRICS_INVALID_ARGUMENT: return "invalid argument";
+    case SIPMETRICS_NO_MEMORY: return "out of memory";
   }
   return "unknown status";
 }
@@ -436,7 +433,7 @@ SIPMETRICS_API sipmetrics_status sipmetrics_register_labels(sipmetrics_client* c
     return SIPMETRICS_INVALID_ARGUMENT;
   std::array<std::string_view, kMaxKeys + 1> views{};
   const std::size_t n = nkeys < views.size() ? nkeys : views.size();  // > 255: refused below
-  for (std::size_t i = 0; i < n; ++i) {
+  for (std::size_t i = 0; keys != nullptr && i < n; ++i) {
     if (keys[i] == nullptr) return SIPMETRICS_INVALID_ARGUMENT;
     views[i] = keys[i];
   }

@@ -10,7 +10,8 @@ namespace sipmetrics {
 constexpr bool ascii_iequals(std::string_view a, std::string_view b) noexcept {
   auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
   return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [&lower](char x, char y) { return lower(x) == lower(y); });
+         std::equal(a.begin(), a.end(), b.begin(),
+                    [&lower](char x, char y) { return lower(x) == lower(y); });
 }
 
 }  // namespace sipmetrics

@@ -112,8 +112,9 @@ bool Catalog::refresh_whitelists() {
       continue;
     }
     const std::string_view family = decoded.family;
-    std::vector<std::string> keys(decoded.keys.begin(),
-                                  decoded.keys.begin() + static_cast<std::ptrdiff_t>(decoded.key_count));
+    std::vector<std::string> keys(
+        decoded.keys.begin(),
+        decoded.keys.begin() + static_cast<std::ptrdiff_t>(decoded.key_count));
     std::sort(keys.begin(), keys.end());
     keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
     auto& slot = whitelists_[std::string(family)];

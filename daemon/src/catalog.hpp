@@ -7,9 +7,9 @@
 #include <utility>
 #include <vector>
 
+#include <sipmetrics/layout.hpp>
 #include <sipmetrics/segment/cells.hpp>
 #include <sipmetrics/segment/view.hpp>
-#include <sipmetrics/layout.hpp>
 
 namespace sipmetrics {
 

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <exception>
 #include <string>
 #include <variant>
 
@@ -13,14 +14,17 @@
 
 #include "inspect.hpp"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   CLI::App app{"sipmetrics-ctl: operator tools for a sipmetrics shared-memory segment"};
   app.require_subcommand(1);
   std::string segment;
   bool json = false;
   CLI::App* inspect = app.add_subcommand(
-      "inspect", "Print the segment's header, capacities and use, refusals, drops and writers "
-                 "(pid, name, alive or dead, lanes)");
+      "inspect",
+      "Print the segment's header, capacities and use, refusals, drops and writers "
+      "(pid, name, alive or dead, lanes)");
   inspect->add_option("--segment", segment, "Segment name or file path (default: sipmetrics)")
       ->envname("SIPMETRICS_SEGMENT");
   inspect->add_flag("--json", json, "Print JSON instead of text");
@@ -35,7 +39,8 @@ int main(int argc, char** argv) {
                  file.c_str());
     return 1;
   }
-  auto opened = sipmetrics::detail::SegmentFile::open(segment, sipmetrics::layout::kDefaultGeometry);
+  auto opened =
+      sipmetrics::detail::SegmentFile::open(segment, sipmetrics::layout::kDefaultGeometry);
   if (auto* err = std::get_if<sipmetrics::detail::OpenError>(&opened)) {
     std::fprintf(stderr, "sipmetrics-ctl: %s\n", err->message.c_str());
     return 1;
@@ -45,4 +50,15 @@ int main(int argc, char** argv) {
   const std::string out = json ? sipmetrics::format_json(r) : sipmetrics::format_text(r);
   std::fwrite(out.data(), 1, out.size(), stdout);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sipmetrics-ctl: fatal: %s\n", e.what());
+    return 1;
+  }
 }

@@ -92,7 +92,8 @@ void Drainer::apply(WindowSettings settings, const Catalog& catalog, std::int64_
     windows_[i]->append_values(values);
     const std::size_t keep = std::min(values.size(), fresh->max_samples());
     // Ages restart at now: the old timestamps were measured against the old bound.
-    for (std::size_t k = values.size() - keep; k < values.size(); ++k) fresh->push(values[k], now_ns);
+    for (std::size_t k = values.size() - keep; k < values.size(); ++k)
+      fresh->push(values[k], now_ns);
     windows_[i] = std::move(fresh);
   }
 }

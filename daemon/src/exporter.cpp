@@ -28,7 +28,7 @@ std::int64_t Exporter::now_ns() noexcept {
       .count();
 }
 
-void Exporter::run(std::stop_token stop) {
+void Exporter::run(const std::stop_token& stop) {
   // The constructor has just swept: the next sweep is one interval away.
   auto next_sweep = std::chrono::steady_clock::now() + [this] {
     std::lock_guard lock(mu_);
@@ -46,7 +46,8 @@ void Exporter::run(std::stop_token stop) {
     if (sweep) next_sweep = now + sweep_every;
     // A ring found a quarter full means a fast producer: come back sooner than the interval.
     const bool hurry = tick(sweep);
-    std::this_thread::sleep_for(hurry ? std::min(drain_every, std::chrono::milliseconds(1)) : drain_every);
+    std::this_thread::sleep_for(hurry ? std::min(drain_every, std::chrono::milliseconds(1))
+                                      : drain_every);
   }
 }
 
@@ -116,7 +117,8 @@ void Exporter::render_self_metrics(Exposition& out, std::chrono::steady_clock::t
     std::uint64_t used, capacity;
   };
   const Use uses[] = {
-      {"arena_bytes", std::min<std::uint64_t>(h.arena_used.load(std::memory_order_relaxed), g.arena_bytes),
+      {"arena_bytes",
+       std::min<std::uint64_t>(h.arena_used.load(std::memory_order_relaxed), g.arena_bytes),
        g.arena_bytes},
       {"cells", std::min<std::uint64_t>(h.cells_used.load(std::memory_order_relaxed), g.max_cells),
        g.max_cells},
@@ -129,23 +131,26 @@ void Exporter::render_self_metrics(Exposition& out, std::chrono::steady_clock::t
   };
   std::string labels;
   {
-    const std::string name(out.family("sipmetrics_segment_used", "Segment resources in use.", "gauge"));
-    for (const Use& u : uses) out.sample(name, "", labels.assign("resource=\"") + u.resource + "\"", u.used);
+    const std::string name(
+        out.family("sipmetrics_segment_used", "Segment resources in use.", "gauge"));
+    for (const Use& u : uses)
+      out.sample(name, "", labels.assign("resource=\"") + u.resource + "\"", u.used);
   }
   {
-    const std::string name(out.family("sipmetrics_segment_capacity",
-                                      "Segment resource capacities, fixed when the segment was created.",
-                                      "gauge"));
+    const std::string name(
+        out.family("sipmetrics_segment_capacity",
+                   "Segment resource capacities, fixed when the segment was created.", "gauge"));
     for (const Use& u : uses)
       out.sample(name, "", labels.assign("resource=\"") + u.resource + "\"", u.capacity);
   }
-  single("sipmetrics_segment_size_bytes", "Size of the shared-memory segment.", "gauge", view_.size());
+  single("sipmetrics_segment_size_bytes", "Size of the shared-memory segment.", "gauge",
+         view_.size());
 
   {
-    const std::string name(out.family(
-        "sipmetrics_refusals_total",
-        "Registrations and attaches refused by clients, by reason; the affected handles are no-ops.",
-        "counter"));
+    const std::string name(out.family("sipmetrics_refusals_total",
+                                      "Registrations and attaches refused by clients, by reason; "
+                                      "the affected handles are no-ops.",
+                                      "counter"));
     for (std::uint32_t r = 0; r < layout::kRefusalKinds; ++r)
       out.sample(name, "", labels.assign("reason=\"") + kRefusalNames[r] + "\"",
                  h.refusals[r].load(std::memory_order_relaxed));
@@ -179,8 +184,9 @@ void Exporter::render_self_metrics(Exposition& out, std::chrono::steady_clock::t
 
 void Exporter::apply(const ExporterSettings& settings) {
   std::lock_guard lock(mu_);
-  const bool windows_changed = settings.windows.default_samples != settings_.windows.default_samples ||
-                               settings.windows.max_age_ns != settings_.windows.max_age_ns;
+  const bool windows_changed =
+      settings.windows.default_samples != settings_.windows.default_samples ||
+      settings.windows.max_age_ns != settings_.windows.max_age_ns;
   settings_ = settings;
   plan_stale_ = true;
   if (windows_changed) drainer_.apply(settings_.windows, catalog_, now_ns());

@@ -38,7 +38,7 @@ class Exporter {
 
   /// Drains rings every drain_interval and sweeps writers every housekeeping_interval until
   /// stop is requested.
-  void run(std::stop_token stop);
+  void run(const std::stop_token& stop);
   /// One drain pass, plus a writer sweep when `housekeeping`; what run() does each period.
   /// True when some ring was at least a quarter full (drain again soon).
   bool tick(bool housekeeping);

@@ -19,7 +19,8 @@ std::string_view type_name(layout::MetricType t) {
 }
 
 /// Combines a gauge's sources according to its mode.
-double gauge_value(const PlanFamily& fam, std::span<const PlanSource> sources, const CellTotals& t) {
+double gauge_value(const PlanFamily& fam, std::span<const PlanSource> sources,
+                   const CellTotals& t) {
   double v = 0;
   bool have = false;
   std::uint64_t best_stamp = 0;

@@ -5,14 +5,14 @@
 #include <httplib.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <array>
@@ -44,10 +44,11 @@ constexpr const char* kPlain = "text/plain; charset=utf-8";
 /// client lists `br`: every answer here goes out as a provider instead.
 void set_body(httplib::Response& res, std::string body, const std::string& type) {
   auto owned = std::make_shared<const std::string>(std::move(body));
-  res.set_content_provider(owned->size(), type,
-                           [owned](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
-                             return sink.write(owned->data() + offset, length);
-                           });
+  res.set_content_provider(
+      owned->size(), type,
+      [owned](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+        return sink.write(owned->data() + offset, length);
+      });
 }
 
 }  // namespace
@@ -90,14 +91,13 @@ class ScrapeBufferPool : public std::enable_shared_from_this<ScrapeBufferPool> {
 
 namespace {
 
-
 /// Logs `what` at most once a minute, with how often it happened since the last line.
 class RateLimitedWarning {
  public:
   void note(const char* what, const std::string& detail) {
     const std::uint64_t n = count_.fetch_add(1, std::memory_order_relaxed) + 1;
-    const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                                 Clock::now().time_since_epoch()).count();
+    const std::int64_t now =
+        std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count();
     std::int64_t last = last_.load(std::memory_order_relaxed);
     if (last != 0 && now - last < 60) return;
     if (!last_.compare_exchange_strong(last, now, std::memory_order_relaxed)) return;
@@ -119,7 +119,8 @@ RateLimitedWarning g_denied_warning;
 bool wait_fd(int fd, short events, Clock::time_point deadline, const std::atomic<int>& listen_fd) {
   for (;;) {
     if (listen_fd.load(std::memory_order_relaxed) == INVALID_SOCKET) return false;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left <= 0ms) return false;
     pollfd p{fd, events, 0};
     const int r = ::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(left.count() + 1, 100)));
@@ -128,7 +129,7 @@ bool wait_fd(int fd, short events, Clock::time_point deadline, const std::atomic
   }
 }
 
-// ---- Connections ----------------------------------------------------------------------------------
+// ---- Connections --------------------------------------------------------------------------------
 
 /// One client connection as cpp-httplib's parser sees it, with this file's limits enforced
 /// underneath: a byte budget and a deadline per request head, a deadline per response.
@@ -153,10 +154,9 @@ class Connection final : public httplib::Stream {
   /// Answers a request that failed before cpp-httplib could (a timeout or an oversized head).
   void finish_request() {
     if (wrote_ || (!timed_out_ && !overflow_)) return;
-    const char* r =
-        timed_out_ ? "HTTP/1.1 408 Request Timeout\r\n"
-        : line_seen_ ? "HTTP/1.1 431 Request Header Fields Too Large\r\n"
-                     : "HTTP/1.1 414 URI Too Long\r\n";
+    const char* r = timed_out_   ? "HTTP/1.1 408 Request Timeout\r\n"
+                    : line_seen_ ? "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                                 : "HTTP/1.1 414 URI Too Long\r\n";
     std::string msg = std::string(r) + "Content-Length: 0\r\nConnection: close\r\n\r\n";
     const bool was_timed_out = timed_out_;
     timed_out_ = false;  // let the write run on a short deadline of its own
@@ -170,7 +170,14 @@ class Connection final : public httplib::Stream {
   bool poisoned() const noexcept {
     if (timed_out_ || overflow_) return true;
     switch (status_) {
-      case 400: case 405: case 408: case 411: case 413: case 414: case 429: case 431: return true;
+      case 400:
+      case 405:
+      case 408:
+      case 411:
+      case 413:
+      case 414:
+      case 429:
+      case 431: return true;
       default: return status_ >= 500;
     }
   }
@@ -207,8 +214,9 @@ class Connection final : public httplib::Stream {
     std::string h(ptr, size);
     if (status_ == 400 && (overflow_ || timed_out_)) {
       status_ = timed_out_ ? 408 : 431;
-      h.replace(0, h.find("\r\n"), timed_out_ ? "HTTP/1.1 408 Request Timeout"
-                                              : "HTTP/1.1 431 Request Header Fields Too Large");
+      h.replace(0, h.find("\r\n"),
+                timed_out_ ? "HTTP/1.1 408 Request Timeout"
+                           : "HTTP/1.1 431 Request Header Fields Too Large");
     }
     const auto end = h.find("\r\n\r\n");
     const auto ka = h.find("\r\nKeep-Alive: ");
@@ -245,8 +253,10 @@ class Connection final : public httplib::Stream {
         const int r = SSL_write(ssl_, ptr, static_cast<int>(chunk));
         if (r > 0) return r;
         const int e = SSL_get_error(ssl_, r);
-        if (e == SSL_ERROR_WANT_READ) ev = POLLIN;
-        else if (e != SSL_ERROR_WANT_WRITE) return -1;
+        if (e == SSL_ERROR_WANT_READ)
+          ev = POLLIN;
+        else if (e != SSL_ERROR_WANT_WRITE)
+          return -1;
       } else {
         const ssize_t n = ::send(fd_, ptr, chunk, MSG_NOSIGNAL);
         if (n >= 0) return n;
@@ -281,8 +291,10 @@ class Connection final : public httplib::Stream {
         } else {
           const int e = SSL_get_error(ssl_, r);
           if (e == SSL_ERROR_ZERO_RETURN) return 0;
-          if (e == SSL_ERROR_WANT_WRITE) ev = POLLOUT;
-          else if (e != SSL_ERROR_WANT_READ) return -1;
+          if (e == SSL_ERROR_WANT_WRITE)
+            ev = POLLOUT;
+          else if (e != SSL_ERROR_WANT_READ)
+            return -1;
         }
       } else {
         n = ::recv(fd_, buf_.data(), want, 0);
@@ -336,7 +348,7 @@ class Connection final : public httplib::Stream {
   int fd_;
   SSL* ssl_;
   const std::atomic<int>& listen_fd_;
-  std::array<char, 16 * 1024> buf_{};
+  std::array<char, std::size_t{16} * 1024> buf_{};
   std::size_t begin_ = 0, end_ = 0;
   std::size_t budget_ = kMaxRequestBytes;
   Clock::time_point head_deadline_ = Clock::now() + kHeadTimeout;
@@ -346,7 +358,7 @@ class Connection final : public httplib::Stream {
   int status_ = 0;
 };
 
-// ---- Threads ---------------------------------------------------------------------------------------
+// ---- Threads ------------------------------------------------------------------------------------
 
 /// A connection between requests: its socket, its TLS session, how many requests it has had.
 struct Idle {
@@ -557,10 +569,12 @@ class Gate {
   Verdict look(int fd) {
     const ssize_t n = ::recv(fd, peek_.data(), peek_.size(), MSG_PEEK | MSG_DONTWAIT);
     if (n == 0) return Verdict::kClosed;
-    if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? Verdict::kWait
-                                                                                  : Verdict::kClosed;
+    if (n < 0)
+      return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? Verdict::kWait
+                                                                       : Verdict::kClosed;
     const std::string_view seen(peek_.data(), static_cast<std::size_t>(n));
-    if (static_cast<std::size_t>(n) >= peek_.size() || seen.find("\n\r\n") != std::string_view::npos ||
+    if (static_cast<std::size_t>(n) >= peek_.size() ||
+        seen.find("\n\r\n") != std::string_view::npos ||
         seen.find("\n\n") != std::string_view::npos)
       return Verdict::kRequest;
     return Verdict::kWait;
@@ -572,9 +586,9 @@ class Gate {
   }
 
   void evict_one() {  // under mu_
-    auto victim = std::min_element(waiting_.begin(), waiting_.end(), [](const auto& a, const auto& b) {
-      return a.second.deadline < b.second.deadline;
-    });
+    auto victim = std::min_element(
+        waiting_.begin(), waiting_.end(),
+        [](const auto& a, const auto& b) { return a.second.deadline < b.second.deadline; });
     if (victim == waiting_.end()) return;
     (void)::epoll_ctl(ep_, EPOLL_CTL_DEL, victim->first, nullptr);
     Idle c = victim->second;
@@ -639,7 +653,7 @@ class GuardedServer final : public Base {
 
   void halt() {
     std::lock_guard lock(lifecycle_);
-    if (gate_) gate_->stop();       // no more hand-overs to the workers
+    if (gate_) gate_->stop();        // no more hand-overs to the workers
     if (workers_) workers_->stop();  // connections being served end at their next wait
     gate_.reset();
     workers_.reset();
@@ -707,7 +721,9 @@ class GuardedServer final : public Base {
         const int r = SSL_accept(ssl);
         if (r == 1) return ssl;
         const int e = SSL_get_error(ssl, r);
-        const short ev = e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+        const short ev = e == SSL_ERROR_WANT_READ    ? POLLIN
+                         : e == SSL_ERROR_WANT_WRITE ? POLLOUT
+                                                     : 0;
         if (ev == 0 || !wait_fd(fd, ev, deadline, this->svr_sock_)) {
           ERR_clear_error();
           SSL_free(ssl);
@@ -773,15 +789,13 @@ HttpServer::HttpServer(Exporter& exporter, HttpSettings settings)
     }
     if (req.path == "/healthz") return Routed::Unhandled;  // probes carry no credentials
     switch (auth_.check(req.get_header_value("Authorization"))) {
-      case Authenticator::Verdict::kAllowed:
-        return Routed::Unhandled;
+      case Authenticator::Verdict::kAllowed: return Routed::Unhandled;
       case Authenticator::Verdict::kBusy:
         res.status = 429;
         res.set_header("Retry-After", "1");
         set_body(res, "too many credential checks at once; retry\n", kPlain);
         return Routed::Handled;
-      case Authenticator::Verdict::kDenied:
-        break;
+      case Authenticator::Verdict::kDenied: break;
     }
     res.status = 401;
     for (const std::string& c : auth_.challenges()) res.headers.emplace("WWW-Authenticate", c);
@@ -803,18 +817,18 @@ HttpServer::HttpServer(Exporter& exporter, HttpSettings settings)
       res.set_header("Content-Encoding", "gzip");
     }
     res.set_header("Vary", "Accept, Accept-Encoding");
-    res.set_content_provider(
-        payload.size(), std::string(content_type(format)),
-        [buffers = std::move(buffers), payload](std::size_t offset, std::size_t length,
-                                                httplib::DataSink& sink) {
-          return sink.write(payload.data() + offset, length);
-        });
+    res.set_content_provider(payload.size(), std::string(content_type(format)),
+                             [buffers = std::move(buffers), payload](
+                                 std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+                               return sink.write(payload.data() + offset, length);
+                             });
   });
   s.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
     const ExporterStatus st = exporter_.status();
-    set_body(res, "ok\nwriters " + std::to_string(st.live_writers) + "\nseries " +
-                        std::to_string(st.series) + "\n",
-                    kPlain);
+    set_body(res,
+             "ok\nwriters " + std::to_string(st.live_writers) + "\nseries " +
+                 std::to_string(st.series) + "\n",
+             kPlain);
   });
   s.Get("/", [this](const httplib::Request&, httplib::Response& res) {
     set_body(res, format_html(exporter_.report()), "text/html; charset=utf-8");

@@ -45,7 +45,7 @@ struct HttpSettings {
 class ScrapeBufferPool;
 
 /// Limits applied to every connection (see the file comment).
-inline constexpr std::size_t kMaxRequestBytes = 32 * 1024;
+inline constexpr std::size_t kMaxRequestBytes = std::size_t{32} * 1024;
 inline constexpr std::chrono::seconds kHeadTimeout{5};
 inline constexpr std::chrono::seconds kResponseTimeout{30};
 inline constexpr std::size_t kMaxQueued = 64;

@@ -12,7 +12,7 @@
 namespace sipmetrics {
 
 const char* const kRefusalNames[layout::kRefusalKinds] = {
-    "catalog_full", "arena_full", "cells_full", "invalid_name",
+    "catalog_full", "arena_full", "cells_full",     "invalid_name",
     "writers_full", "lanes_full", "whitelist_full", "type_conflict"};
 
 namespace {
@@ -51,9 +51,12 @@ std::string html_escape(const std::string& s) {
 std::string json_string(const std::string& s) {
   std::string out = "\"";
   for (char c : printable(s)) {
-    if (c == '"') out += "\\\"";
-    else if (static_cast<unsigned char>(c) < 0x20) out += ' ';
-    else out += c;  // printable() already turned \ into \\ and \n into \n
+    if (c == '"')
+      out += "\\\"";
+    else if (static_cast<unsigned char>(c) < 0x20)
+      out += ' ';
+    else
+      out += c;  // printable() already turned \ into \\ and \n into \n
   }
   return out + "\"";
 }
@@ -75,7 +78,8 @@ SegmentReport make_report(const std::string& name, const detail::SegmentView& vi
   r.geometry = g;
   r.series = std::min<std::uint64_t>(h.series_count.load(std::memory_order_relaxed), g.max_series);
   r.cells = std::min<std::uint64_t>(h.cells_used.load(std::memory_order_relaxed), g.max_cells);
-  r.arena_bytes = std::min<std::uint64_t>(h.arena_used.load(std::memory_order_relaxed), g.arena_bytes);
+  r.arena_bytes =
+      std::min<std::uint64_t>(h.arena_used.load(std::memory_order_relaxed), g.arena_bytes);
   r.whitelists =
       std::min<std::uint64_t>(h.whitelist_count.load(std::memory_order_relaxed), g.max_whitelists);
   for (std::uint32_t i = 0; i < layout::kRefusalKinds; ++i)
@@ -107,7 +111,8 @@ std::string format_text(const SegmentReport& r) {
   put("cells          %llu / %u\n", static_cast<unsigned long long>(r.cells), g.max_cells);
   put("arena bytes    %llu / %llu\n", static_cast<unsigned long long>(r.arena_bytes),
       static_cast<unsigned long long>(g.arena_bytes));
-  put("whitelists     %llu / %u\n", static_cast<unsigned long long>(r.whitelists), g.max_whitelists);
+  put("whitelists     %llu / %u\n", static_cast<unsigned long long>(r.whitelists),
+      g.max_whitelists);
   put("lanes          %llu / %u (%u per writer)\n", static_cast<unsigned long long>(r.lanes_in_use),
       g.lane_pool, g.lanes_per_writer);
   put("ring capacity  %u samples per lane\n", g.ring_capacity);
@@ -120,7 +125,8 @@ std::string format_text(const SegmentReport& r) {
   for (const WriterInfo& w : r.writers) alive += w.alive ? 1 : 0;
   put("writers        %zu alive, %zu dead awaiting fold, %u slots, %llu exited so far\n", alive,
       r.writers.size() - alive, g.max_writers, static_cast<unsigned long long>(r.writers_exited));
-  if (!r.writers.empty()) put("  %-5s %-8s %-6s %-5s %-20s %s\n", "slot", "pid", "state", "lanes", "attached", "name");
+  if (!r.writers.empty())
+    put("  %-5s %-8s %-6s %-5s %-20s %s\n", "slot", "pid", "state", "lanes", "attached", "name");
   for (const WriterInfo& w : r.writers)
     put("  %-5u %-8u %-6s %-5u %-20s %s\n", w.slot, w.pid, w.alive ? "alive" : "DEAD", w.lanes,
         iso_time(w.attached_unix_ns).c_str(), printable(w.name).c_str());
@@ -136,7 +142,8 @@ std::string format_json(const SegmentReport& r) {
     out += "\":" + std::to_string(v) + (comma ? "," : "");
   };
   out += "\"segment\":" + json_string(r.segment) + ",";
-  out += "\"layout\":\"" + std::to_string(r.version_major) + "." + std::to_string(r.version_minor) + "\",";
+  out += "\"layout\":\"" + std::to_string(r.version_major) + "." + std::to_string(r.version_minor) +
+         "\",";
   num("generation", r.generation);
   num("size_bytes", r.size_bytes);
   out += "\"created\":\"" + iso_time(r.created_unix_ns) + "\",";
@@ -183,7 +190,8 @@ std::string format_html(const SegmentReport& r) {
       "<!doctype html><html><head><meta charset=\"utf-8\"><title>sipmetricsd</title>"
       "<meta http-equiv=\"refresh\" content=\"5\"><style>"
       "body{font-family:system-ui,sans-serif;margin:2em;color:#222}"
-      "table{border-collapse:collapse;margin:1em 0}td,th{padding:.3em .8em;border-bottom:1px solid #ddd;"
+      "table{border-collapse:collapse;margin:1em 0}td,th{padding:.3em .8em;border-bottom:1px solid "
+      "#ddd;"
       "text-align:left}th{background:#f4f4f4}.dead{color:#b00;font-weight:bold}.alive{color:#070}"
       "</style></head><body><h1>sipmetricsd</h1>"
       "<p><a href=\"/metrics\">/metrics</a> &middot; <a href=\"/healthz\">/healthz</a></p>";
@@ -205,11 +213,13 @@ std::string format_html(const SegmentReport& r) {
   row("dropped samples", std::to_string(r.dropped_samples));
   std::string refusals;
   for (std::uint32_t i = 0; i < layout::kRefusalKinds; ++i)
-    if (r.refusals[i] != 0) refusals += std::string(kRefusalNames[i]) + "=" + std::to_string(r.refusals[i]) + " ";
+    if (r.refusals[i] != 0)
+      refusals += std::string(kRefusalNames[i]) + "=" + std::to_string(r.refusals[i]) + " ";
   row("refusals", refusals.empty() ? "none" : refusals);
   row("writers exited", std::to_string(r.writers_exited));
-  out += "</table><h2>Writers</h2><table id=\"writers\"><tr><th>slot</th><th>pid</th><th>name</th>"
-         "<th>state</th><th>lanes</th><th>attached</th></tr>";
+  out +=
+      "</table><h2>Writers</h2><table id=\"writers\"><tr><th>slot</th><th>pid</th><th>name</th>"
+      "<th>state</th><th>lanes</th><th>attached</th></tr>";
   for (const WriterInfo& w : r.writers) {
     out += "<tr><td>" + std::to_string(w.slot) + "</td><td>" + std::to_string(w.pid) + "</td><td>" +
            html_escape(w.name) + "</td><td class=\"" + (w.alive ? "alive\">alive" : "dead\">dead") +

@@ -1,6 +1,6 @@
 // sipmetricsd: wires the options to the parts and handles signals. Nothing else lives here.
-#include <csignal>
 #include <pthread.h>
+#include <csignal>
 
 #include <cstdio>
 #include <memory>
@@ -54,7 +54,7 @@ int run(int argc, char** argv) {
   if (const int status = sipmetrics::attach_segment(cfg, segment); status != 0) return status;
 
   sipmetrics::Exporter exporter(std::move(segment), cfg.exporter_settings());
-  std::jthread loop([&exporter](std::stop_token st) { exporter.run(st); });
+  std::jthread loop([&exporter](const std::stop_token& st) { exporter.run(st); });
 
   sipmetrics::HttpServer http(exporter, {cfg.host(), cfg.port(), cfg.http_threads, web});
   std::string error;

@@ -38,9 +38,8 @@ std::optional<double> weight_of(std::string_view header, Match match) noexcept {
 }  // namespace
 
 Format negotiate(std::string_view accept) noexcept {
-  const auto w = weight_of(accept, [](std::string_view v) {
-    return v.starts_with("application/openmetrics-text");
-  });
+  const auto w = weight_of(
+      accept, [](std::string_view v) { return v.starts_with("application/openmetrics-text"); });
   return w && *w > 0 ? Format::kOpenMetrics : Format::kText;
 }
 

@@ -33,10 +33,8 @@ std::array<std::string, 3> exposed_names(const std::string& family, layout::Metr
           family.ends_with("_total") ? family.substr(0, family.size() - 6) : family;
       return {base, base + "_total", {}};
     }
-    case layout::MetricType::kSummary:
-      return {family, family + "_sum", family + "_count"};
-    default:
-      return {family, {}, {}};
+    case layout::MetricType::kSummary: return {family, family + "_sum", family + "_count"};
+    default: return {family, {}, {}};
   }
 }
 }  // namespace
@@ -70,7 +68,8 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
   std::vector<Registered> by_registration;
   by_registration.reserve(catalog.order().size());
   for (std::uint32_t idx : catalog.order())
-    if (const SeriesInfo* s = catalog.series(idx)) by_registration.push_back({s->first_cell, idx, s});
+    if (const SeriesInfo* s = catalog.series(idx))
+      by_registration.push_back({s->first_cell, idx, s});
   std::sort(by_registration.begin(), by_registration.end(),
             [](const Registered& a, const Registered& b) { return a.first_cell < b.first_cell; });
 
@@ -110,9 +109,11 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
     const std::vector<std::string>* allowed = nullptr;
     if (auto o = settings.whitelists.find(s->name); o != settings.whitelists.end())
       allowed = &o->second;
-    else if (auto c = catalog.client_whitelists().find(s->name); c != catalog.client_whitelists().end())
+    else if (auto c = catalog.client_whitelists().find(s->name);
+             c != catalog.client_whitelists().end())
       allowed = &c->second;
-    else if (auto d = settings.default_whitelists.find(s->name); d != settings.default_whitelists.end())
+    else if (auto d = settings.default_whitelists.find(s->name);
+             d != settings.default_whitelists.end())
       allowed = &d->second;
 
     std::string labels;
@@ -160,7 +161,8 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
     PlanFamily fam = std::move(plan.families[f]);
     if (fam.scale != 1.0) fam.help += " (Served in seconds: --base-units.)";
     auto& ps = pending[f];
-    std::sort(ps.begin(), ps.end(), [](const Pending& a, const Pending& b) { return a.labels < b.labels; });
+    std::sort(ps.begin(), ps.end(),
+              [](const Pending& a, const Pending& b) { return a.labels < b.labels; });
     fam.series_begin = static_cast<std::uint32_t>(plan.series.size());
     for (Pending& p : ps) {
       plan.series.push_back(PlanSeries{static_cast<std::uint32_t>(plan.text.size()),

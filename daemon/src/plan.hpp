@@ -5,8 +5,8 @@
 
 #include <cstdint>
 #include <map>
-#include <string>
 #include <span>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -26,8 +26,8 @@ struct PlanSource {
 /// One exposed series. Everything a scrape reads lives in the Plan's flat arrays, so rendering
 /// 100,000 series walks memory sequentially instead of chasing per-series heap blocks.
 struct PlanSeries {
-  std::uint32_t labels_offset, labels_length;  // `k="v",...` escaped, in Plan::text
-  std::uint32_t sources_offset, sources_count; // in Plan::sources
+  std::uint32_t labels_offset, labels_length;   // `k="v",...` escaped, in Plan::text
+  std::uint32_t sources_offset, sources_count;  // in Plan::sources
 };
 
 struct PlanFamily {
@@ -48,7 +48,7 @@ struct Plan {
   std::uint64_t unknown_label_series = 0;
   std::uint64_t rejected_type_conflict = 0;  // series whose family already has another type
   std::uint64_t rejected_family_cap = 0;     // series beyond max_series_per_family
-  std::uint64_t rejected_name_clash = 0;  // series of a family whose sample names another's uses
+  std::uint64_t rejected_name_clash = 0;     // series of a family whose sample names another's uses
   std::uint64_t catalog_version = 0;
 
   std::string_view labels(const PlanSeries& s) const noexcept {
@@ -60,7 +60,8 @@ struct Plan {
 };
 
 /// Families the daemon itself exposes; a client series with one of these names is rejected.
-inline constexpr std::string_view kObserveDroppedFamily = "voiceserver_metrics_observe_dropped_total";
+inline constexpr std::string_view kObserveDroppedFamily =
+    "voiceserver_metrics_observe_dropped_total";
 inline constexpr std::string_view kUnknownLabelFamily = "voiceserver_metrics_unknown_label_total";
 bool reserved_family(std::string_view name) noexcept;
 

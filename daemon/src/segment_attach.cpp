@@ -23,19 +23,20 @@ int attach_segment(const DaemonConfig& cfg, std::unique_ptr<detail::SegmentFile>
       spdlog::critical("--recreate-incompatible: cannot remove segment '{}': {}", cfg.segment, why);
       return 2;
     }
-    spdlog::warn("--recreate-incompatible: removed segment '{}' and creating a new one; what it "
-                 "held is lost, and writers still attached to it must be restarted",
-                 cfg.segment);
+    spdlog::warn(
+        "--recreate-incompatible: removed segment '{}' and creating a new one; what it "
+        "held is lost, and writers still attached to it must be restarted",
+        cfg.segment);
     opened = detail::SegmentFile::open(cfg.segment, cfg.geometry, cfg.segment_group);
   }
   if (auto* err = std::get_if<detail::OpenError>(&opened)) {
     spdlog::critical("{}", err->message);
     if (err->kind == OpenKind::kVersion || err->kind == OpenKind::kForeign ||
         err->kind == OpenKind::kCorrupt)
-      spdlog::critical("remove the old segment (rm {}{}) once its writers are stopped, start "
-                       "sipmetricsd with --recreate-incompatible, or give it another --segment",
-                       detail::segment_is_path(cfg.segment) ? "" : "/dev/shm/",
-                       cfg.segment);
+      spdlog::critical(
+          "remove the old segment (rm {}{}) once its writers are stopped, start "
+          "sipmetricsd with --recreate-incompatible, or give it another --segment",
+          detail::segment_is_path(cfg.segment) ? "" : "/dev/shm/", cfg.segment);
     return 2;
   }
   segment = std::move(std::get<std::unique_ptr<detail::SegmentFile>>(opened));

@@ -41,7 +41,7 @@ struct PlanSettings {
 
 /// Quantile windows (drain.hpp).
 struct WindowSettings {
-  std::uint32_t default_samples = 1024;  // a series' own request (observe_n) overrides it
+  std::uint32_t default_samples = 1024;       // a series' own request (observe_n) overrides it
   std::int64_t max_age_ns = 600'000'000'000;  // 10 minutes; <= 0: no age bound
 };
 

@@ -45,7 +45,9 @@ void take_snapshot(const detail::SegmentView& v, const Catalog& catalog, CellTot
         case CellRole::kCount: out.u[c] += x; break;
         case CellRole::kSum:
         case CellRole::kGaugeSum: out.f[c] += bits_f64(x); break;
-        case CellRole::kGaugeSumInt: out.f[c] += static_cast<double>(static_cast<std::int64_t>(x)); break;
+        case CellRole::kGaugeSumInt:
+          out.f[c] += static_cast<double>(static_cast<std::int64_t>(x));
+          break;
         default: {
           const std::uint64_t stamp = cells[c + 1].load(std::memory_order_relaxed);
           if (stamp == 0) break;  // this lane never set it

@@ -50,7 +50,7 @@ struct Line {
   int number = 0;
   std::size_t indent = 0;
   std::string key;
-  std::string value;   // the scalar after "key:", unquoted
+  std::string value;  // the scalar after "key:", unquoted
   bool has_value = false;
   bool quoted = false;  // the value was quoted (so "" and "~" are strings, not null)
 };
@@ -277,9 +277,14 @@ std::string crypt_once(const std::string& password, const char* setting) {
 
 bool crypt_understands(const std::string& hash) { return !crypt_once("", hash.c_str()).empty(); }
 
-const char* const kTlsKeysNotSupported[] = {"client_auth_type",   "client_ca_file", "cipher_suites",
-                                            "curve_preferences",  "min_version",    "max_version",
-                                            "prefer_server_cipher_suites", "client_allowed_sans"};
+const char* const kTlsKeysNotSupported[] = {"client_auth_type",
+                                            "client_ca_file",
+                                            "cipher_suites",
+                                            "curve_preferences",
+                                            "min_version",
+                                            "max_version",
+                                            "prefer_server_cipher_suites",
+                                            "client_allowed_sans"};
 
 std::array<unsigned char, 32> sha256(std::initializer_list<std::string_view> parts) {
   std::array<unsigned char, 32> out{};
@@ -338,7 +343,8 @@ WebConfig parse_web_config(std::string_view text, const std::filesystem::path& s
       if (tls.cert_file.empty() || tls.key_file.empty())
         throw fail(node, "tls_server_config needs both cert_file and key_file");
       // Load them now, so that a bad file stops the start (or a reload) with a clear message.
-      std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_server_method()), &SSL_CTX_free);
+      std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_server_method()),
+                                                            &SSL_CTX_free);
       std::string why;
       if (ctx == nullptr || !load_tls_files(ctx.get(), tls, why)) throw fail(node, why);
       c.tls = tls;
@@ -356,9 +362,11 @@ WebConfig parse_web_config(std::string_view text, const std::filesystem::path& s
         // Each check of a password not yet verified runs bcrypt at the hash's cost: 2^cost rounds,
         // about 0.25 s at 12 and 4 s at 16 on a current core, doubling with each step.
         if (const int cost = std::stoi(h.substr(4, 2)); cost > kMaxBcryptCost)
-          throw fail(hash, "user '" + user + "': bcrypt cost " + std::to_string(cost) +
-                               " is above " + std::to_string(kMaxBcryptCost) +
-                               " (each check of a new password would take seconds to minutes); use 10 to 12");
+          throw fail(
+              hash,
+              "user '" + user + "': bcrypt cost " + std::to_string(cost) + " is above " +
+                  std::to_string(kMaxBcryptCost) +
+                  " (each check of a new password would take seconds to minutes); use 10 to 12");
         // libxcrypt must understand it: refuse now rather than reject every request later.
         if (!crypt_understands(h))
           throw fail(hash, "user '" + user + "': this system's crypt(3) cannot check the hash");
@@ -368,8 +376,10 @@ WebConfig parse_web_config(std::string_view text, const std::filesystem::path& s
       if (node.is_null) continue;
       c.bearer_token_file = resolve(string_of(node, key));
       std::string token = read_file(c.bearer_token_file, 4096, "bearer_token_file");
-      while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
-      if (token.empty()) throw fail(node, "bearer_token_file '" + c.bearer_token_file.string() + "' is empty");
+      while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back())))
+        token.pop_back();
+      if (token.empty())
+        throw fail(node, "bearer_token_file '" + c.bearer_token_file.string() + "' is empty");
       if (!std::all_of(token.begin(), token.end(), [](char ch) {
             return ch > 0x20 && ch < 0x7f;  // RFC 6750 token68-ish: printable, no spaces
           }))
@@ -401,7 +411,8 @@ bool load_tls_files(SSL_CTX* ctx, const TlsFiles& files, std::string& error) {
     }
     return out.empty() ? std::string("unknown OpenSSL error") : out;
   };
-  for (const auto& [what, path] : {std::pair{"cert_file", &files.cert_file}, {"key_file", &files.key_file}}) {
+  for (const auto& [what, path] :
+       {std::pair{"cert_file", &files.cert_file}, {"key_file", &files.key_file}}) {
     if (const std::string why = not_a_file(*path); !why.empty()) {
       error = std::string("TLS ") + what + " '" + path->string() + "': " + why;
       return false;
@@ -409,8 +420,8 @@ bool load_tls_files(SSL_CTX* ctx, const TlsFiles& files, std::string& error) {
   }
   ERR_clear_error();
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                               SSL_OP_CIPHER_SERVER_PREFERENCE);
+  SSL_CTX_set_options(
+      ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   if (SSL_CTX_use_certificate_chain_file(ctx, files.cert_file.c_str()) != 1) {
     error = "TLS cert_file '" + files.cert_file.string() + "': " + openssl_error();
     return false;
@@ -464,8 +475,9 @@ std::optional<std::string> base64_decode(std::string_view in) {
       v[k] = value(c);
       if (v[k] < 0) return std::nullopt;
     }
-    const unsigned bits = (static_cast<unsigned>(v[0]) << 18) | (static_cast<unsigned>(v[1]) << 12) |
-                          (static_cast<unsigned>(v[2]) << 6) | static_cast<unsigned>(v[3]);
+    const unsigned bits = (static_cast<unsigned>(v[0]) << 18) |
+                          (static_cast<unsigned>(v[1]) << 12) | (static_cast<unsigned>(v[2]) << 6) |
+                          static_cast<unsigned>(v[3]);
     out += static_cast<char>((bits >> 16) & 0xff);
     if (pad < 2) out += static_cast<char>((bits >> 8) & 0xff);
     if (pad < 1) out += static_cast<char>(bits & 0xff);
@@ -497,7 +509,8 @@ std::array<unsigned char, 32> random_salt() {
 }
 }  // namespace
 
-Authenticator::Authenticator(std::ptrdiff_t max_verifications, std::chrono::milliseconds verification_wait)
+Authenticator::Authenticator(std::ptrdiff_t max_verifications,
+                             std::chrono::milliseconds verification_wait)
     : state_(std::make_shared<State>()),
       slots_(std::clamp<std::ptrdiff_t>(max_verifications, 1, 64)),
       wait_(verification_wait) {}
@@ -529,7 +542,8 @@ void Authenticator::apply(const WebConfig& config) {
     const auto rnd = random_salt();
     if (::crypt_gensalt_rn("$2b$", cost, reinterpret_cast<const char*>(rnd.data()), 16, setting,
                            sizeof setting) != nullptr)
-      s->dummy_hash = crypt_once(std::string(reinterpret_cast<const char*>(rnd.data() + 16), 16), setting);
+      s->dummy_hash =
+          crypt_once(std::string(reinterpret_cast<const char*>(rnd.data() + 16), 16), setting);
     if (s->dummy_hash.empty()) s->dummy_hash = some;
   }
   std::lock_guard lock(mu_);

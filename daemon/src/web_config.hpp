@@ -46,8 +46,8 @@ struct TlsFiles {
 };
 
 struct WebConfig {
-  std::filesystem::path source;                          // the file it was read from
-  std::optional<TlsFiles> tls;                           // HTTPS only when set
+  std::filesystem::path source;                         // the file it was read from
+  std::optional<TlsFiles> tls;                          // HTTPS only when set
   std::map<std::string, std::string> basic_auth_users;  // user -> bcrypt hash
   std::filesystem::path bearer_token_file;
   std::string bearer_token;  // the file's content, trailing whitespace removed
@@ -76,8 +76,9 @@ class Authenticator {
  public:
   enum class Verdict { kAllowed, kDenied, kBusy };
 
-  explicit Authenticator(std::ptrdiff_t max_verifications = 1,
-                         std::chrono::milliseconds verification_wait = std::chrono::milliseconds(250));
+  explicit Authenticator(
+      std::ptrdiff_t max_verifications = 1,
+      std::chrono::milliseconds verification_wait = std::chrono::milliseconds(250));
   ~Authenticator();
   Authenticator(const Authenticator&) = delete;
   Authenticator& operator=(const Authenticator&) = delete;

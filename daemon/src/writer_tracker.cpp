@@ -60,7 +60,7 @@ void WriterTracker::fold(std::uint32_t slot, Catalog& catalog, Drainer& drainer,
   view_.header().writers_folded.fetch_add(1, std::memory_order_relaxed);
 }
 
-void WriterTracker::fold_lanes(const std::vector<std::uint32_t>& lanes, layout::WriterSlot* w,
+void WriterTracker::fold_lanes(const std::vector<std::uint32_t>& lanes, layout::WriterSlot* slot,
                                Catalog& catalog, Drainer& drainer, std::int64_t now_ns) {
   layout::Header& h = view_.header();
   const layout::Geometry& g = view_.geometry();
@@ -73,7 +73,7 @@ void WriterTracker::fold_lanes(const std::vector<std::uint32_t>& lanes, layout::
   // to record that in: a daemon killed in the microseconds between the flip and the zeroing
   // would fold them twice, which only a scribbled segment can lead to.)
   const std::uint64_t epoch = h.retained_epoch.load(std::memory_order_acquire);
-  if (w == nullptr || w->fold_epoch.load(std::memory_order_acquire) != epoch || epoch == 0) {
+  if (slot == nullptr || slot->fold_epoch.load(std::memory_order_acquire) != epoch || epoch == 0) {
     const std::atomic<std::uint64_t>* from = view_.retained(epoch);
     std::atomic<std::uint64_t>* to = view_.retained(epoch + 1);
     const std::vector<CellRole>& roles = catalog.cell_roles();
@@ -86,7 +86,7 @@ void WriterTracker::fold_lanes(const std::vector<std::uint32_t>& lanes, layout::
     std::uint64_t dropped = h.retained_dropped[epoch & 1].load(std::memory_order_relaxed);
     for (std::uint32_t l : lanes) dropped += view_.lane(l).dropped.load(std::memory_order_relaxed);
     h.retained_dropped[(epoch + 1) & 1].store(dropped, std::memory_order_relaxed);
-    if (w != nullptr) w->fold_epoch.store(epoch + 1, std::memory_order_release);
+    if (slot != nullptr) slot->fold_epoch.store(epoch + 1, std::memory_order_release);
     h.retained_epoch.store(epoch + 1, std::memory_order_release);
   }
 
@@ -107,7 +107,8 @@ void WriterTracker::fold_lanes(const std::vector<std::uint32_t>& lanes, layout::
 
 std::uint32_t WriterTracker::lanes_in_use() const noexcept {
   std::uint32_t n = 0;
-  for (std::uint32_t l = 0; l < view_.geometry().lane_pool; ++l) n += lane_counted(view_, l) ? 1 : 0;
+  for (std::uint32_t l = 0; l < view_.geometry().lane_pool; ++l)
+    n += lane_counted(view_, l) ? 1 : 0;
   return n;
 }
 
@@ -132,7 +133,7 @@ std::vector<WriterInfo> WriterTracker::writers() const {
     char name[layout::kWriterNameBytes + 1] = {};
     for (std::uint32_t k = 0; k < layout::kWriterNameBytes / 8; ++k) {
       const std::uint64_t word = w.name[k].load(std::memory_order_relaxed);
-      std::memcpy(name + k * 8, &word, 8);
+      std::memcpy(name + std::size_t{k} * 8, &word, 8);
     }
     info.name = name;
     for (std::uint32_t l = 0; l < g.lane_pool; ++l)

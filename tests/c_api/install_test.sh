@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# install_test.sh BUILD_DIR SOURCE_DIR SIPMETRICSD
+# install_test.sh BUILD_DIR SOURCE_DIR SIPMETRICSD [SANITIZER_FLAGS]
 # The C API as a user gets it from `cmake --install --prefix P`:
 #   1. the tree: libsipmetrics.so.0.x.y with its SONAME and -dev links, sipmetrics.h (the
 #      source), sipmetrics.pc and the CMake package's C targets; exported symbols checked;
@@ -10,9 +10,12 @@
 #   3. dlopen(): a plugin built the same way, loaded by a host that does not link libsipmetrics,
 #      used from the main thread and from a thread started before dlopen(): exact counts;
 #   4. find_package(sipmetrics CONFIG REQUIRED COMPONENTS c) + sipmetrics::c in a C project.
+# In a sanitizer build (scripts/sanitize.sh) the library carries the sanitizer's runtime, which
+# must be loaded first: SANITIZER_FLAGS (-fsanitize=...) are added to every program built here.
 set -euo pipefail
-[[ $# -eq 3 ]] || { echo "usage: $0 BUILD_DIR SOURCE_DIR SIPMETRICSD" >&2; exit 2; }
+[[ $# -eq 3 || $# -eq 4 ]] || { echo "usage: $0 BUILD_DIR SOURCE_DIR SIPMETRICSD [SANITIZER_FLAGS]" >&2; exit 2; }
 BUILD=$(realpath "$1") SRC=$(realpath "$2") DAEMON=$(realpath "$3")
+read -r -a SAN <<<"${4:-}"
 LIFETIME=150
 # shellcheck source-path=SCRIPTDIR source=../deploy/lib.sh
 source "$SRC/tests/deploy/lib.sh"
@@ -56,7 +59,7 @@ got=$(cd "$TMP" && cmake --install "$BUILD" --prefix "$TMP/c-lib" --component li
 # ---- 2. The example, built with pkg-config only, against the daemon -----------------------------------
 LOGS+=(cc.log)
 # shellcheck disable=SC2046  # word splitting of pkg-config's output is the point
-cc "$SRC/examples/c/sipmetrics_example.c" $(pkg-config --cflags --libs sipmetrics) \
+cc "${SAN[@]}" "$SRC/examples/c/sipmetrics_example.c" $(pkg-config --cflags --libs sipmetrics) \
   -o "$TMP/example" >"$TMP/cc.log" 2>&1 || die "cc example.c \$(pkg-config --cflags --libs sipmetrics) failed"
 pass "cc sipmetrics_example.c \$(pkg-config --cflags --libs sipmetrics)"
 SEG=$TMP/seg
@@ -117,9 +120,9 @@ stop_bg "$EXAMPLE_PID"
 # ---- 3. dlopen() of a plugin linked against libsipmetrics --------------------------------------------
 LOGS+=(dlopen-cc.log)
 # shellcheck disable=SC2046
-cc -shared -fPIC "$SRC/tests/c_api/dlopen_module.c" $(pkg-config --cflags --libs sipmetrics) \
+cc "${SAN[@]}" -shared -fPIC "$SRC/tests/c_api/dlopen_module.c" $(pkg-config --cflags --libs sipmetrics) \
   -o "$TMP/plugin.so" >"$TMP/dlopen-cc.log" 2>&1 &&
-  cc "$SRC/tests/c_api/dlopen_host.c" -o "$TMP/host" -ldl -pthread >>"$TMP/dlopen-cc.log" 2>&1 ||
+  cc "${SAN[@]}" "$SRC/tests/c_api/dlopen_host.c" -o "$TMP/host" -ldl -pthread >>"$TMP/dlopen-cc.log" 2>&1 ||
   die "building the dlopen plugin or host failed"
 if readelf -dW "$TMP/host" | grep -q sipmetrics; then fail "the host links libsipmetrics"; fi
 start_bg host.out env LD_LIBRARY_PATH="$L" SIPMETRICS_SEGMENT="$SEG" "$TMP/host" "$TMP/plugin.so" 100000
@@ -159,7 +162,8 @@ int main(void) {
 }
 EOF2
 LOGS+=(consumer.log)
-if cmake -S "$TMP/consumer" -B "$TMP/consumer/build" -DCMAKE_PREFIX_PATH="$P" >"$TMP/consumer.log" 2>&1 &&
+if cmake -S "$TMP/consumer" -B "$TMP/consumer/build" -DCMAKE_PREFIX_PATH="$P" \
+     -DCMAKE_C_FLAGS="${SAN[*]}" -DCMAKE_EXE_LINKER_FLAGS="${SAN[*]}" >"$TMP/consumer.log" 2>&1 &&
    cmake --build "$TMP/consumer/build" >>"$TMP/consumer.log" 2>&1; then
   pass "find_package(sipmetrics CONFIG REQUIRED COMPONENTS c) + sipmetrics::c builds"
 else

@@ -24,7 +24,9 @@ constexpr const char* kWritersExited = "sipmetrics_writers_exited_total";
 constexpr const char* kLanesUsed = "sipmetrics_segment_used{resource=\"lanes\"}";
 constexpr const char* kUnknownLabels = "voiceserver_metrics_unknown_label_total";
 
-std::string log_of(const std::optional<Daemon>& d) { return d ? d->log() : std::string("(no daemon)"); }
+std::string log_of(const std::optional<Daemon>& d) {
+  return d ? d->log() : std::string("(no daemon)");
+}
 
 }  // namespace
 
@@ -74,9 +76,9 @@ TEST_CASE("workers that ran before the daemon started are served") {
   // $SIPMETRICS_SEGMENT, one through Client{Options} and its --segment flag.
   Process a = box.worker({"--counter", "voiceserver_calls_total{transport=sip}", "--increments",
                           "250000", "--threads", "2"});
-  Process b = box.worker({"--counter", "voiceserver_calls_total{transport=sip}", "--increments",
-                          "100000"},
-                         Sandbox::Via::kOptions);
+  Process b =
+      box.worker({"--counter", "voiceserver_calls_total{transport=sip}", "--increments", "100000"},
+                 Sandbox::Via::kOptions);
   for (Process* w : {&a, &b}) {
     CHECK(exit_status(*w, 30s) == 0);
     CHECK(w->out() == "attached\n");
@@ -103,8 +105,9 @@ TEST_CASE("daemon restarts after SIGTERM and SIGKILL lose nothing") {
   const std::string calls = R"(voiceserver_calls_total{transport="sip"})";
   const std::string e2e_count = "voiceserver_e2e_first_byte_ms_count";
   const std::string e2e_sum = "voiceserver_e2e_first_byte_ms_sum";
-  Process a = box.worker({"--counter", counter, "--increments", "100000", "--summary",
-                          "voiceserver_e2e_first_byte_ms", "--observe", "100", "--value", "10", "--hold"});
+  Process a =
+      box.worker({"--counter", counter, "--increments", "100000", "--summary",
+                  "voiceserver_e2e_first_byte_ms", "--observe", "100", "--value", "10", "--hold"});
   Process b = box.worker({"--counter", counter, "--increments", "100000", "--hold"});
   REQUIRE(a.wait_for_line("ready", 1, 30s));
   REQUIRE(b.wait_for_line("ready", 1, 30s));
@@ -170,8 +173,8 @@ TEST_CASE("a worker killed with SIGKILL keeps its counts and loses its gauge") {
   Process a = box.worker({"--counter", counter, "--increments", "300000", "--gauge", gauge, "--add",
                           "5", "--summary", "voiceserver_e2e_first_byte_ms", "--observe", "1000",
                           "--value", "1", "--step", "1", "--hold"});
-  Process b = box.worker({"--counter", counter, "--increments", "7000", "--gauge", gauge, "--add",
-                          "2", "--hold"});
+  Process b = box.worker(
+      {"--counter", counter, "--increments", "7000", "--gauge", gauge, "--add", "2", "--hold"});
   REQUIRE(a.wait_for_line("ready", 1, 30s));
   REQUIRE(b.wait_for_line("ready", 1, 30s));
   CHECK(await_value(d, calls, 307'000) == 307'000);
@@ -189,8 +192,8 @@ TEST_CASE("a worker killed with SIGKILL keeps its counts and loses its gauge") {
       [&] {
         const auto text = d.metrics();
         if (!text) return false;
-        steady = steady && sample(*text, calls) == 307'000.0 && sample(*text, e2e_count) == 1000.0 &&
-                 sample(*text, e2e_sum) == 500'500.0;
+        steady = steady && sample(*text, calls) == 307'000.0 &&
+                 sample(*text, e2e_count) == 1000.0 && sample(*text, e2e_sum) == 500'500.0;
         return sample(*text, kWritersExited) == 1.0;
       },
       10s);
@@ -213,8 +216,8 @@ TEST_CASE("a worker killed with SIGKILL keeps its counts and loses its gauge") {
   CHECK(await_value(d, calls, 314'000) == 314'000);
   CHECK(await_value(d, active, 4) == 4);
   // A new writer takes the freed slot and lanes: they must start from zero.
-  Process c = box.worker({"--counter", counter, "--increments", "1000", "--gauge", gauge, "--add",
-                          "1", "--hold"});
+  Process c = box.worker(
+      {"--counter", counter, "--increments", "1000", "--gauge", gauge, "--add", "1", "--hold"});
   REQUIRE(c.wait_for_line("ready", 1, 30s));
   CHECK(await_value(d, calls, 315'000) == 315'000);
   CHECK(await_value(d, active, 5) == 5);
@@ -264,8 +267,8 @@ TEST_CASE("summary _count and _sum are exact and quantiles lie in the observed r
 
   // Samples 1, 2, ..., 1000: fewer than the default window (1024) and ring (4096) hold. Not a
   // seed family: the daemon would drop `transport` from one (seed families are whitelisted).
-  Process w = box.worker({"--summary", "test_first_byte_ms{transport=sip}", "--observe",
-                          "1000", "--value", "1", "--step", "1", "--hold"});
+  Process w = box.worker({"--summary", "test_first_byte_ms{transport=sip}", "--observe", "1000",
+                          "--value", "1", "--step", "1", "--hold"});
   REQUIRE(w.wait_for_line("ready", 1, 30s));
   const std::string base = "test_first_byte_ms";
   const std::string count = base + R"(_count{transport="sip"})";
@@ -280,7 +283,9 @@ TEST_CASE("summary _count and _sum are exact and quantiles lie in the observed r
     // Nearest rank over 1..1000.
     const std::pair<std::string, double> quantiles[] = {
         {"0.5", 500}, {"0.9", 900}, {"0.95", 950}, {"0.99", 990}};
-    for (const auto& [q, want] : quantiles) {
+    for (const auto& quantile : quantiles) {
+      const std::string& q = quantile.first;
+      const double want = quantile.second;
       CAPTURE(q);
       const auto v = sample(text, base + R"({transport="sip",quantile=")" + q + "\"}");
       REQUIRE(v.has_value());
@@ -309,9 +314,9 @@ TEST_CASE("label whitelists from the client and from the operator merge series")
     Sandbox box;
     Daemon d = box.start_daemon();
     INFO("daemon log:\n" << d.log());
-    Process w = box.worker({"--whitelist", "voiceserver_calls_total=transport",
-                            "--counter", "voiceserver_calls_total{transport=sip,call_id=a}@10",
-                            "--counter", "voiceserver_calls_total{transport=sip,call_id=b}@32"});
+    Process w = box.worker({"--whitelist", "voiceserver_calls_total=transport", "--counter",
+                            "voiceserver_calls_total{transport=sip,call_id=a}@10", "--counter",
+                            "voiceserver_calls_total{transport=sip,call_id=b}@32"});
     CHECK(exit_status(w, 30s) == 0);
     CHECK(await_value(d, R"(voiceserver_calls_total{transport="sip"})", 42) == 42);
     const auto text = d.metrics();
@@ -325,15 +330,18 @@ TEST_CASE("label whitelists from the client and from the operator merge series")
     Sandbox box;
     Daemon d = box.start_daemon({"--label-whitelist", "voiceserver_calls_total=transport,status"});
     INFO("daemon log:\n" << d.log());
-    Process w = box.worker({"--whitelist", "voiceserver_calls_total=transport",
-                            "--counter", "voiceserver_calls_total{transport=sip,status=ok,call_id=a}@3",
-                            "--counter", "voiceserver_calls_total{transport=sip,status=ok,call_id=b}@4",
-                            "--counter", "voiceserver_calls_total{transport=sip,status=busy,call_id=c}@5"});
+    Process w =
+        box.worker({"--whitelist", "voiceserver_calls_total=transport", "--counter",
+                    "voiceserver_calls_total{transport=sip,status=ok,call_id=a}@3", "--counter",
+                    "voiceserver_calls_total{transport=sip,status=ok,call_id=b}@4", "--counter",
+                    "voiceserver_calls_total{transport=sip,status=busy,call_id=c}@5"});
     CHECK(exit_status(w, 30s) == 0);
     CHECK(await_value(d, R"(voiceserver_calls_total{status="ok",transport="sip"})", 7) == 7);
     const auto text = d.metrics();
     REQUIRE(text.has_value());
-    CHECK(sample(*text, R"(voiceserver_calls_total{status="busy",transport="sip"})").value_or(kNaN) == 5);
+    CHECK(
+        sample(*text, R"(voiceserver_calls_total{status="busy",transport="sip"})").value_or(kNaN) ==
+        5);
     CHECK(sample(*text, kUnknownLabels).value_or(kNaN) == 3);
     CHECK(count_occurrences(*text, "\nvoiceserver_calls_total{") == 2);
     CHECK_FALSE(contains(*text, "call_id"));
@@ -417,9 +425,9 @@ TEST_CASE("a second Client on the same segment file spelled differently keeps th
   INFO("daemon log:\n" << d.log());
   const auto link = box.dir() / "segment-link";
   std::filesystem::create_hard_link(box.segment(), link);
-  Process w = box.worker({"--counter", "voiceserver_calls_total", "--increments", "5", "--alias",
-                          (box.dir() / "." / "segment").string(), "--alias", link.string(),
-                          "--hold"});
+  Process w =
+      box.worker({"--counter", "voiceserver_calls_total", "--increments", "5", "--alias",
+                  (box.dir() / "." / "segment").string(), "--alias", link.string(), "--hold"});
   REQUIRE(w.wait_for_line("ready", 1, 30s));
   INFO("worker stderr:\n" << w.err());
   CHECK(await_value(d, "voiceserver_calls_total", 5) == 5);

@@ -194,12 +194,12 @@ inline Exposition parse_exposition(std::string_view text, ParseOptions options =
       if (sp == std::string_view::npos) return fail("HELP without text");
       const std::string name(rest.substr(0, sp));
       if (!metric_name(name)) return fail("HELP for an invalid name '" + name + "'");
-      if (family_names.count(name) != 0) return fail("second HELP for " + name);
-      if (summary_suffixed.count(name) != 0) {
+      if (family_names.contains(name)) return fail("second HELP for " + name);
+      if (summary_suffixed.contains(name)) {
         if (!options.tolerate_suffix_collisions)
           return fail("family " + name + " collides with a summary's _sum/_count samples");
         ++out.suffix_collisions;
-      } else if (sample_owner.count(name) != 0) {
+      } else if (sample_owner.contains(name)) {
         return fail("family " + name + " named like samples of an earlier family");
       }
       std::string help;

@@ -29,8 +29,8 @@
 #include <thread>
 #include <vector>
 
-#include <sipmetrics/segment/liveness.hpp>
 #include <sipmetrics/layout.hpp>
+#include <sipmetrics/segment/liveness.hpp>
 
 #include "exposition_parser.hpp"
 #include "harness.hpp"
@@ -423,7 +423,8 @@ TEST_CASE(
   CHECK(value_in(*text, kLanesUsed) == 0);
 }
 
-TEST_CASE("the daemon SIGKILLed and restarted while a worker bursts: nothing goes back, nothing lost") {
+TEST_CASE(
+    "the daemon SIGKILLed and restarted while a worker bursts: nothing goes back, nothing lost") {
   Sandbox box;
   std::optional<Daemon> d(start_daemon(box));
   INFO("daemon log:\n" << (d ? d->log() : std::string()));
@@ -750,7 +751,7 @@ TEST_CASE("random bytes written over the segment while the daemon runs are skipp
   seg.put(offsetof(layout::Header, series_count), std::uint32_t{0x12345});
   seg.put(offsetof(layout::Header, whitelist_count), std::uint32_t{0xffffffff});
   for (std::uint32_t r = 0; r < layout::kRefusalKinds; ++r)
-    seg.put(offsetof(layout::Header, refusals) + 8 * r, std::uint64_t{0xdead0000} + r);
+    seg.put(offsetof(layout::Header, refusals) + std::size_t{8} * r, std::uint64_t{0xdead0000} + r);
   std::this_thread::sleep_for(200ms);  // drains and sweeps
   {
     const auto text = d.metrics();
@@ -1171,8 +1172,8 @@ TEST_CASE("a family named like a summary's _sum or _count series does not break 
   Sandbox box;
   Daemon d = start_daemon(box);
   INFO("daemon log:\n" << d.log());
-  Process w = box.worker({"--summary", "fault_clash_seconds", "--observe", "1", "--value", "1",
-                          "--hold"});
+  Process w =
+      box.worker({"--summary", "fault_clash_seconds", "--observe", "1", "--value", "1", "--hold"});
   REQUIRE(w.wait_for_line("ready", 1, 30s));
   Process g = box.worker({"--gauge", "fault_clash_seconds_sum", "--add", "5", "--hold"});
   REQUIRE(g.wait_for_line("ready", 1, 30s));

@@ -33,8 +33,6 @@
 
 #include <httplib.h>
 
-extern char** environ;
-
 namespace sipmetrics::test {
 
 using namespace std::chrono_literals;
@@ -69,7 +67,8 @@ inline std::string read_text(const std::filesystem::path& p) {
 
 inline std::size_t count_occurrences(std::string_view text, std::string_view needle) {
   std::size_t n = 0;
-  for (auto at = text.find(needle); at != std::string_view::npos; at = text.find(needle, at + needle.size()))
+  for (auto at = text.find(needle); at != std::string_view::npos;
+       at = text.find(needle, at + needle.size()))
     ++n;
   return n;
 }
@@ -194,17 +193,22 @@ class Process {
     posix_spawnattr_setpgroup(&attr, 0);
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setflags(
+        &attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     const int rc = ::posix_spawn(&pid_, argv[0], &actions, &attr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
-    if (rc != 0) throw std::system_error(rc, std::generic_category(), "posix_spawn " + spec.program);
+    if (rc != 0)
+      throw std::system_error(rc, std::generic_category(), "posix_spawn " + spec.program);
   }
 
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
   Process(Process&& o) noexcept
-      : pid_(std::exchange(o.pid_, -1)), status_(o.status_), out_(std::move(o.out_)), err_(std::move(o.err_)) {}
+      : pid_(std::exchange(o.pid_, -1)),
+        status_(o.status_),
+        out_(std::move(o.out_)),
+        err_(std::move(o.err_)) {}
   Process& operator=(Process&& o) noexcept {
     if (this != &o) {
       kill_and_reap();
@@ -276,7 +280,7 @@ class Daemon {
     cli.set_connection_timeout(2, 0);
     cli.set_read_timeout(5, 0);
     cli.set_keep_alive(false);
-    auto res = cli.Get(path.c_str());
+    auto res = cli.Get(path);
     if (!res || res->status != 200) return std::nullopt;
     return res->body;
   }
@@ -343,10 +347,14 @@ class Sandbox {
 
   /// Starts sipmetricsd on this segment and 127.0.0.1:`port` without waiting for it.
   Process spawn_daemon(int port, const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> args{"--segment", segment_,
-                                  "--listen", "127.0.0.1:" + std::to_string(port),
-                                  "--housekeeping-interval-ms", "50",
-                                  "--drain-interval-ms", "2"};
+    std::vector<std::string> args{"--segment",
+                                  segment_,
+                                  "--listen",
+                                  "127.0.0.1:" + std::to_string(port),
+                                  "--housekeeping-interval-ms",
+                                  "50",
+                                  "--drain-interval-ms",
+                                  "2"};
     args.insert(args.end(), extra.begin(), extra.end());
     return spawn(kDaemonPath, std::move(args), {}, "daemon");
   }
@@ -357,7 +365,8 @@ class Sandbox {
     for (int attempt = 0; attempt < 3; ++attempt) {
       const int port = free_loopback_port();
       Daemon d(spawn_daemon(port, extra), port);
-      if (eventually([&] { return d.get("/healthz").has_value() || !d.process().running(); }, 10s) &&
+      if (eventually([&] { return d.get("/healthz").has_value() || !d.process().running(); },
+                     10s) &&
           d.process().running())
         return d;
       why = d.log();

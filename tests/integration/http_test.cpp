@@ -20,7 +20,7 @@
 namespace sipmetrics::test {
 namespace {
 
-// ---- The daemon's resources, from /proc -----------------------------------------------------------
+// ---- The daemon's resources, from /proc ---------------------------------------------------------
 
 /// A field of /proc/<pid>/status in its own unit (Threads: a count; VmRSS: KiB); -1 if absent.
 long proc_status(pid_t pid, std::string_view field) {
@@ -39,7 +39,7 @@ long open_fds(pid_t pid) {
   return n;
 }
 
-// ---- Raw HTTP over loopback ------------------------------------------------------------------------
+// ---- Raw HTTP over loopback ---------------------------------------------------------------------
 
 /// One TCP connection to 127.0.0.1:port, written and read byte by byte as a test needs.
 class Raw {
@@ -61,7 +61,7 @@ class Raw {
   }
 
   /// Sends everything; false once the server has closed the connection.
-  bool send(std::string_view data) {
+  bool send(std::string_view data) const {
     while (!data.empty()) {
       const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
       if (n < 0 && errno == EINTR) continue;
@@ -118,7 +118,7 @@ bool has_header(std::string_view response, std::string_view header_line) {
   return at != std::string_view::npos && at < end;
 }
 
-// ---- Tools -------------------------------------------------------------------------------------------
+// ---- Tools --------------------------------------------------------------------------------------
 
 /// The absolute path of `name` on $PATH, or "" if it is not installed.
 std::string which(const std::string& name) {
@@ -142,7 +142,8 @@ struct Ran {
 Ran run(const Sandbox& box, const std::string& program, std::vector<std::string> args) {
   static int seq = 0;
   const std::string base = "tool-" + std::to_string(++seq);
-  Process p({program, std::move(args), {}, box.dir() / (base + ".out"), box.dir() / (base + ".err")});
+  Process p(
+      {program, std::move(args), {}, box.dir() / (base + ".out"), box.dir() / (base + ".err")});
   Ran r;
   r.status = p.wait_for(30s).value_or(-1);
   r.out = p.out();
@@ -158,10 +159,11 @@ std::string bcrypt_hash(const Sandbox& box, const std::string& password) {
     if (r.status == 0 && r.out.starts_with("$2")) return r.out.substr(0, r.out.find('\n'));
   }
   if (const std::string py = which("python3"); !py.empty()) {
-    const Ran r = run(box, py, {"-W", "ignore", "-c",
-                                "import crypt,sys; print(crypt.crypt(sys.argv[1], "
-                                "crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=64)))",
-                                password});
+    const Ran r = run(box, py,
+                      {"-W", "ignore", "-c",
+                       std::string("import crypt,sys; print(crypt.crypt(sys.argv[1], ") +
+                           "crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=64)))",
+                       password});
     if (r.status == 0 && r.out.starts_with("$2")) return r.out.substr(0, r.out.find('\n'));
   }
   FAIL("no bcrypt tool: install Debian's whois package (mkpasswd) or a python3 with crypt");
@@ -176,8 +178,8 @@ void write_file(const std::filesystem::path& p, const std::string& content) {
 Daemon start_logged(Sandbox& box, const std::vector<std::string>& extra) {
   const int port = free_loopback_port();
   Daemon d(box.spawn_daemon(port, extra), port);
-  eventually([&] { return d.log().find("serving ") != std::string::npos || !d.process().running(); },
-             10s);
+  eventually(
+      [&] { return d.log().find("serving ") != std::string::npos || !d.process().running(); }, 10s);
   if (!d.process().running() || d.log().find("serving ") == std::string::npos)
     throw std::runtime_error("sipmetricsd did not come up:\n" + d.log());
   return d;
@@ -198,7 +200,8 @@ TEST_CASE("hostile requests get a 4xx and the daemon keeps serving, threads and 
   REQUIRE(rss0 > 0);
 
   SUBCASE("a 100 KB request line: 414, connection closed") {
-    const std::string r = round_trip(port, "GET /" + std::string(100'000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    const std::string r =
+        round_trip(port, "GET /" + std::string(100'000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n");
     CHECK(status_of(r) == 414);
     CHECK(has_header(r, "Connection: close"));
   }
@@ -241,7 +244,8 @@ TEST_CASE("hostile requests get a 4xx and the daemon keeps serving, threads and 
   SUBCASE("unknown paths: 404") {
     for (const char* path : {"/nope", "/metrics/x", "/../etc/passwd", "/%00", "/healthz/"}) {
       CAPTURE(path);
-      CHECK(status_of(round_trip(port, std::string("GET ") + path + " HTTP/1.1\r\nHost: x\r\n\r\n")) == 404);
+      CHECK(status_of(round_trip(
+                port, std::string("GET ") + path + " HTTP/1.1\r\nHost: x\r\n\r\n")) == 404);
     }
   }
   SUBCASE("methods other than GET and HEAD: 405 with Allow, connection closed") {
@@ -260,8 +264,8 @@ TEST_CASE("hostile requests get a 4xx and the daemon keeps serving, threads and 
   }
   SUBCASE("a GET with a body: 400 and a close (the body must not be read as a next request)") {
     const std::string smuggled = "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n";
-    for (const std::string& framing :
-         {"Content-Length: " + std::to_string(smuggled.size()), std::string("Transfer-Encoding: chunked")}) {
+    for (const std::string& framing : {"Content-Length: " + std::to_string(smuggled.size()),
+                                       std::string("Transfer-Encoding: chunked")}) {
       CAPTURE(framing);
       Raw c(port);
       c.send("GET /metrics HTTP/1.1\r\nHost: x\r\n" + framing + "\r\n\r\n" + smuggled);
@@ -283,7 +287,7 @@ TEST_CASE("hostile requests get a 4xx and the daemon keeps serving, threads and 
   CHECK(proc_status(pid, "Threads") == threads0);
   const long rss1 = proc_status(pid, "VmRSS");
   MESSAGE("daemon RSS " << rss0 << " KiB before, " << rss1 << " KiB after");
-  CHECK(rss1 < rss0 + 16 * 1024);
+  CHECK(rss1 < rss0 + 16L * 1024);
 }
 
 TEST_CASE("slow and silent clients wait off the serving threads: scrapes go on, they get 408") {
@@ -309,7 +313,7 @@ TEST_CASE("slow and silent clients wait off the serving threads: scrapes go on, 
       Raw c(d.port());
       const auto t0 = Clock::now();
       bool open = c.send("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ");
-      for (int s = 0; s < 8 && open; ++s) {  // bounded: 8 s at most
+      for (int s = 0; s < 8 && open; ++s) {       // bounded: 8 s at most
         slow_got[i] = c.receive(1s, "\r\n\r\n");  // a byte a second, until the server speaks
         if (!slow_got[i].empty() || c.closed()) break;
         open = c.send("a");
@@ -362,20 +366,23 @@ TEST_CASE("TLS, basic auth and a bearer token, checked with curl") {
   REQUIRE_MESSAGE(!openssl.empty(), "openssl is not installed (Debian package openssl)");
   Sandbox box;
   const auto dir = box.dir();
-  const Ran cert = run(box, openssl,
-                       {"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                        (dir / "server.key").string(), "-out", (dir / "server.crt").string(),
-                        "-days", "1", "-subj", "/CN=localhost", "-addext",
-                        "subjectAltName=IP:127.0.0.1,DNS:localhost"});
+  const Ran cert =
+      run(box, openssl,
+          {"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+           (dir / "server.key").string(), "-out", (dir / "server.crt").string(), "-days", "1",
+           "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"});
   REQUIRE_MESSAGE(cert.status == 0, cert.err);
   const std::string hash = bcrypt_hash(box, "pa:ss w0rd");
   write_file(dir / "token", "tok-4f9a2c\n");
-  write_file(dir / "web.yml", "tls_server_config:\n"
-                              "  cert_file: server.crt\n"
-                              "  key_file: server.key\n"
-                              "basic_auth_users:\n"
-                              "  prometheus: " + hash + "\n"
-                              "bearer_token_file: token\n");
+  write_file(dir / "web.yml",
+             "tls_server_config:\n"
+             "  cert_file: server.crt\n"
+             "  key_file: server.key\n"
+             "basic_auth_users:\n"
+             "  prometheus: " +
+                 hash +
+                 "\n"
+                 "bearer_token_file: token\n");
   Daemon d = start_logged(box, {"--web-config", (dir / "web.yml").string()});
   INFO("daemon log:\n" << d.log());
   const std::string base = "https://127.0.0.1:" + std::to_string(d.port());
@@ -384,8 +391,17 @@ TEST_CASE("TLS, basic auth and a bearer token, checked with curl") {
   // The status code, "000" when no HTTP answer came; headers go to `headers` if given.
   auto code = [&](const std::string& url, std::vector<std::string> extra = {},
                   std::string* headers = nullptr) {
-    std::vector<std::string> args{"-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10",
-                                  "--cacert", cacert, "-D", (dir / "headers").string()};
+    std::vector<std::string> args{"-s",
+                                  "-o",
+                                  "/dev/null",
+                                  "-w",
+                                  "%{http_code}",
+                                  "--max-time",
+                                  "10",
+                                  "--cacert",
+                                  cacert,
+                                  "-D",
+                                  (dir / "headers").string()};
     args.insert(args.end(), extra.begin(), extra.end());
     args.push_back(url);
     const Ran r = run(box, curl, args);
@@ -408,29 +424,39 @@ TEST_CASE("TLS, basic auth and a bearer token, checked with curl") {
   CHECK(code(base + "/nope", {"-H", "Authorization: Bearer tok-4f9a2c"}) == "404");
   CHECK(code(base + "/metrics", {"-X", "POST", "-u", "prometheus:pa:ss w0rd"}) == "405");
   {
-    const Ran r = run(box, curl, {"-s", "-u", "prometheus:pa:ss w0rd", "--cacert", cacert,
-                                  "--max-time", "10", base + "/metrics"});
+    const Ran r = run(box, curl,
+                      {"-s", "-u", "prometheus:pa:ss w0rd", "--cacert", cacert, "--max-time", "10",
+                       base + "/metrics"});
     CHECK(r.out.find("sipmetrics_build_info") != std::string::npos);
   }
   // Without TLS there is nothing to talk to; with an unknown CA curl refuses the server.
   CHECK(code("http://127.0.0.1:" + std::to_string(d.port()) + "/healthz") == "000");
-  CHECK(run(box, curl, {"-s", "-o", "/dev/null", "--max-time", "10", base + "/healthz"}).status != 0);
+  CHECK(run(box, curl, {"-s", "-o", "/dev/null", "--max-time", "10", base + "/healthz"}).status !=
+        0);
   // TLS below 1.2 is refused (the server sets the floor, whatever the client allows).
   const std::string host = "127.0.0.1:" + std::to_string(d.port());
-  CHECK(run(box, openssl, {"s_client", "-connect", host, "-tls1_2", "-CAfile", cacert}).status == 0);
-  CHECK(run(box, openssl, {"s_client", "-connect", host, "-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0",
-                           "-CAfile", cacert})
+  CHECK(run(box, openssl, {"s_client", "-connect", host, "-tls1_2", "-CAfile", cacert}).status ==
+        0);
+  CHECK(run(box, openssl,
+            {"s_client", "-connect", host, "-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0", "-CAfile",
+             cacert})
             .status != 0);
 
   SUBCASE("SIGHUP re-reads the users; a broken file keeps the running ones") {
     const std::string hash2 = bcrypt_hash(box, "second");
-    write_file(dir / "web.yml", "tls_server_config:\n"
-                                "  cert_file: server.crt\n"
-                                "  key_file: server.key\n"
-                                "basic_auth_users:\n"
-                                "  grafana: '" + hash2 + "'\n");
+    write_file(dir / "web.yml",
+               "tls_server_config:\n"
+               "  cert_file: server.crt\n"
+               "  key_file: server.key\n"
+               "basic_auth_users:\n"
+               "  grafana: '" +
+                   hash2 + "'\n");
     REQUIRE(d.process().signal(SIGHUP));
-    CHECK(eventually([&] { return code(base + "/metrics", {"-u", "grafana:second"}) == "200"; }, 10s));
+    CHECK(eventually(
+        [&] {
+          return code(base + "/metrics", {"-u", "grafana:second"}) == "200";
+        },
+        10s));
     CHECK(code(base + "/metrics", {"-u", "prometheus:pa:ss w0rd"}) == "401");  // forgotten
     CHECK(code(base + "/metrics", {"-H", "Authorization: Bearer tok-4f9a2c"}) == "401");
 
@@ -456,12 +482,14 @@ TEST_CASE("a web config that cannot be used stops sipmetricsd at start, naming f
     CHECK(p.err().find("serving") == std::string::npos);
   };
   write_file(dir / "bad.yml", "basic_auth_users:\n  prometheus: not-a-hash\n");
-  start_fails({"--web-config", (dir / "bad.yml").string()}, (dir / "bad.yml").string() + ":2: user 'prometheus': not a bcrypt hash");
+  start_fails({"--web-config", (dir / "bad.yml").string()},
+              (dir / "bad.yml").string() + ":2: user 'prometheus': not a bcrypt hash");
   start_fails({"--web-config", (dir / "missing.yml").string()}, "missing.yml");
   write_file(dir / "k.key", "not a key\n");
   write_file(dir / "c.crt", "not a cert\n");
   write_file(dir / "tls.yml", "tls_server_config:\n  cert_file: c.crt\n  key_file: k.key\n");
-  start_fails({"--web-config", (dir / "tls.yml").string()}, "TLS cert_file '" + (dir / "c.crt").string());
+  start_fails({"--web-config", (dir / "tls.yml").string()},
+              "TLS cert_file '" + (dir / "c.crt").string());
   CHECK_FALSE(std::filesystem::exists(box.segment()));  // refused before the segment is touched
 }
 
@@ -490,13 +518,17 @@ TEST_CASE("the segment: mode 0660, the configured group, warnings about others' 
 
   SUBCASE("a worker that cannot apply the group warns once and still counts") {
     Sandbox box;
-    Process w(Process::Spec{kWorkerPath, {"--counter", "voiceserver_calls_total", "--increments", "5"},
-                            {{"SIPMETRICS_SEGMENT", box.segment()}, {"SIPMETRICS_SEGMENT_GROUP", "no-such-group-x"}},
-                            box.dir() / "w.out", box.dir() / "w.err"});
+    Process w(Process::Spec{
+        kWorkerPath,
+        {"--counter", "voiceserver_calls_total", "--increments", "5"},
+        {{"SIPMETRICS_SEGMENT", box.segment()}, {"SIPMETRICS_SEGMENT_GROUP", "no-such-group-x"}},
+        box.dir() / "w.out",
+        box.dir() / "w.err"});
     CHECK(w.wait_for(30s).value_or(-1) == 0);
     CHECK(w.out() == "attached\n");
     CHECK(count_lines(w.err(), "sipmetrics: segment '" + box.segment() +
-                                   "': cannot give it to group 'no-such-group-x': no such group") == 1);
+                                   "': cannot give it to group 'no-such-group-x': no such group") ==
+          1);
     CHECK((stat_of(box.segment()).st_mode & 07777) == 0660);
     Daemon d = box.start_daemon();
     CHECK(await_value(d, "voiceserver_calls_total", 5) == 5);
@@ -505,18 +537,21 @@ TEST_CASE("the segment: mode 0660, the configured group, warnings about others' 
     Sandbox box;
     Process p = box.spawn_daemon(free_loopback_port(), {"--segment-group", "no-such-group-x"});
     CHECK(p.wait_for(10s).value_or(-1) == 2);
-    CHECK(p.err().find("cannot give it to group 'no-such-group-x': no such group") != std::string::npos);
+    CHECK(p.err().find("cannot give it to group 'no-such-group-x': no such group") !=
+          std::string::npos);
   }
   SUBCASE("a segment writable by everyone is reported") {
     Sandbox box;
     { Daemon d = box.start_daemon(); }
     REQUIRE(::chmod(box.segment().c_str(), 0666) == 0);
     Daemon d = box.start_daemon();
-    CHECK(eventually([&] { return d.log().find("writable by every user (mode 0666)") != std::string::npos; }, 5s));
+    CHECK(eventually(
+        [&] { return d.log().find("writable by every user (mode 0666)") != std::string::npos; },
+        5s));
   }
-  REQUIRE_MESSAGE(target.has_value(),
-                  "the chgrp cases need root or membership of a second group");
-  const auto& [name, gid] = *target;
+  REQUIRE_MESSAGE(target.has_value(), "the chgrp cases need root or membership of a second group");
+  const std::string name = target->first;
+  const gid_t gid = target->second;
   CAPTURE(name);
   SUBCASE("created by the daemon with --segment-group") {
     Sandbox box;
@@ -528,9 +563,12 @@ TEST_CASE("the segment: mode 0660, the configured group, warnings about others' 
   }
   SUBCASE("created by a worker with SIPMETRICS_SEGMENT_GROUP; the daemon then finds it right") {
     Sandbox box;
-    Process w(Process::Spec{kWorkerPath, {"--counter", "voiceserver_calls_total", "--increments", "5"},
-                            {{"SIPMETRICS_SEGMENT", box.segment()}, {"SIPMETRICS_SEGMENT_GROUP", name}},
-                            box.dir() / "w.out", box.dir() / "w.err"});
+    Process w(
+        Process::Spec{kWorkerPath,
+                      {"--counter", "voiceserver_calls_total", "--increments", "5"},
+                      {{"SIPMETRICS_SEGMENT", box.segment()}, {"SIPMETRICS_SEGMENT_GROUP", name}},
+                      box.dir() / "w.out",
+                      box.dir() / "w.err"});
     CHECK(w.wait_for(30s).value_or(-1) == 0);
     CHECK(w.err().empty());
     const struct stat st = stat_of(box.segment());
@@ -545,7 +583,8 @@ TEST_CASE("the segment: mode 0660, the configured group, warnings about others' 
     { Daemon d = box.start_daemon(); }
     const gid_t before = stat_of(box.segment()).st_gid;
     Daemon d = box.start_daemon({"--segment-group", name});
-    CHECK(eventually([&] { return d.log().find("not to group '" + name + "'") != std::string::npos; }, 5s));
+    CHECK(eventually(
+        [&] { return d.log().find("not to group '" + name + "'") != std::string::npos; }, 5s));
     CHECK(stat_of(box.segment()).st_gid == before);
   }
 }

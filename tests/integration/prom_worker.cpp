@@ -45,7 +45,8 @@ long arg_or(int argc, char** argv, int i, long fallback) {
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr,
-                 "usage: sipmetrics-prom-worker SEGMENT [PROCESSES [INCREMENTS [SAMPLES [LINGER_SECONDS]]]]\n");
+                 "usage: sipmetrics-prom-worker SEGMENT [PROCESSES [INCREMENTS [SAMPLES "
+                 "[LINGER_SECONDS]]]]\n");
     return 2;
   }
   const long processes = arg_or(argc, argv, 2, 3);
@@ -72,8 +73,9 @@ int main(int argc, char** argv) {
   }
   client.register_labels("voiceserver_calls_total", {"transport", "status"});
   client.register_labels("voiceserver_active_calls", {"transport"});
-  sipmetrics::Counter calls = client.counter("voiceserver_calls_total", "Calls ended, by transport and status.",
-                                             {{"transport", "sip"}, {"status", "ok"}});
+  sipmetrics::Counter calls =
+      client.counter("voiceserver_calls_total", "Calls ended, by transport and status.",
+                     {{"transport", "sip"}, {"status", "ok"}});
   sipmetrics::Gauge active =
       client.gauge("voiceserver_active_calls", "Calls live right now.", {{"transport", "sip"}});
   sipmetrics::Summary e2e =
@@ -122,6 +124,7 @@ int main(int argc, char** argv) {
               processes * samples, per_child_sum * static_cast<double>(processes), kGaugeValue);
   std::fflush(stdout);
 
-  for (long waited_ms = 0; g_stop == 0 && waited_ms < linger * 1000; waited_ms += 50) ::usleep(50 * 1000);
+  for (long waited_ms = 0; g_stop == 0 && waited_ms < linger * 1000; waited_ms += 50)
+    ::usleep(50 * 1000);
   return 0;
 }

@@ -94,7 +94,8 @@ std::uint64_t parse_u64(std::string_view s, std::string_view what) {
   char* end = nullptr;
   errno = 0;
   const unsigned long long v = std::strtoull(str.c_str(), &end, 10);
-  if (str.empty() || errno != 0 || *end != '\0') usage("bad " + std::string(what) + ": '" + str + "'");
+  if (str.empty() || errno != 0 || *end != '\0')
+    usage("bad " + std::string(what) + ": '" + str + "'");
   return v;
 }
 
@@ -169,7 +170,8 @@ Config parse_args(int argc, char** argv) {
       const std::string spec(value());
       const auto eq = spec.find('=');
       if (eq == std::string::npos) usage("bad --whitelist: '" + spec + "'");
-      cfg.whitelists.emplace_back(spec.substr(0, eq), split(std::string_view(spec).substr(eq + 1), ','));
+      cfg.whitelists.emplace_back(spec.substr(0, eq),
+                                  split(std::string_view(spec).substr(eq + 1), ','));
     } else if (arg == "--children") {
       cfg.children = static_cast<unsigned>(parse_u64(value(), "--children"));
       if (cfg.children > 64) usage("--children must be at most 64");
@@ -233,7 +235,8 @@ void run_workload(const Config& cfg, Handles& h) {
   } else {
     std::barrier<> start(static_cast<std::ptrdiff_t>(cfg.threads));
     std::vector<std::thread> threads;
-    for (unsigned t = 0; t < cfg.threads; ++t) threads.emplace_back([&] { count(h.counters, &start); });
+    for (unsigned t = 0; t < cfg.threads; ++t)
+      threads.emplace_back([&] { count(h.counters, &start); });
     for (std::thread& t : threads) t.join();
   }
   if (cfg.gauge) h.gauge.add(cfg.gauge_add);

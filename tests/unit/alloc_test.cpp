@@ -84,7 +84,9 @@ void mixed_call(Client& own, std::uint64_t i) {
     case 0: sip::invite_result(d, static_cast<int>(n % 800)); break;
     case 1: sip::invite_result(own, d, static_cast<int>(n % 800)); break;
     case 2: sip::bye(d, static_cast<sip::ByeBy>(n % 2), static_cast<sip::ByeReason>(n % 4)); break;
-    case 3: sip::bye(own, static_cast<sip::ByeBy>(n % 2), static_cast<sip::ByeReason>(n % 4)); break;
+    case 3:
+      sip::bye(own, static_cast<sip::ByeBy>(n % 2), static_cast<sip::ByeReason>(n % 4));
+      break;
     case 4: sip::transaction_timeout(kMethodNames[n % std::size(kMethodNames)]); break;
     case 5: sip::transaction_timeout(own, kMethodNames[n % std::size(kMethodNames)]); break;
     case 6: sip::session_timer_refresh(own, static_cast<sip::RefreshResult>(n % 5)); break;
@@ -95,7 +97,9 @@ void mixed_call(Client& own, std::uint64_t i) {
                             static_cast<double>(n % 10) / 100.0, 4.2);
       break;
     case 10: sip::voice_attach(static_cast<sip::VoiceAttachMode>(n % 2), n % 7 != 0); break;
-    case 11: sip::voice_attach_mode_fallback(own, sip::VoiceMode::pipeline, sip::VoiceMode::realtime); break;
+    case 11:
+      sip::voice_attach_mode_fallback(own, sip::VoiceMode::pipeline, sip::VoiceMode::realtime);
+      break;
     case 12: sip::voice_attach_native(n % 5 != 0); break;
     case 13: sip::call_started(t); break;
     case 14: sip::call_ended(t, static_cast<sip::CallStatus>(n % 4)); break;

@@ -59,8 +59,10 @@ TEST_CASE("registration is idempotent; label order and duplicates do not matter"
   Client& c = client_for(seg);
   REQUIRE(c.attached());
   Counter a = c.counter("sip_x_total", "X.", {{"transport", "sip"}, {"status", "ok"}});
-  Counter b = c.counter("sip_x_total", "other help is ignored", {{"status", "ok"}, {"transport", "sip"}});
-  Counter d = c.counter("sip_x_total", "X.", {{"status", "x"}, {"transport", "sip"}, {"status", "ok"}});
+  Counter b =
+      c.counter("sip_x_total", "other help is ignored", {{"status", "ok"}, {"transport", "sip"}});
+  Counter d =
+      c.counter("sip_x_total", "X.", {{"status", "x"}, {"transport", "sip"}, {"status", "ok"}});
   Counter other = c.counter("sip_x_total", "X.", {{"transport", "webrtc"}, {"status", "ok"}});
   REQUIRE(a.valid());
   a.inc();
@@ -131,7 +133,8 @@ TEST_CASE("the arena filling up refuses new series without touching old ones") {
   const std::string long_value(1000, 'v');
   int ok = 0;
   for (int i = 0; i < 10; ++i)
-    ok += c.counter("long_total", "", {{"n", std::to_string(i)}, {"v", long_value}}).valid() ? 1 : 0;
+    ok +=
+        c.counter("long_total", "", {{"n", std::to_string(i)}, {"v", long_value}}).valid() ? 1 : 0;
   CHECK(ok == 4);  // 4 KiB of arena
   CHECK(refusals(v, layout::Refusal::kArenaFull) == 6);
   CHECK(v.header().arena_used.load() <= g.arena_bytes);

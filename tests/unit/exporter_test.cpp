@@ -63,7 +63,8 @@ TEST_CASE("exposition: families sorted, one HELP/TYPE each, labels escaped, summ
   CHECK(has_line(text, "lat_ms_sum{transport=\"sip\"} 5050"));
   CHECK(has_line(text, "lat_ms_count{transport=\"sip\"} 100"));
   std::size_t helps = 0;
-  for (std::size_t at = 0; (at = text.find("# HELP b_total", at)) != std::string::npos; ++at) ++helps;
+  for (std::size_t at = 0; (at = text.find("# HELP b_total", at)) != std::string::npos; ++at)
+    ++helps;
   CHECK(helps == 1);
   CHECK(text.find("a_gauge") < text.find("b_total"));
   CHECK(text.find("b_total") < text.find("lat_ms"));
@@ -178,7 +179,7 @@ TEST_CASE("corrupt catalog entries are skipped and counted; serving goes on") {
     if (layout::entry_state(en.state.load()) != layout::kEntryReady) continue;
     detail::DecodedKey k;
     REQUIRE(detail::decode_key(*view.arena_bytes(en.key_offset, en.key_length), k));
-    if (k.name == "bad_total") en.key_length = 1u << 30;  // runs past the arena
+    if (k.name == "bad_total") en.key_length = 1u << 30;                      // runs past the arena
     if (k.name == "worse_total") en.first_cell = test::first_cells(1, 1)[0];  // good_total's cell
   }
   Exporter e(std::move(file), fast());
@@ -228,7 +229,8 @@ TEST_CASE("seed families are whitelisted even when no client declared them") {
   REQUIRE(file);
   Writer w(seg.path(), [](Client& c) {
     // A worker that ships a per-call identifier on a seed metric, without the typed helpers.
-    c.counter("voiceserver_calls_total", "", {{"transport", "sip"}, {"status", "ok"}, {"call_id", "a1"}})
+    c.counter("voiceserver_calls_total", "",
+              {{"transport", "sip"}, {"status", "ok"}, {"call_id", "a1"}})
         .add(2);
   });
   Exporter e(std::move(file), fast());
@@ -311,7 +313,8 @@ TEST_CASE("content negotiation follows the Accept header") {
         Format::kOpenMetrics);
   CHECK(negotiate("text/plain, application/openmetrics-text; q=0") == Format::kText);
   CHECK(negotiate("application/openmetrics-text; version=1.0.0; q=0.3") == Format::kOpenMetrics);
-  CHECK(content_type(Format::kOpenMetrics).starts_with("application/openmetrics-text; version=1.0.0"));
+  CHECK(content_type(Format::kOpenMetrics)
+            .starts_with("application/openmetrics-text; version=1.0.0"));
   CHECK(content_type(Format::kText) == "text/plain; version=0.0.4; charset=utf-8");
 }
 
@@ -320,13 +323,13 @@ TEST_CASE("gzip follows the Accept-Encoding header; other codings are never chos
   CHECK_FALSE(accepts_gzip("identity"));
   CHECK_FALSE(accepts_gzip("br"));
   CHECK_FALSE(accepts_gzip("gzipper"));
-  CHECK(accepts_gzip("gzip"));                // what Prometheus sends
+  CHECK(accepts_gzip("gzip"));  // what Prometheus sends
   CHECK(accepts_gzip("br, gzip, deflate"));
   CHECK(accepts_gzip("deflate,  GZip ;q=0.5"));
   CHECK(accepts_gzip("x-gzip"));
   CHECK(accepts_gzip("*"));
   CHECK_FALSE(accepts_gzip("gzip;q=0"));
-  CHECK_FALSE(accepts_gzip("gzip;q=0, *"));   // the explicit refusal wins over the wildcard
+  CHECK_FALSE(accepts_gzip("gzip;q=0, *"));  // the explicit refusal wins over the wildcard
   CHECK_FALSE(accepts_gzip("*;q=0.0"));
   CHECK_FALSE(accepts_gzip("gzip;q=x"));
 }

@@ -15,8 +15,8 @@ using namespace layout;
 TEST_CASE("regions are page-aligned, ordered and inside the segment") {
   for (const Geometry& g : {kDefaultGeometry, test::small_geometry()}) {
     const Regions r = regions_for(g);
-    const std::uint64_t offsets[] = {r.writers, r.lanes, r.catalog, r.whitelist,
-                                     r.arena,   r.retained, r.cells, r.rings};
+    const std::uint64_t offsets[] = {r.writers, r.lanes,    r.catalog, r.whitelist,
+                                     r.arena,   r.retained, r.cells,   r.rings};
     std::uint64_t prev = sizeof(Header);
     for (std::uint64_t off : offsets) {
       CHECK(off % 4096 == 0);
@@ -40,7 +40,7 @@ TEST_CASE("only reserved cells share a page offset with their lane's producer li
       const std::uint64_t first = r.cells + lane * stride;
       CHECK(first + std::uint64_t{g.max_cells} * 8 <= r.cells + (lane + 1) * stride);
       for (std::uint32_t c = 0; c < g.max_cells; ++c) {
-        const std::uint64_t page_offset = (first + c * 8) % 4096;
+        const std::uint64_t page_offset = (first + std::uint64_t{c} * 8) % 4096;
         const bool aliases = page_offset >= producer && page_offset < producer + kCacheLine;
         if (aliases != cell_reserved(c)) {
           FAIL_CHECK("lane " << lane << " cell " << c << ": aliases=" << aliases);

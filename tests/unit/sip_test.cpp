@@ -48,8 +48,10 @@ std::string scrape(Exporter& e) {
   return out;
 }
 
-// ---- docs/metrics.md ---------------------------------------------------------------------------------
-constexpr std::string_view kTableBegin = "<!-- BEGIN metrics table: generated from sip::kFamilies, checked by tests/unit/sip_test.cpp -->";
+// ---- docs/metrics.md ----------------------------------------------------------------------------
+constexpr std::string_view kTableBegin =
+    "<!-- BEGIN metrics table: generated from sip::kFamilies, checked by tests/unit/sip_test.cpp "
+    "-->";
 constexpr std::string_view kTableEnd = "<!-- END metrics table -->";
 
 std::string read_file(const char* path) {
@@ -72,9 +74,12 @@ std::string_view type_name(layout::MetricType t) {
 std::string ticks(std::string_view list) {
   std::string out = "`";
   for (char ch : list) {
-    if (ch == ',') out += "`,";
-    else if (ch == ' ' && out.back() == ',') out += " `";
-    else out += ch;
+    if (ch == ',')
+      out += "`,";
+    else if (ch == ' ' && out.back() == ',')
+      out += " `";
+    else
+      out += ch;
   }
   return out + "`";
 }
@@ -82,7 +87,8 @@ std::string ticks(std::string_view list) {
 /// The table docs/metrics.md must contain between its markers.
 std::string render_table() {
   std::string out =
-      "| metric | type | seed function | C++ function (`sipmetrics::sip`) | label keys: allowed values | series |\n"
+      "| metric | type | seed function | C++ function (`sipmetrics::sip`) | label keys: allowed "
+      "values | series |\n"
       "| --- | --- | --- | --- | --- | --- |\n";
   for (const sip::FamilyInfo& f : sip::kFamilies) {
     std::string labels;
@@ -145,7 +151,8 @@ std::vector<DocFamily> doc_families() {
     f.type = cells[1];
     for (std::size_t at = 0; cells[4] != "—" && at != std::string::npos;) {
       const std::size_t br = cells[4].find("<br>", at);
-      const auto tokens = backticked(std::string_view(cells[4]).substr(at, br == std::string::npos ? std::string::npos : br - at));
+      const auto tokens = backticked(std::string_view(cells[4]).substr(
+          at, br == std::string::npos ? std::string::npos : br - at));
       REQUIRE(tokens.size() >= 2);
       f.labels.emplace_back(tokens[0], std::vector<std::string>(tokens.begin() + 1, tokens.end()));
       at = br == std::string::npos ? br : br + 4;
@@ -171,7 +178,7 @@ std::set<std::string> expected_series(const DocFamily& f) {
   return out;
 }
 
-// ---- Exposition --------------------------------------------------------------------------------------
+// ---- Exposition ---------------------------------------------------------------------------------
 /// family -> (label string -> value). Summaries are read through their `_count` lines.
 using Exposed = std::map<std::string, std::map<std::string, double>>;
 
@@ -203,7 +210,7 @@ bool seed_family_name(std::string_view name) {
   return name.starts_with("sip_") || name.starts_with("voiceserver_");
 }
 
-// ---- Workloads -----------------------------------------------------------------------------------------
+// ---- Workloads ----------------------------------------------------------------------------------
 // Calls through `c`, or through Client::global() when c is null.
 #define SIP(fn, ...) (c != nullptr ? sip::fn(*c, __VA_ARGS__) : sip::fn(__VA_ARGS__))
 
@@ -213,18 +220,23 @@ void exercise_all(Client* c) {
     for (int code : {100, 200, 302, 486, 503, 603, 700}) SIP(invite_result, d, code);
   for (std::size_t by = 0; by < 2; ++by)
     for (std::size_t r = 0; r < 4; ++r) {
-      SIP(bye, sip::Direction::inbound, static_cast<sip::ByeBy>(by), static_cast<sip::ByeReason>(r));
+      SIP(bye, sip::Direction::inbound, static_cast<sip::ByeBy>(by),
+          static_cast<sip::ByeReason>(r));
       SIP(bye, static_cast<sip::ByeBy>(by), static_cast<sip::ByeReason>(r));  // outbound default
     }
   for (std::size_t m = 0; m + 1 < sip::kMethods.size(); ++m) {
-    if (m % 2 == 0) SIP(transaction_timeout, sip::kMethods[m]);
-    else SIP(transaction_timeout, static_cast<sip::Method>(m));
+    if (m % 2 == 0)
+      SIP(transaction_timeout, sip::kMethods[m]);
+    else
+      SIP(transaction_timeout, static_cast<sip::Method>(m));
   }
   SIP(transaction_timeout, sip::Method::other);
   for (std::size_t i = 0; i < sip::kRefreshResults.size(); ++i)
     SIP(session_timer_refresh, static_cast<sip::RefreshResult>(i));
-  for (std::size_t i = 0; i < sip::kDtlsResults.size(); ++i) SIP(dtls_handshake, static_cast<sip::DtlsResult>(i));
-  for (std::size_t i = 0; i < sip::kStirResults.size(); ++i) SIP(stir_verify, static_cast<sip::StirResult>(i));
+  for (std::size_t i = 0; i < sip::kDtlsResults.size(); ++i)
+    SIP(dtls_handshake, static_cast<sip::DtlsResult>(i));
+  for (std::size_t i = 0; i < sip::kStirResults.size(); ++i)
+    SIP(stir_verify, static_cast<sip::StirResult>(i));
   SIP(observe_call_qos, 120u, 4.5, 0.02, 4.1);
   SIP(voice_attach, sip::VoiceAttachMode::cascaded, true);
   SIP(voice_attach, sip::VoiceAttachMode::cascaded, false);
@@ -235,7 +247,8 @@ void exercise_all(Client* c) {
   SIP(voice_attach_native, false);
   for (sip::Transport t : {sip::Transport::sip, sip::Transport::webrtc}) {
     for (int i = 0; i < 5; ++i) SIP(call_started, t);
-    for (std::size_t s = 0; s < sip::kCallStatuses.size(); ++s) SIP(call_ended, t, static_cast<sip::CallStatus>(s));
+    for (std::size_t s = 0; s < sip::kCallStatuses.size(); ++s)
+      SIP(call_ended, t, static_cast<sip::CallStatus>(s));
     SIP(asr_error, t);
     SIP(tts_error, t);
     SIP(barge_in, t);
@@ -278,8 +291,10 @@ void check_exposed(const std::string& text,
     const std::string& name = family.first;
     CAPTURE(name);
     if (!seed_family_name(name)) continue;
-    const bool documented = std::any_of(docs.begin(), docs.end(), [&](const DocFamily& f) { return f.name == name; });
-    CHECK((documented || name == sip::kMetricObserveDroppedTotal || name == sip::kMetricUnknownLabelTotal));
+    const bool documented =
+        std::any_of(docs.begin(), docs.end(), [&](const DocFamily& f) { return f.name == name; });
+    CHECK((documented || name == sip::kMetricObserveDroppedTotal ||
+           name == sip::kMetricUnknownLabelTotal));
   }
   CHECK(exposed.count(std::string(sip::kMetricObserveDroppedTotal)) == 1);
   CHECK(exposed.at(std::string(sip::kMetricUnknownLabelTotal)).at("") == 0);
@@ -312,17 +327,25 @@ TEST_CASE("method names classify exactly and case-sensitively; the long tail is 
 }
 
 TEST_CASE("enumerators produce the seed's label values") {
-  CHECK(sip::kDirections[static_cast<std::size_t>(sip::Direction::outbound)] == sip::kDirectionOutbound);
-  CHECK(sip::kByeReasons[static_cast<std::size_t>(sip::ByeReason::timer_expired)] == "timer-expired");
+  CHECK(sip::kDirections[static_cast<std::size_t>(sip::Direction::outbound)] ==
+        sip::kDirectionOutbound);
+  CHECK(sip::kByeReasons[static_cast<std::size_t>(sip::ByeReason::timer_expired)] ==
+        "timer-expired");
   CHECK(sip::kByeReasons[static_cast<std::size_t>(sip::ByeReason::user_hangup)] == "user-hangup");
-  CHECK(sip::kRefreshResults[static_cast<std::size_t>(sip::RefreshResult::bumped_422)] == "422-bumped");
-  CHECK(sip::kRefreshResults[static_cast<std::size_t>(sip::RefreshResult::gave_up_422)] == "422-gave-up");
-  CHECK(sip::kRefreshResults[static_cast<std::size_t>(sip::RefreshResult::dialog_gone_481)] == "481");
-  CHECK(sip::kRefreshResults[static_cast<std::size_t>(sip::RefreshResult::role_swap)] == "role-swap");
-  CHECK(sip::kDtlsResults[static_cast<std::size_t>(sip::DtlsResult::fingerprint_mismatch)] == "fingerprint-mismatch");
+  CHECK(sip::kRefreshResults[static_cast<std::size_t>(sip::RefreshResult::bumped_422)] ==
+        "422-bumped");
+  CHECK(sip::kRefreshResults[static_cast<std::size_t>(sip::RefreshResult::gave_up_422)] ==
+        "422-gave-up");
+  CHECK(sip::kRefreshResults[static_cast<std::size_t>(sip::RefreshResult::dialog_gone_481)] ==
+        "481");
+  CHECK(sip::kRefreshResults[static_cast<std::size_t>(sip::RefreshResult::role_swap)] ==
+        "role-swap");
+  CHECK(sip::kDtlsResults[static_cast<std::size_t>(sip::DtlsResult::fingerprint_mismatch)] ==
+        "fingerprint-mismatch");
   CHECK(sip::kStirResults[static_cast<std::size_t>(sip::StirResult::soft_fail)] == "soft-fail");
   CHECK(sip::kStirResults[static_cast<std::size_t>(sip::StirResult::no_identity)] == "no-identity");
-  CHECK(sip::kVoiceAttachResults[static_cast<std::size_t>(sip::VoiceAttachResult::config_error)] == "config_error");
+  CHECK(sip::kVoiceAttachResults[static_cast<std::size_t>(sip::VoiceAttachResult::config_error)] ==
+        "config_error");
   CHECK(sip::kCallStatuses[static_cast<std::size_t>(sip::CallStatus::ice_failed)] == "ice-failed");
   CHECK(sip::kLabelsTransportSIP[0].key == "transport");
   CHECK(sip::kLabelsTransportSIP[0].value == "sip");
@@ -337,7 +360,8 @@ TEST_CASE("labels_call and labels_dialog_outcome return pre-built label sets") {
   CHECK(a.begin()[1].key == "status");
   CHECK(a.begin()[1].value == "pipeline-error");
   // Same combination, same storage: nothing is built per call.
-  CHECK(sip::labels_call(sip::Transport::webrtc, sip::CallStatus::pipeline_error).begin() == a.begin());
+  CHECK(sip::labels_call(sip::Transport::webrtc, sip::CallStatus::pipeline_error).begin() ==
+        a.begin());
   CHECK(sip::labels_call(sip::Transport::sip, sip::CallStatus::ok).begin() != a.begin());
   CHECK(sip::labels_call(static_cast<sip::Transport>(2), sip::CallStatus::ok).empty());
   CHECK(sip::labels_call(sip::Transport::sip, static_cast<sip::CallStatus>(4)).empty());
@@ -345,7 +369,8 @@ TEST_CASE("labels_call and labels_dialog_outcome return pre-built label sets") {
   REQUIRE(d.size() == 2);
   CHECK(d.begin()[1].key == "outcome");
   CHECK(d.begin()[1].value == "fail");
-  CHECK(sip::labels_dialog_outcome(sip::Transport::sip, static_cast<sip::DialogOutcome>(9)).empty());
+  CHECK(
+      sip::labels_dialog_outcome(sip::Transport::sip, static_cast<sip::DialogOutcome>(9)).empty());
 }
 
 TEST_CASE("docs/metrics.md holds exactly the table kFamilies renders") {
@@ -400,7 +425,8 @@ TEST_CASE("out-of-range codes, unknown methods and bad enumerators never create 
     sip::invite_result(c, sip::Direction::outbound, INT_MIN);
     sip::invite_result(c, sip::Direction::outbound, INT_MAX);
     for (int i = 0; i < 500; ++i) sip::transaction_timeout(c, "X-METHOD-" + std::to_string(i));
-    for (std::string_view m : {"", "invite", "Bye", "INVITE ", "other"}) sip::transaction_timeout(c, m);
+    for (std::string_view m : {"", "invite", "Bye", "INVITE ", "other"})
+      sip::transaction_timeout(c, m);
     sip::transaction_timeout(c, static_cast<sip::Method>(99));  // counted as other, like a name
     // Enumerators outside their range (casts) are dropped.
     const auto bad = [](auto e) { return static_cast<decltype(e)>(77); };
@@ -428,11 +454,14 @@ TEST_CASE("out-of-range codes, unknown methods and bad enumerators never create 
   });
   Exporter e(std::move(file), settings());
   check_exposed(scrape(e), [](const std::string& family, const std::string& labels) {
-    if (family == sip::kMetricInviteResultTotal && labels == R"(code_class="other",direction="inbound")")
+    if (family == sip::kMetricInviteResultTotal &&
+        labels == R"(code_class="other",direction="inbound")")
       return 400.0;
-    if (family == sip::kMetricInviteResultTotal && labels == R"(code_class="other",direction="outbound")")
+    if (family == sip::kMetricInviteResultTotal &&
+        labels == R"(code_class="other",direction="outbound")")
       return 602.0;
-    if (family == sip::kMetricTransactionTimeoutTotal && labels == R"(method="other")") return 506.0;
+    if (family == sip::kMetricTransactionTimeoutTotal && labels == R"(method="other")")
+      return 506.0;
     return 0.0;
   });
 }
@@ -444,7 +473,10 @@ TEST_CASE("whitelists are declared: an undeclared key is counted and merged away
   Writer w(seg.path(), [](Client& c) {
     sip::bye(c, sip::Direction::inbound, sip::ByeBy::remote, sip::ByeReason::normal);
     c.counter(sip::kMetricByeTotal, "",
-              {{"direction", "inbound"}, {"by", "remote"}, {"reason_class", "normal"}, {"call_id", "a1b2"}})
+              {{"direction", "inbound"},
+               {"by", "remote"},
+               {"reason_class", "normal"},
+               {"call_id", "a1b2"}})
         .add(2);
     c.summary(sip::kMetricE2EFirstByteMs, "", {{"transport", "sip"}}).observe(100);
   });
@@ -453,7 +485,9 @@ TEST_CASE("whitelists are declared: an undeclared key is counted and merged away
   CHECK(text.find("call_id") == std::string::npos);
   CHECK(text.find("\nvoiceserver_metrics_unknown_label_total 2\n") != std::string::npos);
   const Exposed exposed = parse_exposition(text, doc_families());
-  CHECK(exposed.at("sip_bye_total").at(R"(by="remote",direction="inbound",reason_class="normal")") == 3);
+  CHECK(
+      exposed.at("sip_bye_total").at(R"(by="remote",direction="inbound",reason_class="normal")") ==
+      3);
   CHECK(exposed.at("voiceserver_e2e_first_byte_ms").size() == 1);
   CHECK(exposed.at("voiceserver_e2e_first_byte_ms").at("") == 1);
 }
@@ -481,7 +515,9 @@ TEST_CASE("QoS and first-byte helpers skip zero, negative and non-finite input")
   });
   Exporter e(std::move(file), settings());
   const std::string text = scrape(e);
-  auto has = [&text](const std::string& line) { return text.find("\n" + line + "\n") != std::string::npos; };
+  auto has = [&text](const std::string& line) {
+    return text.find("\n" + line + "\n") != std::string::npos;
+  };
   CHECK(has("sip_call_rtt_ms_count 2"));
   CHECK(has("sip_call_rtt_ms_sum 120"));
   CHECK(has("sip_call_jitter_ms_count 1"));

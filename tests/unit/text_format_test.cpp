@@ -121,17 +121,10 @@ std::optional<std::string> unescape_label(std::string_view s) {
     }
     if (++i == s.size()) return std::nullopt;
     switch (s[i]) {
-      case '\\':
-        out.push_back('\\');
-        break;
-      case '"':
-        out.push_back('"');
-        break;
-      case 'n':
-        out.push_back('\n');
-        break;
-      default:
-        return std::nullopt;
+      case '\\': out.push_back('\\'); break;
+      case '"': out.push_back('"'); break;
+      case 'n': out.push_back('\n'); break;
+      default: return std::nullopt;
     }
   }
   return out;
@@ -265,17 +258,13 @@ TEST_CASE("escaping properties on random input") {
     for (int i = 0; i < n; ++i) {
       std::uint32_t cp;
       switch (plane(rng)) {
-        case 0:
-          cp = ascii(rng);
-          break;
+        case 0: cp = ascii(rng); break;
         case 1:
         case 2:
           do cp = bmp(rng);
           while (cp >= 0xD800 && cp <= 0xDFFF);
           break;
-        default:
-          cp = astral(rng);
-          break;
+        default: cp = astral(rng); break;
       }
       encode_utf8(text, cp);
     }

@@ -1,11 +1,11 @@
 #include "web_config.hpp"
 
 #include <doctest/doctest.h>
-#include <sys/stat.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -21,10 +21,14 @@ namespace sipmetrics {
 namespace {
 
 // Made with `mkpasswd -m bcrypt -R N PASSWORD` (Debian's whois package): not by this code.
-constexpr const char* kSecret5 = "$2b$05$WqusZUnsUuQDM/IzAq4Z1OWaobIPJ7KMuAQb.JmSxKybEukLcBjbG";   // secret
-constexpr const char* kSecret10 = "$2b$10$Och48m6gw3omzcc.xXIvyuVyM1y/O954sP1RvPGZ/XYYqPYlCTuFC";  // secret
-constexpr const char* kSlow12 = "$2b$12$YcGafTPVKWcOLgxWPy3Qkukda52moj61KeP/cyjWpl1XdaKL9zsqG";    // slow-one
-constexpr const char* kColon5 = "$2b$05$JplYwuQ7r1urSNyn2LVmKOlH8uYiwG4whNpJIKUyPVmswE3/z07LK";   // p@ss: word
+constexpr const char* kSecret5 =
+    "$2b$05$WqusZUnsUuQDM/IzAq4Z1OWaobIPJ7KMuAQb.JmSxKybEukLcBjbG";  // secret
+constexpr const char* kSecret10 =
+    "$2b$10$Och48m6gw3omzcc.xXIvyuVyM1y/O954sP1RvPGZ/XYYqPYlCTuFC";  // secret
+constexpr const char* kSlow12 =
+    "$2b$12$YcGafTPVKWcOLgxWPy3Qkukda52moj61KeP/cyjWpl1XdaKL9zsqG";  // slow-one
+constexpr const char* kColon5 =
+    "$2b$05$JplYwuQ7r1urSNyn2LVmKOlH8uYiwG4whNpJIKUyPVmswE3/z07LK";  // p@ss: word
 
 class TempDir {
  public:
@@ -113,8 +117,12 @@ TEST_CASE("a full web config: TLS paths relative to the file, bcrypt users, a be
                                             (dir.path() / "server.key").string() +
                                             "\n"
                                             "basic_auth_users:\n"
-                                            "  prometheus: " + kSecret5 + "\n"
-                                            "  other: '" + kSecret10 + "'\n"
+                                            "  prometheus: " +
+                                            kSecret5 +
+                                            "\n"
+                                            "  other: '" +
+                                            kSecret10 +
+                                            "'\n"
                                             "bearer_token_file: token\n");
   const WebConfig c = load_web_config(path);
   REQUIRE(c.tls.has_value());
@@ -131,13 +139,17 @@ TEST_CASE("YAML details: comments, quotes, document marker, CRLF, empty sections
   TempDir dir;
   CHECK_FALSE(parse_web_config("", dir.path() / "web.yml").auth_required());
   CHECK_FALSE(parse_web_config("# nothing\n\n", dir.path() / "web.yml").auth_required());
-  const WebConfig c = parse_web_config(
-      std::string("---\r\n# users\r\nbasic_auth_users:   # inline comment\r\n"
-                  "    \"prometheus\": \"") + kSecret5 + "\"  # quoted\r\n"
-                  "    'it''s': " + kColon5 + "\r\n"
-                  "tls_server_config: {}\r\n"
-                  "bearer_token_file: ~\r\n",
-      dir.path() / "web.yml");
+  const WebConfig c =
+      parse_web_config(std::string("---\r\n# users\r\nbasic_auth_users:   # inline comment\r\n"
+                                   "    \"prometheus\": \"") +
+                           kSecret5 +
+                           "\"  # quoted\r\n"
+                           "    'it''s': " +
+                           kColon5 +
+                           "\r\n"
+                           "tls_server_config: {}\r\n"
+                           "bearer_token_file: ~\r\n",
+                       dir.path() / "web.yml");
   CHECK(c.basic_auth_users.at("prometheus") == kSecret5);
   CHECK(c.basic_auth_users.at("it's") == kColon5);
   CHECK_FALSE(c.tls.has_value());
@@ -180,8 +192,10 @@ TEST_CASE("every mistake is refused with the file, the line and the problem") {
       {"basic_auth_users:\n  u: &anchor x\n", f + ":2: '&anchor x': flow collections"},
       {"basic_auth_users:\n  u: |\n", f + ":2: '|': flow collections"},
       {"basic_auth_users:\n  u: plaintext\n", f + ":2: user 'u': not a bcrypt hash"},
-      {"basic_auth_users:\n  u: $1$abc$defghijklmnopqrstuv\n", f + ":2: user 'u': not a bcrypt hash"},
-      {std::string("basic_auth_users:\n  'a:b': ") + kSecret5 + "\n", f + ":2: user 'a:b': a user name cannot contain ':'"},
+      {"basic_auth_users:\n  u: $1$abc$defghijklmnopqrstuv\n",
+       f + ":2: user 'u': not a bcrypt hash"},
+      {std::string("basic_auth_users:\n  'a:b': ") + kSecret5 + "\n",
+       f + ":2: user 'a:b': a user name cannot contain ':'"},
       {"basic_auth_users: x\n", f + ":1: 'basic_auth_users' must map"},
       {"basic_auth_users:\n  u: \"unterminated\n", f + ":2: unterminated quoted string"},
       {"basic_auth_users:\n  u:\n    deeper: x\n", f + ":3: nesting is deeper"},

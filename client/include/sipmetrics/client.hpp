@@ -34,8 +34,8 @@
 #include <string_view>
 
 #include <sipmetrics/detail/attachment.hpp>
-#include <sipmetrics/segment/key.hpp>
 #include <sipmetrics/layout.hpp>
+#include <sipmetrics/segment/key.hpp>
 
 namespace sipmetrics {
 
@@ -75,7 +75,8 @@ class Counter {
   explicit Counter(detail::SeriesRef r) noexcept : ref_(r) {}
   // First use on a thread, a shared lane, or a no-op handle.
   [[gnu::noinline]] static void add_slow(detail::SeriesRef r, std::uint64_t n) noexcept {
-    if (const detail::LaneBinding* b = detail::lane_for(r.attachment)) detail::cell_add(*b, r.cell, n);
+    if (const detail::LaneBinding* b = detail::lane_for(r.attachment))
+      detail::cell_add(*b, r.cell, n);
   }
   detail::SeriesRef ref_;
 };
@@ -96,13 +97,15 @@ class Gauge {
     std::int64_t i = 0;
     if (mode_ == GaugeMode::kSum && detail::integral(d, i)) {
       std::atomic<std::uint64_t>& c = cells[ref_.cell + 1];
-      c.store(c.load(std::memory_order_relaxed) + static_cast<std::uint64_t>(i), std::memory_order_relaxed);
+      c.store(c.load(std::memory_order_relaxed) + static_cast<std::uint64_t>(i),
+              std::memory_order_relaxed);
       return;
     }
     std::atomic<std::uint64_t>& c = cells[ref_.cell];
     c.store(detail::f64_bits(detail::bits_f64(c.load(std::memory_order_relaxed)) + d),
             std::memory_order_relaxed);
-    if (mode_ != GaugeMode::kSum) cells[ref_.cell + 1].store(stamp(mode_), std::memory_order_relaxed);
+    if (mode_ != GaugeMode::kSum)
+      cells[ref_.cell + 1].store(stamp(mode_), std::memory_order_relaxed);
   }
   void inc() noexcept { add(1); }
   void dec() noexcept { add(-1); }
@@ -206,7 +209,7 @@ class Client {
   /// False when running detached (every handle is then a no-op).
   bool attached() const noexcept { return att_->attached(); }
 
-  // ---- Cold path: resolve handles once ------------------------------------------------------------
+  // ---- Cold path: resolve handles once ----------------------------------------------------------
   /// Finds or registers a counter series. A name or label key outside Prometheus' grammar, or
   /// a full catalog, yields a no-op handle and a counted refusal.
   Counter counter(std::string_view name, std::string_view help, Labels labels = {}) noexcept {
@@ -216,7 +219,8 @@ class Client {
   /// Finds or registers a gauge series; `mode` says how processes combine (see GaugeMode).
   Gauge gauge(std::string_view name, std::string_view help, Labels labels = {},
               GaugeMode mode = GaugeMode::kSum) noexcept {
-    return Gauge(att_->register_series(layout::MetricType::kGauge, name, help, labels, mode, 0), mode);
+    return Gauge(att_->register_series(layout::MetricType::kGauge, name, help, labels, mode, 0),
+                 mode);
   }
   /// Finds or registers a summary series. `window_samples` asks the daemon for a quantile
   /// window of that many samples (0: the daemon's default).
@@ -229,20 +233,22 @@ class Client {
   /// Declares the label keys allowed for a family; the daemon drops other keys, merges the
   /// series that collapse and counts each violation in voiceserver_metrics_unknown_label_total.
   /// Declaring again replaces the list (the newest declaration wins).
-  void register_labels(std::string_view family, std::initializer_list<std::string_view> keys) noexcept {
+  void register_labels(std::string_view family,
+                       std::initializer_list<std::string_view> keys) noexcept {
     att_->register_labels(family, std::span<const std::string_view>(keys.begin(), keys.size()));
   }
   void register_labels(std::string_view family, std::span<const std::string_view> keys) noexcept {
     att_->register_labels(family, keys);
   }
 
-  // ---- Seed-compatible registry API ---------------------------------------------------------------
+  // ---- Seed-compatible registry API -------------------------------------------------------------
   // Each call looks the series up in the shared catalog (a hash probe and a key compare, no
   // allocation once the series exists). Prefer resolved handles on hot paths.
   void inc_counter(std::string_view name, std::string_view help, Labels labels = {}) noexcept {
     counter(name, help, labels).inc();
   }
-  void add_counter(std::string_view name, std::string_view help, Labels labels, std::uint64_t n) noexcept {
+  void add_counter(std::string_view name, std::string_view help, Labels labels,
+                   std::uint64_t n) noexcept {
     counter(name, help, labels).add(n);
   }
   void set_gauge(std::string_view name, std::string_view help, Labels labels, double v) noexcept {
@@ -256,7 +262,8 @@ class Client {
   }
   /// observe() with a quantile window of max_samples (the seed's ObserveN).
   void observe_n(std::string_view name, std::string_view help, double v, int max_samples) noexcept {
-    summary(name, help, {}, max_samples > 0 ? static_cast<std::uint32_t>(max_samples) : 0).observe(v);
+    summary(name, help, {}, max_samples > 0 ? static_cast<std::uint32_t>(max_samples) : 0)
+        .observe(v);
   }
   /// The seed's ObserveAsync. observe() already never blocks: the sample goes through the
   /// thread's ring and a full ring drops it (counted) while _sum and _count stay exact.

@@ -54,7 +54,7 @@
 
 namespace sipmetrics::sip {
 
-// ---- Pre-resolved handles -------------------------------------------------------------------------
+// ---- Pre-resolved handles -----------------------------------------------------------------------
 namespace detail {
 
 /// Every series of every family, resolved once per Client. Each array is indexed in kFamilies'
@@ -79,16 +79,18 @@ struct Handles {
 
 template <typename Handle, std::size_t N>
 consteval bool fits(FamilyId id) {
-  constexpr layout::MetricType kType = std::is_same_v<Handle, Counter> ? layout::MetricType::kCounter
-                                       : std::is_same_v<Handle, Gauge> ? layout::MetricType::kGauge
-                                                                       : layout::MetricType::kSummary;
+  constexpr layout::MetricType kType =
+      std::is_same_v<Handle, Counter> ? layout::MetricType::kCounter
+      : std::is_same_v<Handle, Gauge> ? layout::MetricType::kGauge
+                                      : layout::MetricType::kSummary;
   return kFamilies[id].type == kType && kFamilies[id].series() == N &&
          kFamilies[id].labels.size() <= 3;
 }
-#define SIPMETRICS_SIP_FITS(member, id)                                                      \
-  static_assert(fits<decltype(Handles::member)::value_type,                                  \
-                     std::tuple_size_v<decltype(Handles::member)>>(id),                      \
-                "Handles::" #member " must match kFamilies[" #id "] in type and series bound")
+#define SIPMETRICS_SIP_FITS(member, id)                                                          \
+  static_assert(                                                                                 \
+      fits<decltype(Handles::member)::value_type, std::tuple_size_v<decltype(Handles::member)>>( \
+          id),                                                                                   \
+      "Handles::" #member " must match kFamilies[" #id "] in type and series bound")
 SIPMETRICS_SIP_FITS(invite, kInviteResultId);
 SIPMETRICS_SIP_FITS(bye, kByeId);
 SIPMETRICS_SIP_FITS(transaction_timeout, kTransactionTimeoutId);
@@ -226,7 +228,8 @@ inline void transaction_timeout(Handles& h, Method m) noexcept {
   h.transaction_timeout[in_range(m, kMethods) ? at(m) : at(Method::other)].inc();
 }
 template <typename E, std::size_t N, std::size_t M>
-inline void count(std::array<Counter, N>& family, E e, const std::array<std::string_view, M>& values) noexcept {
+inline void count(std::array<Counter, N>& family, E e,
+                  const std::array<std::string_view, M>& values) noexcept {
   static_assert(N == M);
   if (in_range(e, values)) family[at(e)].inc();
 }
@@ -243,7 +246,8 @@ inline void voice_attach_mode_fallback(Handles& h, VoiceMode from, VoiceMode to)
 inline void call_ended(Handles& h, Transport t, CallStatus status) noexcept {
   if (!in_range(t, kTransports)) return;
   h.active_calls[at(t)].add(-1);
-  if (in_range(status, kCallStatuses)) h.calls_total[at(t) * kCallStatuses.size() + at(status)].inc();
+  if (in_range(status, kCallStatuses))
+    h.calls_total[at(t) * kCallStatuses.size() + at(status)].inc();
 }
 inline void dialog_reconnect(Handles& h, Transport t, DialogOutcome outcome) noexcept {
   if (!in_range(t, kTransports) || !in_range(outcome, kDialogOutcomes)) return;
@@ -259,7 +263,7 @@ inline void observe_call_qos(Handles& h, std::uint32_t rtt_ms, double jitter_ms,
 
 }  // namespace detail
 
-// ---- Helpers ---------------------------------------------------------------------------------------
+// ---- Helpers ------------------------------------------------------------------------------------
 // Each one is hot (see the top of this file), noexcept and callable from any thread.
 
 /// Resolves this Client's handle table now (whitelists and all 92 series) instead of on the
@@ -466,13 +470,18 @@ inline void observe_tts_first_byte(int ms) noexcept {
 
 /// The seed's package-level ObserveAsync / AsyncDroppedCount; see Client::observe_async() and
 /// Client::async_dropped_count().
-inline void observe_async(Client& c, std::string_view name, std::string_view help, double v) noexcept {
+inline void observe_async(Client& c, std::string_view name, std::string_view help,
+                          double v) noexcept {
   c.observe_async(name, help, v);
 }
 inline void observe_async(std::string_view name, std::string_view help, double v) noexcept {
   Client::global().observe_async(name, help, v);
 }
-inline std::uint64_t async_dropped_count(const Client& c) noexcept { return c.async_dropped_count(); }
-inline std::uint64_t async_dropped_count() noexcept { return Client::global().async_dropped_count(); }
+inline std::uint64_t async_dropped_count(const Client& c) noexcept {
+  return c.async_dropped_count();
+}
+inline std::uint64_t async_dropped_count() noexcept {
+  return Client::global().async_dropped_count();
+}
 
 }  // namespace sipmetrics::sip

@@ -62,7 +62,7 @@ inline constexpr std::uint32_t kInitReady = 2;
 inline constexpr std::int64_t kDaemonLockByte = std::int64_t{1} << 40;
 inline constexpr std::int64_t kWriterLockBase = kDaemonLockByte + 1;
 
-// ---- Limits that bound every loop a reader runs over segment data --------------------------------
+// ---- Limits that bound every loop a reader runs over segment data -------------------------------
 inline constexpr std::uint32_t kMaxWriters = 4096;
 inline constexpr std::uint32_t kMaxLanePool = 16384;
 inline constexpr std::uint32_t kMaxLanesPerWriter = 64;
@@ -71,13 +71,13 @@ inline constexpr std::uint32_t kMaxCells = 1u << 22;
 inline constexpr std::uint32_t kMaxRingCapacity = 1u << 20;  // a power of two
 inline constexpr std::uint64_t kMaxArenaBytes = std::uint64_t{1} << 30;
 inline constexpr std::uint32_t kMaxWhitelists = 1u << 16;
-inline constexpr std::uint32_t kMaxNameBytes = 200;        // metric and label names
+inline constexpr std::uint32_t kMaxNameBytes = 200;         // metric and label names
 inline constexpr std::uint32_t kMaxLabelValueBytes = 1024;  // longer values are cut (UTF-8 safe)
 inline constexpr std::uint32_t kMaxHelpBytes = 1024;
-inline constexpr std::uint32_t kMaxLabels = 16;             // per series
+inline constexpr std::uint32_t kMaxLabels = 16;  // per series
 inline constexpr std::uint32_t kWriterNameBytes = 32;
 
-// ---- Geometry --------------------------------------------------------------------------------------
+// ---- Geometry -----------------------------------------------------------------------------------
 /// Capacities chosen by the creator and fixed for the life of the segment.
 struct Geometry {
   std::uint32_t max_writers;
@@ -107,17 +107,17 @@ inline constexpr Geometry kDefaultGeometry{
     .arena_bytes = std::uint64_t{1} << 20,
 };
 
-// ---- Header ----------------------------------------------------------------------------------------
+// ---- Header -------------------------------------------------------------------------------------
 /// Why a series registration (or an attach) was refused; indexes Header::refusals.
 enum class Refusal : std::uint32_t {
-  kCatalogFull = 0,   // no free catalog entry
-  kArenaFull = 1,     // no room for the name, labels or help text
-  kCellsFull = 2,     // no free value cells
-  kInvalidName = 3,   // metric or label name outside Prometheus' grammar, or too many labels
-  kWritersFull = 4,   // no free writer slot: that process runs detached
-  kLanesFull = 5,     // no lane left in the pool for a thread: its updates are lost
-  kWhitelistFull = 6, // no free whitelist entry
-  kTypeConflict = 7,  // the same series name registered with another type or shape
+  kCatalogFull = 0,    // no free catalog entry
+  kArenaFull = 1,      // no room for the name, labels or help text
+  kCellsFull = 2,      // no free value cells
+  kInvalidName = 3,    // metric or label name outside Prometheus' grammar, or too many labels
+  kWritersFull = 4,    // no free writer slot: that process runs detached
+  kLanesFull = 5,      // no lane left in the pool for a thread: its updates are lost
+  kWhitelistFull = 6,  // no free whitelist entry
+  kTypeConflict = 7,   // the same series name registered with another type or shape
 };
 inline constexpr std::uint32_t kRefusalKinds = 8;
 
@@ -168,7 +168,7 @@ struct alignas(kCacheLine) Header {
   std::uint8_t reserved_tail[kCacheLine * 2];
 };
 
-// ---- Writers ---------------------------------------------------------------------------------------
+// ---- Writers ------------------------------------------------------------------------------------
 inline constexpr std::uint32_t kWriterFree = 0;
 inline constexpr std::uint32_t kWriterLive = 1;     // claimed; alive while its lock byte is held
 inline constexpr std::uint32_t kWriterFolding = 2;  // dead, being folded by the daemon
@@ -177,16 +177,16 @@ inline constexpr std::uint32_t kWriterFolding = 2;  // dead, being folded by the
 /// lock byte); the daemon frees it once the process is gone and its lanes are folded.
 struct alignas(kCacheLine) WriterSlot {
   std::atomic<std::uint32_t> state;
-  std::atomic<std::uint32_t> pid;          // in the writer's own PID namespace
-  std::atomic<std::uint64_t> start_time;   // /proc/<pid>/stat field 22: catches pid reuse
-  std::atomic<std::uint64_t> generation;   // bumped by every claim of this slot
+  std::atomic<std::uint32_t> pid;         // in the writer's own PID namespace
+  std::atomic<std::uint64_t> start_time;  // /proc/<pid>/stat field 22: catches pid reuse
+  std::atomic<std::uint64_t> generation;  // bumped by every claim of this slot
   std::atomic<std::uint64_t> attached_unix_ns;
-  std::atomic<std::uint64_t> fold_epoch;   // daemon: retained epoch its fold flips to
+  std::atomic<std::uint64_t> fold_epoch;  // daemon: retained epoch its fold flips to
   std::atomic<std::uint64_t> name[kWriterNameBytes / 8];  // NUL-padded, any bytes
   std::uint8_t reserved[kCacheLine - 8];
 };
 
-// ---- Lanes -----------------------------------------------------------------------------------------
+// ---- Lanes --------------------------------------------------------------------------------------
 inline constexpr std::uint32_t kLaneFree = 0;       // in the pool
 inline constexpr std::uint32_t kLaneIdle = 1;       // owned by a writer, no thread bound
 inline constexpr std::uint32_t kLaneExclusive = 2;  // bound to one thread: owner-only writes
@@ -196,8 +196,8 @@ inline constexpr std::uint32_t kLaneShared = 3;     // many threads: atomic RMW,
 /// line by the daemon only, so draining never bounces the producer's line.
 struct alignas(kCacheLine) Lane {
   // Producer line.
-  std::atomic<std::uint32_t> owner;  // writer slot index + 1; 0 when free
-  std::atomic<std::uint32_t> mode;   // kLane*
+  std::atomic<std::uint32_t> owner;        // writer slot index + 1; 0 when free
+  std::atomic<std::uint32_t> mode;         // kLane*
   std::atomic<std::uint64_t> ring_head;    // next position to write (monotonic for the segment)
   std::atomic<std::uint64_t> cached_tail;  // the producer's last view of ring_tail
   std::atomic<std::uint64_t> dropped;      // samples refused because the ring was full
@@ -218,7 +218,7 @@ constexpr std::uint64_t ring_tag(std::uint64_t position, std::uint32_t series) n
   return ((position + 1) << 32) | series;
 }
 
-// ---- Catalog ---------------------------------------------------------------------------------------
+// ---- Catalog ------------------------------------------------------------------------------------
 enum class MetricType : std::uint8_t {
   kCounter = 1,    // cells: u64 count
   kGauge = 2,      // cells: see GaugeMode
@@ -248,7 +248,7 @@ constexpr std::uint32_t entry_state(std::uint32_t word) noexcept { return word &
 /// kEntryReady and never change afterwards.
 struct alignas(kCacheLine) SeriesEntry {
   std::atomic<std::uint32_t> state;
-  std::uint32_t hash;  // low 32 bits of the key hash, to skip most mismatches cheaply
+  std::uint32_t hash;        // low 32 bits of the key hash, to skip most mismatches cheaply
   std::uint64_t key_offset;  // arena-relative
   std::uint64_t help_offset;
   std::uint32_t key_length;
@@ -257,12 +257,12 @@ struct alignas(kCacheLine) SeriesEntry {
   std::uint16_t cell_count;
   MetricType type;
   GaugeMode gauge_mode;
-  std::uint32_t window_samples;  // summary: quantile window size wanted; 0 = daemon default
+  std::uint32_t window_samples;          // summary: quantile window size wanted; 0 = daemon default
   std::uint32_t bounds_offset_reserved;  // histogram bucket bounds (v1.x)
   std::uint8_t reserved[16];
 };
 
-// ---- Label whitelists ------------------------------------------------------------------------------
+// ---- Label whitelists ---------------------------------------------------------------------------
 inline constexpr std::uint32_t kWhitelistEmpty = 0;
 inline constexpr std::uint32_t kWhitelistReady = 2;
 
@@ -276,7 +276,7 @@ struct alignas(32) WhitelistEntry {
   std::uint8_t reserved[16];
 };
 
-// ---- Pinned ABI --------------------------------------------------------------------------------------
+// ---- Pinned ABI ---------------------------------------------------------------------------------
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(sizeof(std::atomic<std::uint64_t>) == 8, "cells are plain 8-byte words");
@@ -297,13 +297,14 @@ static_assert(sizeof(Lane) == 128, "producer and consumer on their own cache lin
 static_assert(offsetof(Lane, ring_tail) == kCacheLine);
 static_assert(sizeof(RingEntry) == 16, "four samples per cache line");
 static_assert(sizeof(SeriesEntry) == 64);
-static_assert(offsetof(SeriesEntry, first_cell) == 32 && offsetof(SeriesEntry, window_samples) == 40);
+static_assert(offsetof(SeriesEntry, first_cell) == 32 &&
+              offsetof(SeriesEntry, window_samples) == 40);
 static_assert(sizeof(WhitelistEntry) == 32);
 static_assert((ring_tag(0xffff'fffeULL, kMaxSeries - 1) & 0xffff'ffffu) == kMaxSeries - 1 &&
                   (ring_tag(0xffff'fffeULL, kMaxSeries - 1) >> 32) == 0xffff'ffffu,
               "a ring tag keeps the whole series index and the position's low word apart");
 
-// ---- Derived sizes -----------------------------------------------------------------------------------
+// ---- Derived sizes ------------------------------------------------------------------------------
 constexpr std::uint64_t align_up(std::uint64_t v, std::uint64_t a) noexcept {
   return (v + a - 1) / a * a;
 }
@@ -332,9 +333,10 @@ constexpr bool geometry_valid(const Geometry& g) noexcept {
   return g.max_writers >= 1 && g.max_writers <= kMaxWriters && g.lane_pool >= 1 &&
          g.lane_pool <= kMaxLanePool && g.lanes_per_writer >= 1 &&
          g.lanes_per_writer <= kMaxLanesPerWriter && is_pow2(g.max_series) &&
-         g.max_series <= kMaxSeries && g.max_cells >= 2 * kAliasedCells && g.max_cells <= kMaxCells &&
-         is_pow2(g.ring_capacity) && g.ring_capacity <= kMaxRingCapacity &&
-         g.max_whitelists >= 1 && g.max_whitelists <= kMaxWhitelists && g.arena_bytes >= 4096 &&
+         g.max_series <= kMaxSeries && g.max_cells >= 2 * kAliasedCells &&
+         g.max_cells <= kMaxCells && is_pow2(g.ring_capacity) &&
+         g.ring_capacity <= kMaxRingCapacity && g.max_whitelists >= 1 &&
+         g.max_whitelists <= kMaxWhitelists && g.arena_bytes >= 4096 &&
          g.arena_bytes <= kMaxArenaBytes;
 }
 
@@ -364,6 +366,7 @@ constexpr Regions regions_for(const Geometry& g) noexcept {
 
 inline constexpr std::uint64_t kDefaultSegmentBytes = regions_for(kDefaultGeometry).total;
 static_assert(geometry_valid(kDefaultGeometry));
-static_assert(kDefaultSegmentBytes < (std::uint64_t{32} << 20), "defaults fit Docker's 64 MiB /dev/shm");
+static_assert(kDefaultSegmentBytes < (std::uint64_t{32} << 20),
+              "defaults fit Docker's 64 MiB /dev/shm");
 
 }  // namespace sipmetrics::layout

@@ -16,7 +16,7 @@
 
 namespace sipmetrics::sip {
 
-// ---- Metric names (the seed's constants) ---------------------------------------------------------
+// ---- Metric names (the seed's constants) --------------------------------------------------------
 inline constexpr std::string_view kMetricActiveCalls = "voiceserver_active_calls";
 inline constexpr std::string_view kMetricCallsTotal = "voiceserver_calls_total";
 inline constexpr std::string_view kMetricASRErrors = "voiceserver_asr_errors_total";
@@ -25,12 +25,14 @@ inline constexpr std::string_view kMetricBargeInTotal = "voiceserver_barge_in_to
 inline constexpr std::string_view kMetricE2EFirstByteMs = "voiceserver_e2e_first_byte_ms";
 inline constexpr std::string_view kMetricTTSFirstByteMs = "voiceserver_tts_first_byte_ms";
 inline constexpr std::string_view kMetricLLMFirstByteMs = "voiceserver_llm_first_byte_ms";
-inline constexpr std::string_view kMetricDialogReconnectTotal = "voiceserver_dialog_reconnect_total";
+inline constexpr std::string_view kMetricDialogReconnectTotal =
+    "voiceserver_dialog_reconnect_total";
 
 inline constexpr std::string_view kMetricInviteResultTotal = "sip_invite_result_total";
 inline constexpr std::string_view kMetricByeTotal = "sip_bye_total";
 inline constexpr std::string_view kMetricTransactionTimeoutTotal = "sip_transaction_timeout_total";
-inline constexpr std::string_view kMetricSessionTimerRefreshTotal = "sip_session_timer_refresh_total";
+inline constexpr std::string_view kMetricSessionTimerRefreshTotal =
+    "sip_session_timer_refresh_total";
 inline constexpr std::string_view kMetricDTLSHandshakeTotal = "sip_dtls_handshake_total";
 inline constexpr std::string_view kMetricSTIRVerifyTotal = "sip_stir_verify_total";
 inline constexpr std::string_view kMetricCallRTTMs = "sip_call_rtt_ms";
@@ -45,24 +47,28 @@ inline constexpr std::string_view kMetricVoiceAttachNativeTotal = "sip_voice_att
 /// Served by sipmetricsd itself (ring drops over all writers; whitelist violations).
 inline constexpr std::string_view kMetricObserveDroppedTotal =
     "voiceserver_metrics_observe_dropped_total";
-inline constexpr std::string_view kMetricUnknownLabelTotal = "voiceserver_metrics_unknown_label_total";
+inline constexpr std::string_view kMetricUnknownLabelTotal =
+    "voiceserver_metrics_unknown_label_total";
 
-// ---- Label values (the seed's constants) ---------------------------------------------------------
+// ---- Label values (the seed's constants) --------------------------------------------------------
 inline constexpr std::string_view kDirectionInbound = "inbound";
 inline constexpr std::string_view kDirectionOutbound = "outbound";
 
 inline constexpr std::string_view kByeByLocal = "local";
 inline constexpr std::string_view kByeByRemote = "remote";
-inline constexpr std::string_view kByeReasonNormal = "normal";                // 200 OK BYE, no special cause
-inline constexpr std::string_view kByeReasonTimerExpired = "timer-expired";  // RFC 4028 session timer
-inline constexpr std::string_view kByeReasonError = "error";                  // pipeline failure etc.
-inline constexpr std::string_view kByeReasonUserHangup = "user-hangup";      // explicit hangup intent
+// BYE reason classes: a 200 OK BYE with no special cause, the RFC 4028 session timer, a
+// pipeline failure and the like, an explicit hangup intent.
+inline constexpr std::string_view kByeReasonNormal = "normal";
+inline constexpr std::string_view kByeReasonTimerExpired = "timer-expired";
+inline constexpr std::string_view kByeReasonError = "error";
+inline constexpr std::string_view kByeReasonUserHangup = "user-hangup";
 
-inline constexpr std::string_view kRefreshResultOK = "ok";              // peer accepted with 200
-inline constexpr std::string_view kRefresh422Bumped = "422-bumped";     // 422, retried with Min-SE
-inline constexpr std::string_view kRefresh422GaveUp = "422-gave-up";    // second 422, stopped
-inline constexpr std::string_view kRefresh481DialogGone = "481";        // dialog disappeared
-inline constexpr std::string_view kRefreshRoleSwappedToUAS = "role-swap";  // peer took the refresher role
+inline constexpr std::string_view kRefreshResultOK = "ok";            // peer accepted with 200
+inline constexpr std::string_view kRefresh422Bumped = "422-bumped";   // 422, retried with Min-SE
+inline constexpr std::string_view kRefresh422GaveUp = "422-gave-up";  // second 422, stopped
+inline constexpr std::string_view kRefresh481DialogGone = "481";      // dialog disappeared
+// The peer took the refresher role.
+inline constexpr std::string_view kRefreshRoleSwappedToUAS = "role-swap";
 
 inline constexpr std::string_view kDTLSResultOK = "ok";
 inline constexpr std::string_view kDTLSResultFail = "fail";
@@ -71,7 +77,8 @@ inline constexpr std::string_view kDTLSResultFingerprintMismatch = "fingerprint-
 
 inline constexpr std::string_view kSTIRResultVerified = "verified";
 inline constexpr std::string_view kSTIRResultFailed = "failed";
-inline constexpr std::string_view kSTIRResultSoftFail = "soft-fail";  // verifier rejected, call went on
+// The verifier rejected the identity and the call went on.
+inline constexpr std::string_view kSTIRResultSoftFail = "soft-fail";
 inline constexpr std::string_view kSTIRResultNoIdent = "no-identity";
 
 inline constexpr std::string_view kVoiceAttachModeCascaded = "cascaded";
@@ -83,7 +90,7 @@ inline constexpr std::string_view kVoiceAttachResultConfigError = "config_error"
 inline constexpr std::array<Label, 1> kLabelsTransportSIP{{{"transport", "sip"}}};
 inline constexpr std::array<Label, 1> kLabelsTransportWebRTC{{{"transport", "webrtc"}}};
 
-// ---- Enums: the closed vocabularies helpers take --------------------------------------------------
+// ---- Enums: the closed vocabularies helpers take ------------------------------------------------
 enum class Direction : std::uint8_t { inbound, outbound };
 /// Who sent the BYE.
 enum class ByeBy : std::uint8_t { local, remote };
@@ -114,12 +121,24 @@ enum class CodeClass : std::uint8_t {
 /// SIP methods counted by name: RFC 3261's six, PRACK (RFC 3262), SUBSCRIBE/NOTIFY (RFC 6665),
 /// UPDATE (RFC 3311), MESSAGE (RFC 3428), REFER (RFC 3515), PUBLISH (RFC 3903), INFO (RFC 6086).
 enum class Method : std::uint8_t {
-  INVITE, ACK, BYE, CANCEL, REGISTER, OPTIONS,
-  PRACK, SUBSCRIBE, NOTIFY, UPDATE, MESSAGE, REFER, PUBLISH, INFO,
+  INVITE,
+  ACK,
+  BYE,
+  CANCEL,
+  REGISTER,
+  OPTIONS,
+  PRACK,
+  SUBSCRIBE,
+  NOTIFY,
+  UPDATE,
+  MESSAGE,
+  REFER,
+  PUBLISH,
+  INFO,
   other,
 };
 
-// ---- Label values, indexed by enumerator ----------------------------------------------------------
+// ---- Label values, indexed by enumerator --------------------------------------------------------
 inline constexpr std::array<std::string_view, 2> kDirections{kDirectionInbound, kDirectionOutbound};
 inline constexpr std::array<std::string_view, 2> kByeInitiators{kByeByLocal, kByeByRemote};
 inline constexpr std::array<std::string_view, 4> kByeReasons{
@@ -142,13 +161,13 @@ inline constexpr std::array<std::string_view, 2> kTransports{"sip", "webrtc"};
 inline constexpr std::array<std::string_view, 4> kCallStatuses{"ok", "dialog-hangup", "ice-failed",
                                                                "pipeline-error"};
 inline constexpr std::array<std::string_view, 2> kDialogOutcomes{"ok", "fail"};
-inline constexpr std::array<std::string_view, 7> kCodeClasses{"1xx", "2xx", "3xx", "4xx",
+inline constexpr std::array<std::string_view, 7> kCodeClasses{"1xx", "2xx", "3xx",  "4xx",
                                                               "5xx", "6xx", "other"};
 inline constexpr std::array<std::string_view, 15> kMethods{
-    "INVITE", "ACK",    "BYE",   "CANCEL",  "REGISTER", "OPTIONS", "PRACK", "SUBSCRIBE",
-    "NOTIFY", "UPDATE", "MESSAGE", "REFER", "PUBLISH",  "INFO",    "other"};
+    "INVITE", "ACK",    "BYE",     "CANCEL", "REGISTER", "OPTIONS", "PRACK", "SUBSCRIBE",
+    "NOTIFY", "UPDATE", "MESSAGE", "REFER",  "PUBLISH",  "INFO",    "other"};
 
-// ---- The families ---------------------------------------------------------------------------------
+// ---- The families -------------------------------------------------------------------------------
 /// One label key and every value it may take.
 struct LabelDomain {
   std::string_view key;
@@ -196,11 +215,29 @@ inline constexpr std::array<LabelDomain, 2> kDialogLabels{
 
 /// Indexes into kFamilies, in the order of Handles' members.
 enum FamilyId : std::size_t {
-  kInviteResultId, kByeId, kTransactionTimeoutId, kSessionTimerRefreshId, kDtlsHandshakeId,
-  kStirVerifyId, kCallRttId, kCallJitterId, kCallLossId, kCallMosId, kVoiceAttachId,
-  kVoiceAttachFallbackId, kVoiceAttachNativeId, kActiveCallsId, kCallsTotalId, kAsrErrorsId,
-  kTtsErrorsId, kBargeInId, kDialogReconnectId, kE2EFirstByteId, kLlmFirstByteId,
-  kTtsFirstByteId, kFamilyCount
+  kInviteResultId,
+  kByeId,
+  kTransactionTimeoutId,
+  kSessionTimerRefreshId,
+  kDtlsHandshakeId,
+  kStirVerifyId,
+  kCallRttId,
+  kCallJitterId,
+  kCallLossId,
+  kCallMosId,
+  kVoiceAttachId,
+  kVoiceAttachFallbackId,
+  kVoiceAttachNativeId,
+  kActiveCallsId,
+  kCallsTotalId,
+  kAsrErrorsId,
+  kTtsErrorsId,
+  kBargeInId,
+  kDialogReconnectId,
+  kE2EFirstByteId,
+  kLlmFirstByteId,
+  kTtsFirstByteId,
+  kFamilyCount
 };
 
 }  // namespace detail
@@ -219,16 +256,32 @@ inline constexpr std::array<FamilyInfo, detail::kFamilyCount> kFamilies{{
      "session_timer_refresh", detail::kRefreshLabels},
     {kMetricDTLSHandshakeTotal, layout::MetricType::kCounter, "DTLS-SRTP handshake outcomes.",
      "DTLSHandshake", "dtls_handshake", detail::kDtlsLabels},
-    {kMetricSTIRVerifyTotal, layout::MetricType::kCounter,
-     "RFC 8224 STIR verification outcomes.", "STIRVerify", "stir_verify", detail::kStirLabels},
-    {kMetricCallRTTMs, layout::MetricType::kSummary, "Per-call RTCP round-trip time, ms.",
-     "ObserveCallQoS", "observe_call_qos", {}},
-    {kMetricCallJitterMs, layout::MetricType::kSummary, "Per-call RTCP jitter, ms.",
-     "ObserveCallQoS", "observe_call_qos", {}},
-    {kMetricCallLossFraction, layout::MetricType::kSummary, "Per-call RTCP packet loss fraction.",
-     "ObserveCallQoS", "observe_call_qos", {}},
-    {kMetricCallMOSEstimate, layout::MetricType::kSummary, "Per-call estimated MOS.",
-     "ObserveCallQoS", "observe_call_qos", {}},
+    {kMetricSTIRVerifyTotal, layout::MetricType::kCounter, "RFC 8224 STIR verification outcomes.",
+     "STIRVerify", "stir_verify", detail::kStirLabels},
+    {kMetricCallRTTMs,
+     layout::MetricType::kSummary,
+     "Per-call RTCP round-trip time, ms.",
+     "ObserveCallQoS",
+     "observe_call_qos",
+     {}},
+    {kMetricCallJitterMs,
+     layout::MetricType::kSummary,
+     "Per-call RTCP jitter, ms.",
+     "ObserveCallQoS",
+     "observe_call_qos",
+     {}},
+    {kMetricCallLossFraction,
+     layout::MetricType::kSummary,
+     "Per-call RTCP packet loss fraction.",
+     "ObserveCallQoS",
+     "observe_call_qos",
+     {}},
+    {kMetricCallMOSEstimate,
+     layout::MetricType::kSummary,
+     "Per-call estimated MOS.",
+     "ObserveCallQoS",
+     "observe_call_qos",
+     {}},
     {kMetricVoiceAttachTotal, layout::MetricType::kCounter,
      "Voice-attach attempts at the OnACK seam by resolved mode and outcome.", "VoiceAttach",
      "voice_attach", detail::kVoiceAttachLabels},
@@ -254,15 +307,27 @@ inline constexpr std::array<FamilyInfo, detail::kFamilyCount> kFamilies{{
      "Dialog-plane reconnect attempts, by transport and outcome.",
      "DialogReconnect, LabelsDialogOutcome", "dialog_reconnect, labels_dialog_outcome",
      detail::kDialogLabels},
-    {kMetricE2EFirstByteMs, layout::MetricType::kSummary,
-     "ASR final to first audible AI byte, ms.", "ObserveE2EFirstByte", "observe_e2e_first_byte", {}},
-    {kMetricLLMFirstByteMs, layout::MetricType::kSummary, "Time to first LLM token, ms.",
-     "ObserveLLMFirstByte", "observe_llm_first_byte", {}},
-    {kMetricTTSFirstByteMs, layout::MetricType::kSummary, "Speak to first PCM frame, ms.",
-     "ObserveTTSFirstByte", "observe_tts_first_byte", {}},
+    {kMetricE2EFirstByteMs,
+     layout::MetricType::kSummary,
+     "ASR final to first audible AI byte, ms.",
+     "ObserveE2EFirstByte",
+     "observe_e2e_first_byte",
+     {}},
+    {kMetricLLMFirstByteMs,
+     layout::MetricType::kSummary,
+     "Time to first LLM token, ms.",
+     "ObserveLLMFirstByte",
+     "observe_llm_first_byte",
+     {}},
+    {kMetricTTSFirstByteMs,
+     layout::MetricType::kSummary,
+     "Speak to first PCM frame, ms.",
+     "ObserveTTSFirstByte",
+     "observe_tts_first_byte",
+     {}},
 }};
 
-// ---- Classification (pure, usable on its own) ----------------------------------------------------
+// ---- Classification (pure, usable on its own) ---------------------------------------------------
 /// The response class of a SIP status code: 100..699 -> its hundreds class, anything else ->
 /// CodeClass::other.
 constexpr CodeClass classify_code(int code) noexcept {
@@ -284,19 +349,22 @@ constexpr Method classify_method(std::string_view m) noexcept {
              : m == "NOTIFY" ? NOTIFY
              : m == "UPDATE" ? UPDATE
                              : other;
-    case 7: return m == "OPTIONS" ? OPTIONS : m == "MESSAGE" ? MESSAGE : m == "PUBLISH" ? PUBLISH : other;
+    case 7:
+      return m == "OPTIONS" ? OPTIONS : m == "MESSAGE" ? MESSAGE : m == "PUBLISH" ? PUBLISH : other;
     case 8: return m == "REGISTER" ? REGISTER : other;
     case 9: return m == "SUBSCRIBE" ? SUBSCRIBE : other;
     default: return other;
   }
 }
-static_assert([] {
-  for (std::size_t i = 0; i < kMethods.size(); ++i)
-    if (classify_method(kMethods[i]) != static_cast<Method>(i)) return false;
-  return true;
-}(), "classify_method must map every name of kMethods to its own enumerator");
+static_assert(
+    [] {
+      for (std::size_t i = 0; i < kMethods.size(); ++i)
+        if (classify_method(kMethods[i]) != static_cast<Method>(i)) return false;
+      return true;
+    }(),
+    "classify_method must map every name of kMethods to its own enumerator");
 
-// ---- Label sets (the seed's LabelsCall / LabelsDialogOutcome) -------------------------------------
+// ---- Label sets (the seed's LabelsCall / LabelsDialogOutcome) -----------------------------------
 namespace detail {
 
 template <std::size_t A, std::size_t B>
@@ -309,7 +377,8 @@ constexpr std::array<std::array<Label, 2>, A * B> label_pairs(
   return out;
 }
 
-inline constexpr auto kCallLabelSets = label_pairs("transport", kTransports, "status", kCallStatuses);
+inline constexpr auto kCallLabelSets =
+    label_pairs("transport", kTransports, "status", kCallStatuses);
 inline constexpr auto kDialogLabelSets =
     label_pairs("transport", kTransports, "outcome", kDialogOutcomes);
 

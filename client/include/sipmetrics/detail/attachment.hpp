@@ -14,6 +14,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <span>
 #include <string>
@@ -33,7 +34,9 @@ class Attachment {
  public:
   Attachment(std::uint8_t id, std::string segment, std::string writer_name,
              std::unique_ptr<SegmentFile> file) noexcept
-      : id_(id), segment_(std::move(segment)), writer_name_(std::move(writer_name)),
+      : id_(id),
+        segment_(std::move(segment)),
+        writer_name_(std::move(writer_name)),
         file_(std::move(file)) {
     if (file_) {
       view_ = file_->view();
@@ -112,7 +115,8 @@ class Attachment {
     if (flag) return;
     flag = true;
     std::fprintf(stderr, "sipmetrics: segment '%s': %s; updates from this %s are discarded\n",
-                 segment_.c_str(), what, slot_.load(std::memory_order_relaxed) < 0 ? "process" : "thread");
+                 segment_.c_str(), what,
+                 slot_.load(std::memory_order_relaxed) < 0 ? "process" : "thread");
   }
 
   std::uint8_t id_;
@@ -122,7 +126,7 @@ class Attachment {
   SegmentView view_;
   CatalogWriter catalog_;
 
-  std::mutex mu_;  // guards everything below (cold path only)
+  std::mutex mu_;              // guards everything below (cold path only)
   std::atomic<int> slot_{-1};  // read without the lock only to tag catalog claims
   bool slot_refused_ = false, lanes_refused_noted_ = false, slot_noted_ = false;
   int shared_pos_ = -1;  // index into own_lanes_ of the shared lane, if any
@@ -133,7 +137,7 @@ class Attachment {
   std::atomic<std::uint32_t> own_count_{0};
 };
 
-// ---- Process-wide registry of attachments ----------------------------------------------------------
+// ---- Process-wide registry of attachments -------------------------------------------------------
 struct Registry {
   std::mutex mu;
   Attachment* items[kMaxAttachments] = {};  // never freed: handles stay valid for the process
@@ -204,15 +208,20 @@ inline Attachment* attach(const std::string& name, const std::string& writer_nam
     std::fprintf(stderr, "sipmetrics: cannot attach: %s; metrics from this process are discarded\n",
                  std::get<OpenError>(opened).message.c_str());
   }
+  // Reuse the last id for a detached attachment so handles stay no-ops.
+  static Attachment overflow(kNoopAttachment, "", "", nullptr);
   if (r.count == kMaxAttachments) {
     std::fprintf(stderr, "sipmetrics: more than %u segments in one process; '%s' is discarded\n",
                  kMaxAttachments, segment.c_str());
-    file.reset();
-    // Reuse the last id for a detached attachment so handles stay no-ops.
-    static Attachment overflow(kNoopAttachment, "", "", nullptr);
     return &overflow;
   }
-  auto* a = new Attachment(static_cast<std::uint8_t>(r.count), segment, writer_name, std::move(file));
+  auto* a = new (std::nothrow)
+      Attachment(static_cast<std::uint8_t>(r.count), segment, writer_name, std::move(file));
+  if (a == nullptr) {  // out of memory at attach: the process runs detached, it does not abort
+    std::fprintf(stderr, "sipmetrics: out of memory attaching '%s'; metrics are discarded\n",
+                 segment.c_str());
+    return &overflow;
+  }
   r.items[r.count] = a;  // published under r.mu; readers on the hot path never see a torn slot
   ++r.count;
   return a;
@@ -240,7 +249,8 @@ inline bool Attachment::claim_slot() noexcept {
     // Lock first: the daemon must never see a live slot without its lock held.
     if (!try_lock_byte(file_->fd(), layout::kWriterLockBase + i)) continue;
     std::uint32_t expected = layout::kWriterFree;
-    if (!s.state.compare_exchange_strong(expected, layout::kWriterLive, std::memory_order_acq_rel)) {
+    if (!s.state.compare_exchange_strong(expected, layout::kWriterLive,
+                                         std::memory_order_acq_rel)) {
       unlock_byte(file_->fd(), layout::kWriterLockBase + i);
       continue;
     }
@@ -250,10 +260,11 @@ inline bool Attachment::claim_slot() noexcept {
     s.generation.fetch_add(1, std::memory_order_relaxed);
     s.attached_unix_ns.store(unix_now_ns(), std::memory_order_relaxed);
     char name[layout::kWriterNameBytes] = {};
-    std::memcpy(name, writer_name_.data(), std::min<std::size_t>(writer_name_.size(), sizeof name - 1));
+    std::memcpy(name, writer_name_.data(),
+                std::min<std::size_t>(writer_name_.size(), sizeof name - 1));
     for (std::uint32_t w = 0; w < layout::kWriterNameBytes / 8; ++w) {
       std::uint64_t word;
-      std::memcpy(&word, name + w * 8, 8);
+      std::memcpy(&word, name + std::size_t{w} * 8, 8);
       s.name[w].store(word, std::memory_order_relaxed);
     }
     slot_.store(static_cast<int>(i), std::memory_order_relaxed);
@@ -323,7 +334,8 @@ inline bool Attachment::bind_thread() noexcept {
   if (!shared) {
     bound_[*pos] = true;
     lane.mode.store(layout::kLaneExclusive, std::memory_order_relaxed);
-    lane.thread_id.store(static_cast<std::uint32_t>(::syscall(SYS_gettid)), std::memory_order_relaxed);
+    lane.thread_id.store(static_cast<std::uint32_t>(::syscall(SYS_gettid)),
+                         std::memory_order_relaxed);
   }
   static thread_local ThreadExitHook hook;
   (void)&hook;
@@ -359,7 +371,7 @@ inline void Attachment::reset_after_fork() noexcept {
   own_count_.store(0, std::memory_order_relaxed);
 }
 
-// ---- Hot path ----------------------------------------------------------------------------------------
+// ---- Hot path -----------------------------------------------------------------------------------
 
 /// The calling thread's lane for an attachment, binding it on first use; null when refused.
 [[gnu::always_inline]] inline LaneBinding* lane_for(std::uint32_t id) noexcept {

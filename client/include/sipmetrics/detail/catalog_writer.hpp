@@ -58,7 +58,8 @@ class CatalogWriter {
           return fill(e, idx, type, name, help, sorted, hash, mode, window_samples);
       }
       word = wait_while_claiming(e, word);
-      if (layout::entry_state(word) != layout::kEntryReady) continue;  // dead, or a claim never finished
+      if (layout::entry_state(word) != layout::kEntryReady)
+        continue;  // dead, or a claim never finished
       if (e.hash != static_cast<std::uint32_t>(hash) || e.type != type) continue;
       auto bytes = view_.arena_bytes(e.key_offset, e.key_length);
       if (!bytes || !key_equals(*bytes, name, sorted)) continue;
@@ -112,7 +113,8 @@ class CatalogWriter {
 
   /// Counts a refusal in the header; returns the no-op ref.
   SeriesRef refuse(layout::Refusal why) const noexcept {
-    view_.header().refusals[static_cast<std::uint32_t>(why)].fetch_add(1, std::memory_order_relaxed);
+    view_.header().refusals[static_cast<std::uint32_t>(why)].fetch_add(1,
+                                                                       std::memory_order_relaxed);
     return {};
   }
 
@@ -121,7 +123,9 @@ class CatalogWriter {
     // Another process is filling this entry: microseconds normally. If it died mid-claim the
     // entry stays claiming; after 2 s we probe past it (the daemon merges any duplicate).
     for (int i = 0; layout::entry_state(word) == layout::kEntryClaiming && i < 20000; ++i) {
-      struct timespec ts {0, 100'000};
+      struct timespec ts {
+        0, 100'000
+      };
       ::nanosleep(&ts, nullptr);
       word = e.state.load(std::memory_order_acquire);
     }
@@ -132,7 +136,8 @@ class CatalogWriter {
     auto& used = view_.header().arena_used;
     std::uint64_t at = used.load(std::memory_order_relaxed);
     do {
-      if (at > view_.geometry().arena_bytes || n > view_.geometry().arena_bytes - at) return std::nullopt;
+      if (at > view_.geometry().arena_bytes || n > view_.geometry().arena_bytes - at)
+        return std::nullopt;
     } while (!used.compare_exchange_weak(at, at + n, std::memory_order_acq_rel));
     return at;
   }
@@ -144,7 +149,8 @@ class CatalogWriter {
     std::uint32_t first = 0;
     do {
       first = first_fit(at, n);
-      if (first > view_.geometry().max_cells || n > view_.geometry().max_cells - first) return std::nullopt;
+      if (first > view_.geometry().max_cells || n > view_.geometry().max_cells - first)
+        return std::nullopt;
     } while (!used.compare_exchange_weak(at, first + n, std::memory_order_acq_rel));
     return first;
   }
@@ -159,7 +165,8 @@ class CatalogWriter {
     if (used > g.arena_bytes || bytes > g.arena_bytes - used) return layout::Refusal::kArenaFull;
     const std::uint32_t cells = view_.header().cells_used.load(std::memory_order_relaxed);
     const std::uint32_t first = first_fit(cells, cells_for(type));
-    if (first > g.max_cells || cells_for(type) > g.max_cells - first) return layout::Refusal::kCellsFull;
+    if (first > g.max_cells || cells_for(type) > g.max_cells - first)
+      return layout::Refusal::kCellsFull;
     return std::nullopt;
   }
 

@@ -22,7 +22,8 @@ inline constexpr std::uint8_t kNoopAttachment = kMaxAttachments;
 struct SeriesRef {
   std::uint32_t cell = 0;    // first cell
   std::uint32_t series = 0;  // catalog index, tagged onto ring samples
-  std::uint32_t attachment = kNoopAttachment;  // not a char type: stores through cells cannot alias it
+  std::uint32_t attachment =
+      kNoopAttachment;  // not a char type: stores through cells cannot alias it
 };
 
 /// What a handle needs to write: the thread's lane in one attachment. Plain data in a
@@ -109,7 +110,8 @@ inline thread_local std::atomic<std::uint64_t>* tls_exclusive[kMaxAttachments + 
 inline std::uint64_t coarse_realtime_ns() noexcept {
   struct timespec ts {};
   ::clock_gettime(CLOCK_REALTIME_COARSE, &ts);  // vDSO: no system call
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(ts.tv_nsec);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
+         static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 }  // namespace sipmetrics::detail

@@ -19,9 +19,10 @@ namespace sipmetrics::detail {
 inline std::optional<gid_t> find_group(const std::string& group_name) {
   struct group entry {};
   struct group* found = nullptr;
-  std::vector<char> buf(16 * 1024);
+  std::vector<char> buf(std::size_t{16} * 1024);
   int rc = 0;
-  while ((rc = ::getgrnam_r(group_name.c_str(), &entry, buf.data(), buf.size(), &found)) == ERANGE &&
+  while ((rc = ::getgrnam_r(group_name.c_str(), &entry, buf.data(), buf.size(), &found)) ==
+             ERANGE &&
          buf.size() < (1u << 20))
     buf.resize(buf.size() * 2);
   if (rc == 0 && found != nullptr) return found->gr_gid;

@@ -19,8 +19,8 @@ inline double bits_f64(std::uint64_t v) noexcept { return std::bit_cast<double>(
 constexpr std::uint32_t cells_for(layout::MetricType t) noexcept {
   switch (t) {
     case layout::MetricType::kCounter: return 1;
-    case layout::MetricType::kGauge: return 2;
-    case layout::MetricType::kSummary: return 2;
+    case layout::MetricType::kGauge:              // value and integral part, or value and stamp
+    case layout::MetricType::kSummary: return 2;  // sum and count
     case layout::MetricType::kHistogram: return 0;
   }
   return 0;
@@ -40,7 +40,8 @@ enum class CellRole : std::uint8_t {
 };
 
 /// The roles of a series' cells, first cell first (cells_for(type) of them are meaningful).
-constexpr std::array<CellRole, 2> cell_roles(layout::MetricType type, layout::GaugeMode mode) noexcept {
+constexpr std::array<CellRole, 2> cell_roles(layout::MetricType type,
+                                             layout::GaugeMode mode) noexcept {
   switch (type) {
     case layout::MetricType::kCounter: return {CellRole::kCount, CellRole::kUnused};
     case layout::MetricType::kSummary: return {CellRole::kSum, CellRole::kCount};
@@ -64,9 +65,11 @@ constexpr bool retained_role(CellRole r) noexcept {
 }
 
 /// A sum-mode gauge's value in one lane: its f64 cell plus its integral i64 cell.
-inline double gauge_sum_value(const std::atomic<std::uint64_t>* cells, std::uint32_t cell) noexcept {
+inline double gauge_sum_value(const std::atomic<std::uint64_t>* cells,
+                              std::uint32_t cell) noexcept {
   return bits_f64(cells[cell].load(std::memory_order_relaxed)) +
-         static_cast<double>(static_cast<std::int64_t>(cells[cell + 1].load(std::memory_order_relaxed)));
+         static_cast<double>(
+             static_cast<std::int64_t>(cells[cell + 1].load(std::memory_order_relaxed)));
 }
 
 /// True (and `out` set) when d is an integer small enough to be exact as a double: such a
@@ -82,7 +85,8 @@ inline double gauge_sum_value(const std::atomic<std::uint64_t>* cells, std::uint
 constexpr std::uint32_t first_fit(std::uint32_t at, std::uint32_t n) noexcept {
   const std::uint32_t in_page = at % layout::kCellsPerPage;
   if (in_page < layout::kAliasedCells) return at - in_page + layout::kAliasedCells;
-  if (in_page + n > layout::kCellsPerPage) return at - in_page + layout::kCellsPerPage + layout::kAliasedCells;
+  if (in_page + n > layout::kCellsPerPage)
+    return at - in_page + layout::kCellsPerPage + layout::kAliasedCells;
   return at;
 }
 

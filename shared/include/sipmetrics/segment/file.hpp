@@ -161,7 +161,8 @@ class SegmentFile {
       f->file_ = bip::file_mapping(name.c_str(), bip::read_write);
       f->fd_ = f->file_.get_mapping_handle().handle;
     } else {
-      f->shm_ = bip::shared_memory_object(bip::open_or_create, name.c_str(), bip::read_write, perms);
+      f->shm_ =
+          bip::shared_memory_object(bip::open_or_create, name.c_str(), bip::read_write, perms);
       f->fd_ = f->shm_.get_mapping_handle().handle;
     }
     (void)::fcntl(f->fd_, F_SETFD, FD_CLOEXEC);
@@ -190,17 +191,18 @@ class SegmentFile {
         return fail(Kind::kIo, "cannot read the header");
       const std::uint32_t state = probe.init_state.load(std::memory_order_relaxed);
       if (probe.magic == layout::kMagic && probe.version_major != layout::kVersionMajor) {
-        return fail(Kind::kVersion,
-                    "layout version " + std::to_string(probe.version_major) + "." +
-                        std::to_string(probe.version_minor) + ", this build speaks " +
-                        std::to_string(layout::kVersionMajor) + "." +
-                        std::to_string(layout::kVersionMinor));
+        return fail(Kind::kVersion, "layout version " + std::to_string(probe.version_major) + "." +
+                                        std::to_string(probe.version_minor) +
+                                        ", this build speaks " +
+                                        std::to_string(layout::kVersionMajor) + "." +
+                                        std::to_string(layout::kVersionMinor));
       }
       if (probe.magic == layout::kMagic && state == layout::kInitReady) {
         if (probe.total_size > size)
           return fail(Kind::kCorrupt, "header claims " + std::to_string(probe.total_size) +
                                           " bytes, file has " + std::to_string(size));
-      } else if (probe.magic == 0 || (probe.magic == layout::kMagic && state != layout::kInitReady)) {
+      } else if (probe.magic == 0 ||
+                 (probe.magic == layout::kMagic && state != layout::kInitReady)) {
         init = true;  // a creator died half-way through: start again
       } else {
         return fail(Kind::kForeign, "not a sipmetrics segment (unknown magic)");
@@ -210,10 +212,10 @@ class SegmentFile {
       // Before the segment is usable, so that no writer ever sees it under the wrong group.
       if (!group.empty())
         if (std::string why = give_segment_to_group(f->fd_, group); !why.empty())
-          f->group_error_ = "segment '" + name + "': cannot give it to group '" + group + "': " + why;
+          f->group_error_ =
+              "segment '" + name + "': cannot give it to group '" + group + "': " + why;
       const layout::Regions r = layout::regions_for(geometry);
-      if (::ftruncate(f->fd_, 0) != 0 ||
-          ::ftruncate(f->fd_, static_cast<off_t>(r.total)) != 0)
+      if (::ftruncate(f->fd_, 0) != 0 || ::ftruncate(f->fd_, static_cast<off_t>(r.total)) != 0)
         return fail(Kind::kIo, std::string("cannot size: ") + std::strerror(errno));
       const int rc = ::posix_fallocate(f->fd_, 0, static_cast<off_t>(r.total));
       if (rc != 0 && rc != EOPNOTSUPP && rc != EINVAL) {
@@ -224,7 +226,7 @@ class SegmentFile {
       }
       f->map(r.total);
       init_header(*static_cast<layout::Header*>(f->region_.get_address()), geometry,
-                          static_cast<std::uint32_t>(::getpid()), unix_now_ns());
+                  static_cast<std::uint32_t>(::getpid()), unix_now_ns());
       f->created_ = true;
     } else {
       f->map(size);

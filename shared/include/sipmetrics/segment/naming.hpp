@@ -26,7 +26,9 @@ inline std::string default_segment_group() {
 
 /// A name containing '/' is a file path (e.g. on a Kubernetes emptyDir); anything else is a
 /// POSIX shared-memory object under /dev/shm.
-inline bool segment_is_path(std::string_view name) { return name.find('/') != std::string_view::npos; }
+inline bool segment_is_path(std::string_view name) {
+  return name.find('/') != std::string_view::npos;
+}
 
 /// One spelling per segment, so that one process never opens the same segment twice: a path
 /// made absolute and normalised (symlinks resolved where they exist).

@@ -31,7 +31,8 @@ class SegmentView {
     if (r.total > size || h->total_size != r.total || h->writers_offset != r.writers ||
         h->lanes_offset != r.lanes || h->catalog_offset != r.catalog ||
         h->whitelist_offset != r.whitelist || h->arena_offset != r.arena ||
-        h->retained_offset != r.retained || h->cells_offset != r.cells || h->rings_offset != r.rings)
+        h->retained_offset != r.retained || h->cells_offset != r.cells ||
+        h->rings_offset != r.rings)
       return std::nullopt;
     SegmentView v;
     v.base_ = static_cast<char*>(base);
