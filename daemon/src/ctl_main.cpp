@@ -39,8 +39,8 @@ int run(int argc, char** argv) {
                  file.c_str());
     return 1;
   }
-  auto opened =
-      sipmetrics::detail::SegmentFile::open(segment, sipmetrics::layout::kDefaultGeometry);
+  // Read-only: inspecting never creates, resizes or initialises a segment, whatever it finds.
+  auto opened = sipmetrics::detail::SegmentFile::open_read_only(segment);
   if (auto* err = std::get_if<sipmetrics::detail::OpenError>(&opened)) {
     std::fprintf(stderr, "sipmetrics-ctl: %s\n", err->message.c_str());
     return 1;

@@ -113,7 +113,8 @@ void render_plan(Exposition& out, const Plan& plan, const CellTotals& totals, Dr
       switch (fam.type) {
         case layout::MetricType::kCounter: {
           std::uint64_t v = 0;
-          for (const PlanSource& src : sources) v += totals.u[src.first_cell];
+          for (const PlanSource& src : sources)
+            v = detail::saturating_add(v, totals.u[src.first_cell]);
           out.sample(name, "", labels, v);
           break;
         }

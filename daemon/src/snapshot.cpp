@@ -16,7 +16,7 @@ bool lane_counted(const detail::SegmentView& v, std::uint32_t l) noexcept {
 
 std::uint64_t fold_cell(CellRole role, std::uint64_t retained, std::uint64_t lane) noexcept {
   switch (role) {
-    case CellRole::kCount: return retained + lane;
+    case CellRole::kCount: return detail::saturating_add(retained, lane);
     case CellRole::kSum: return detail::f64_bits(bits_f64(retained) + bits_f64(lane));
     default: return retained;
   }
@@ -42,7 +42,7 @@ void take_snapshot(const detail::SegmentView& v, const Catalog& catalog, CellTot
       if (role == CellRole::kUnused || role == CellRole::kGaugeStamp) continue;
       const std::uint64_t x = cells[c].load(std::memory_order_relaxed);
       switch (role) {
-        case CellRole::kCount: out.u[c] += x; break;
+        case CellRole::kCount: out.u[c] = detail::saturating_add(out.u[c], x); break;
         case CellRole::kSum:
         case CellRole::kGaugeSum: out.f[c] += bits_f64(x); break;
         case CellRole::kGaugeSumInt:
@@ -69,7 +69,8 @@ std::uint64_t count_total(const detail::SegmentView& v, std::uint32_t cell) noex
   if (cell >= v.geometry().max_cells) return 0;
   std::uint64_t sum = current_retained(v)[cell].load(std::memory_order_relaxed);
   for (std::uint32_t l = 0; l < v.geometry().lane_pool; ++l)
-    if (lane_counted(v, l)) sum += v.cells(l)[cell].load(std::memory_order_relaxed);
+    if (lane_counted(v, l))
+      sum = detail::saturating_add(sum, v.cells(l)[cell].load(std::memory_order_relaxed));
   return sum;
 }
 

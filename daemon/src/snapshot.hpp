@@ -3,7 +3,8 @@
 // every lane still owned by a writer. Counts and sums add up and are folded into the retained
 // totals when their writer dies; gauges count only while their writer lives, and max/min/last
 // gauges keep one contribution by gauge_prefers(). The exporter's scrapes, writer housekeeping's
-// folds, the segment report and the tests all go through these functions.
+// folds, the segment report and the tests all go through these functions. Counts add up
+// saturating at 2^64 - 1 (detail::saturating_add): a counter stops there rather than wrapping.
 #pragma once
 
 #include <atomic>

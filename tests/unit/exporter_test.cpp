@@ -144,6 +144,37 @@ TEST_CASE("a dead writer's counters and summary totals are kept, its gauges drop
   CHECK(has_line(scrape(e), "calls_total 141"));
 }
 
+TEST_CASE("a counter near 2^64 saturates instead of wrapping: in a lane, across writers, folded") {
+  constexpr std::uint64_t kNear = ~std::uint64_t{0} - 10;  // 2^64 - 11
+  const std::string kMax = std::to_string(~std::uint64_t{0});
+  test::TempSegment seg;
+  auto file = test::open_segment(seg.path());
+  REQUIRE(file);
+  // One process: add(2^64 - 11) then add(20) on one lane.
+  Writer one(seg.path(), [](Client& c) {
+    Counter k = c.counter("big_total", "");
+    k.add(kNear);
+    k.add(20);
+  });
+  // Two processes: each below 2^64, their sum above.
+  Writer a(seg.path(), [](Client& c) { c.counter("pair_total", "").add(kNear); });
+  Writer b(seg.path(), [](Client& c) { c.counter("pair_total", "").add(20); });
+  Exporter e(std::move(file), fast());
+  std::string text = scrape(e);
+  CHECK(has_line(text, "big_total " + kMax));
+  CHECK(has_line(text, "pair_total " + kMax));
+  // Folded into the retained totals (which saturate too) when they die: still the maximum.
+  a.kill();
+  b.kill();
+  one.kill();
+  e.tick(true);
+  text = scrape(e);
+  CHECK(has_line(text, "big_total " + kMax));
+  CHECK(has_line(text, "pair_total " + kMax));
+  Writer later(seg.path(), [](Client& c) { c.counter("pair_total", "").add(5); });
+  CHECK(has_line(scrape(e), "pair_total " + kMax));
+}
+
 TEST_CASE("a fold a previous daemon finished flipping is not applied twice") {
   test::TempSegment seg;
   auto file = test::open_segment(seg.path());

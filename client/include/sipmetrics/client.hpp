@@ -58,11 +58,12 @@ class Counter {
  public:
   Counter() noexcept = default;
   void inc() noexcept { add(1); }
-  /// Adds n (counters never go down).
+  /// Adds n. Counters never go down: at 2^64 - 1 the count saturates (and stays there).
   void add(std::uint64_t n) noexcept {
     if (std::atomic<std::uint64_t>* cells = detail::tls_exclusive[ref_.attachment]) [[likely]] {
       std::atomic<std::uint64_t>& c = cells[ref_.cell];
-      c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+      c.store(detail::saturating_add(c.load(std::memory_order_relaxed), n),
+              std::memory_order_relaxed);
       return;
     }
     add_slow(ref_, n);
@@ -76,7 +77,7 @@ class Counter {
   // First use on a thread, a shared lane, or a no-op handle.
   [[gnu::noinline]] static void add_slow(detail::SeriesRef r, std::uint64_t n) noexcept {
     if (const detail::LaneBinding* b = detail::lane_for(r.attachment))
-      detail::cell_add(*b, r.cell, n);
+      detail::count_add(*b, r.cell, n);
   }
   detail::SeriesRef ref_;
 };

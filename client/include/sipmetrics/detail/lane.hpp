@@ -48,6 +48,22 @@ inline thread_local std::atomic<std::uint64_t>* tls_exclusive[kMaxAttachments + 
 
 // An exclusive lane has exactly one writing thread, so a relaxed load and store cannot lose an
 // update: no lock-prefixed instruction on the hot path. A shared lane falls back to atomic RMW.
+
+/// Adds n to a counter's cell, saturating at 2^64 - 1 (saturating_add).
+[[gnu::always_inline]] inline void count_add(const LaneBinding& b, std::uint32_t cell,
+                                             std::uint64_t n) noexcept {
+  std::atomic<std::uint64_t>& c = b.cells[cell];
+  std::uint64_t old = c.load(std::memory_order_relaxed);
+  if (!b.shared) [[likely]] {
+    c.store(saturating_add(old, n), std::memory_order_relaxed);
+    return;
+  }
+  while (!c.compare_exchange_weak(old, saturating_add(old, n), std::memory_order_relaxed)) {
+  }
+}
+
+/// Adds n (two's complement: a negative step is a large n) to a cell that may wrap: a gauge's
+/// integral part, a summary's count (+1 per sample: it cannot reach 2^64).
 [[gnu::always_inline]] inline void cell_add(const LaneBinding& b, std::uint32_t cell,
                                             std::uint64_t n) noexcept {
   std::atomic<std::uint64_t>& c = b.cells[cell];

@@ -64,6 +64,13 @@ constexpr bool retained_role(CellRole r) noexcept {
   return r == CellRole::kCount || r == CellRole::kSum;
 }
 
+/// a + b, or 2^64 - 1 when that overflows: a count saturates instead of wrapping, so a counter
+/// (added to in lanes, summed by the daemon, folded into retained totals) never goes backwards.
+constexpr std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) noexcept {
+  std::uint64_t s = 0;
+  return __builtin_add_overflow(a, b, &s) ? ~std::uint64_t{0} : s;
+}
+
 /// A sum-mode gauge's value in one lane: its f64 cell plus its integral i64 cell.
 inline double gauge_sum_value(const std::atomic<std::uint64_t>* cells,
                               std::uint32_t cell) noexcept {

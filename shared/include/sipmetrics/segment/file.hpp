@@ -8,11 +8,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/interprocess/file_mapping.hpp>
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -105,6 +107,61 @@ inline bool remove_segment(const std::string& name, std::string& error) noexcept
   }
 }
 
+/// What a file found at a segment's name holds, judged from its size and first bytes under the
+/// init lock. Only kFresh is ever (re)initialised: nothing that might be someone else's data is
+/// written over.
+enum class Found {
+  kFresh,     // empty, all zero bytes, or a header of ours whose creator died before it was ready
+  kReady,     // a ready segment of this layout version
+  kVersion,   // a segment of another major layout version
+  kNotReady,  // a header of ours not ready yet (read-only opens only: nothing is re-initialised)
+  kForeign,   // anything else: some other file's contents
+};
+
+/// Reads what the file behind `fd` (of `size` bytes) holds. `why` gets one line for a log when
+/// the answer is kVersion or kForeign. Cold path: reads at most the whole file once, stopping at
+/// its first non-zero byte.
+inline Found inspect_file(int fd, std::uint64_t size, std::string& why) {
+  if (size == 0) return Found::kFresh;
+  layout::Header probe{};
+  const ssize_t got = ::pread(fd, &probe, sizeof probe, 0);
+  if (got < 0) {
+    why = std::string("cannot read it: ") + std::strerror(errno);
+    return Found::kForeign;
+  }
+  if (static_cast<std::size_t>(got) == sizeof probe && probe.magic == layout::kMagic) {
+    if (probe.version_major != layout::kVersionMajor) {
+      why = "layout version " + std::to_string(probe.version_major) + "." +
+            std::to_string(probe.version_minor) + ", this build speaks " +
+            std::to_string(layout::kVersionMajor) + "." + std::to_string(layout::kVersionMinor);
+      return Found::kVersion;
+    }
+    return probe.init_state.load(std::memory_order_relaxed) == layout::kInitReady
+               ? Found::kReady
+               : Found::kNotReady;
+  }
+  // A creator that died after sizing the file but before writing the header left zeros only.
+  char buf[64 * 1024];
+  for (std::uint64_t at = 0; at < size;) {
+    const ssize_t n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(at));
+    if (n <= 0) break;
+    for (ssize_t i = 0; i < n; ++i)
+      if (buf[i] != 0) {
+        char first[3 * 8 + 1] = {};
+        const auto shown = static_cast<std::size_t>(std::min<std::uint64_t>(size, 8));
+        const auto* bytes = reinterpret_cast<const unsigned char*>(&probe);
+        for (std::size_t k = 0; k < shown && k < static_cast<std::size_t>(got); ++k)
+          std::snprintf(first + 3 * k, 4, k == 0 ? "%02x" : " %02x", bytes[k]);
+        why = "not a sipmetrics segment: " + std::to_string(size) +
+              " bytes that do not start with its magic (first bytes: " + first +
+              "); the file is left untouched";
+        return Found::kForeign;
+      }
+    at += static_cast<std::uint64_t>(n);
+  }
+  return Found::kFresh;
+}
+
 /// An open, mapped segment. Keeps its file descriptor for the life of the process: closing any
 /// descriptor of the file would release this process's record locks (POSIX semantics).
 class SegmentFile {
@@ -112,15 +169,29 @@ class SegmentFile {
   SegmentFile(const SegmentFile&) = delete;
   SegmentFile& operator=(const SegmentFile&) = delete;
 
-  /// Opens `name`, creating and initialising it with `geometry` if it does not exist yet or
-  /// its creator died before finishing; a segment it creates is given to `group` (see
-  /// default_segment_group(); a failure there is reported by group_error(), not fatal here).
-  /// Cold path; never throws.
+  /// Opens `name` for writing, creating and initialising it with `geometry` if it does not
+  /// exist yet, is empty, or was left half-made by a creator that died; a segment it creates is
+  /// given to `group` (see default_segment_group(); a failure there is reported by
+  /// group_error(), not fatal here). A file holding anything else (another program's data, a
+  /// segment of another layout version) is refused and left untouched, as is anything that is
+  /// not a regular file. Cold path; never throws.
   static std::variant<std::unique_ptr<SegmentFile>, OpenError> open(
       const std::string& name, const layout::Geometry& geometry,
       const std::string& group = default_segment_group()) noexcept {
     try {
-      return open_impl(name, geometry, group);
+      return open_impl(name, geometry, group, false);
+    } catch (const std::exception& e) {
+      return OpenError{OpenError::Kind::kIo, "segment '" + name + "': " + e.what()};
+    }
+  }
+
+  /// Opens an existing, ready segment read-only (sipmetrics-ctl inspect): never creates,
+  /// resizes or initialises anything, and maps the segment without write access. Cold path;
+  /// never throws.
+  static std::variant<std::unique_ptr<SegmentFile>, OpenError> open_read_only(
+      const std::string& name) noexcept {
+    try {
+      return open_impl(name, layout::kDefaultGeometry, {}, true);
     } catch (const std::exception& e) {
       return OpenError{OpenError::Kind::kIo, "segment '" + name + "': " + e.what()};
     }
@@ -139,7 +210,8 @@ class SegmentFile {
   SegmentFile() = default;
 
   static std::variant<std::unique_ptr<SegmentFile>, OpenError> open_impl(
-      const std::string& name, const layout::Geometry& geometry, const std::string& group) {
+      const std::string& name, const layout::Geometry& geometry, const std::string& group,
+      bool read_only) {
     using Kind = OpenError::Kind;
     auto fail = [&name](Kind k, const std::string& why) {
       return OpenError{k, "segment '" + name + "': " + why};
@@ -147,30 +219,43 @@ class SegmentFile {
     if (!layout::geometry_valid(geometry)) return fail(Kind::kIo, "invalid geometry");
     std::unique_ptr<SegmentFile> f(new SegmentFile);
     f->name_ = name;
-    const bip::permissions perms(0660);
+    f->read_only_ = read_only;
+    const bip::mode_t mode = read_only ? bip::read_only : bip::read_write;
     if (segment_is_path(name)) {
       // Create the file only if it is new: closing a descriptor of a file this process already
       // has open (another spelling of the same path) would drop this process's record locks.
-      const int fd = ::open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
-      if (fd >= 0) {
-        // 0660 whatever the umask (as the shm branch does): the group must be able to write.
-        (void)::fchmod(fd, 0660);
-        ::close(fd);
-      } else if (errno != EEXIST)
-        return fail(Kind::kIo, std::strerror(errno));
-      f->file_ = bip::file_mapping(name.c_str(), bip::read_write);
+      if (!read_only) {
+        const int fd = ::open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
+        if (fd >= 0) {
+          // 0660 whatever the umask (as the shm branch does): the group must be able to write.
+          (void)::fchmod(fd, 0660);
+          ::close(fd);
+        } else if (errno != EEXIST) {
+          return fail(Kind::kIo, std::strerror(errno));
+        }
+      }
+      // Before opening it for writing: a FIFO, a device or a directory is never a segment.
+      struct stat path_st {};
+      if (::stat(name.c_str(), &path_st) != 0) return fail(Kind::kIo, std::strerror(errno));
+      if (!S_ISREG(path_st.st_mode))
+        return fail(Kind::kForeign, "not a regular file; it is left untouched");
+      f->file_ = bip::file_mapping(name.c_str(), mode);
       f->fd_ = f->file_.get_mapping_handle().handle;
+    } else if (read_only) {
+      f->shm_ = bip::shared_memory_object(bip::open_only, name.c_str(), bip::read_only);
+      f->fd_ = f->shm_.get_mapping_handle().handle;
     } else {
-      f->shm_ =
-          bip::shared_memory_object(bip::open_or_create, name.c_str(), bip::read_write, perms);
+      f->shm_ = bip::shared_memory_object(bip::open_or_create, name.c_str(), bip::read_write,
+                                          bip::permissions(0660));
       f->fd_ = f->shm_.get_mapping_handle().handle;
     }
     (void)::fcntl(f->fd_, F_SETFD, FD_CLOEXEC);
 
     // The init lock: flock is released by the kernel if its holder dies, which is what makes
-    // a half-finished initialisation recoverable. Held for milliseconds, at attach only.
+    // a half-finished initialisation recoverable. Held for milliseconds, at attach only; a
+    // reader takes it shared, to see a header that no creator is writing.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (::flock(f->fd_, LOCK_EX | LOCK_NB) != 0) {
+    while (::flock(f->fd_, (read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
       if (errno != EWOULDBLOCK && errno != EINTR) return fail(Kind::kIo, std::strerror(errno));
       if (std::chrono::steady_clock::now() > deadline)
         return fail(Kind::kBusy, "another process holds the init lock for more than 5 s");
@@ -183,37 +268,40 @@ class SegmentFile {
 
     struct stat st {};
     if (::fstat(f->fd_, &st) != 0) return fail(Kind::kIo, std::strerror(errno));
+    if (!S_ISREG(st.st_mode))
+      return fail(Kind::kForeign, "not a regular file; it is left untouched");
     const auto size = static_cast<std::uint64_t>(st.st_size);
-    bool init = size < sizeof(layout::Header);
-    if (!init) {
+    std::string why;
+    const Found found = inspect_file(f->fd_, size, why);
+    switch (found) {
+      case Found::kVersion: return fail(Kind::kVersion, why);
+      case Found::kForeign: return fail(Kind::kForeign, why);
+      case Found::kNotReady:
+        if (read_only)
+          return fail(Kind::kCorrupt,
+                      "not ready: being created, or its creator died before finishing (the next "
+                      "writer or sipmetricsd to attach re-initialises it)");
+        break;
+      case Found::kFresh:
+        if (read_only) return fail(Kind::kCorrupt, "empty: no writer or daemon has created it yet");
+        break;
+      case Found::kReady: break;
+    }
+    if (found == Found::kReady) {
       layout::Header probe{};
       if (::pread(f->fd_, &probe, sizeof probe, 0) != static_cast<ssize_t>(sizeof probe))
         return fail(Kind::kIo, "cannot read the header");
-      const std::uint32_t state = probe.init_state.load(std::memory_order_relaxed);
-      if (probe.magic == layout::kMagic && probe.version_major != layout::kVersionMajor) {
-        return fail(Kind::kVersion, "layout version " + std::to_string(probe.version_major) + "." +
-                                        std::to_string(probe.version_minor) +
-                                        ", this build speaks " +
-                                        std::to_string(layout::kVersionMajor) + "." +
-                                        std::to_string(layout::kVersionMinor));
-      }
-      if (probe.magic == layout::kMagic && state == layout::kInitReady) {
-        if (probe.total_size > size)
-          return fail(Kind::kCorrupt, "header claims " + std::to_string(probe.total_size) +
-                                          " bytes, file has " + std::to_string(size));
-      } else if (probe.magic == 0 ||
-                 (probe.magic == layout::kMagic && state != layout::kInitReady)) {
-        init = true;  // a creator died half-way through: start again
-      } else {
-        return fail(Kind::kForeign, "not a sipmetrics segment (unknown magic)");
-      }
-    }
-    if (init) {
-      // Before the segment is usable, so that no writer ever sees it under the wrong group.
+      if (probe.total_size > size)
+        return fail(Kind::kCorrupt, "header claims " + std::to_string(probe.total_size) +
+                                        " bytes, file has " + std::to_string(size));
+      f->map(size);
+    } else {
+      // Fresh, or ours and left half-made: (re)initialise. Before the segment is usable, so
+      // that no writer ever sees it under the wrong group.
       if (!group.empty())
-        if (std::string why = give_segment_to_group(f->fd_, group); !why.empty())
+        if (std::string gwhy = give_segment_to_group(f->fd_, group); !gwhy.empty())
           f->group_error_ =
-              "segment '" + name + "': cannot give it to group '" + group + "': " + why;
+              "segment '" + name + "': cannot give it to group '" + group + "': " + gwhy;
       const layout::Regions r = layout::regions_for(geometry);
       if (::ftruncate(f->fd_, 0) != 0 || ::ftruncate(f->fd_, static_cast<off_t>(r.total)) != 0)
         return fail(Kind::kIo, std::string("cannot size: ") + std::strerror(errno));
@@ -228,8 +316,6 @@ class SegmentFile {
       init_header(*static_cast<layout::Header*>(f->region_.get_address()), geometry,
                   static_cast<std::uint32_t>(::getpid()), unix_now_ns());
       f->created_ = true;
-    } else {
-      f->map(size);
     }
     auto v = SegmentView::adopt(f->region_.get_address(), f->region_.get_size());
     if (!v) return fail(Kind::kCorrupt, "header fails validation");
@@ -238,10 +324,11 @@ class SegmentFile {
   }
 
   void map(std::uint64_t size) {
+    const bip::mode_t mode = read_only_ ? bip::read_only : bip::read_write;
     if (segment_is_path(name_))
-      region_ = bip::mapped_region(file_, bip::read_write, 0, size);
+      region_ = bip::mapped_region(file_, mode, 0, size);
     else
-      region_ = bip::mapped_region(shm_, bip::read_write, 0, size);
+      region_ = bip::mapped_region(shm_, mode, 0, size);
   }
 
   std::string name_;
@@ -249,6 +336,7 @@ class SegmentFile {
   bip::file_mapping file_;
   bip::mapped_region region_;
   int fd_ = -1;
+  bool read_only_ = false;
   bool created_ = false;
   std::string group_error_;
   SegmentView view_;
