@@ -40,8 +40,7 @@ using sipmetrics::GaugeMode;
 using sipmetrics::Summary;
 using sipmetrics::detail::kNoopAttachment;
 
-// ---- Handles
-// ---------------------------------------------------------------------------------------
+// ---- Handles ------------------------------------------------------------------------------------
 struct RefBits {
   std::uint32_t cell, series, attachment;
 };
@@ -134,8 +133,7 @@ sipmetrics_gauge to_c(Gauge g) noexcept {
   return out;
 }
 
-// ---- Clients and arguments
-// -------------------------------------------------------------------------
+// ---- Clients and arguments ----------------------------------------------------------------------
 Client* cpp(sipmetrics_client* c) noexcept { return reinterpret_cast<Client*>(c); }
 const Client* cpp(const sipmetrics_client* c) noexcept {
   return reinterpret_cast<const Client*>(c);
@@ -307,8 +305,7 @@ std::size_t labels_out(sipmetrics::Labels l, sipmetrics_label* out) noexcept {
 
 extern "C" {
 
-// ---- Status, clients
-// ---------------------------------------------------------------------------------
+// ---- Status, clients ----------------------------------------------------------------------------
 SIPMETRICS_API const char* sipmetrics_status_string(sipmetrics_status status) noexcept {
   switch (status) {
     case SIPMETRICS_OK: return "ok";
@@ -351,8 +348,7 @@ SIPMETRICS_API int sipmetrics_client_attached(const sipmetrics_client* client) n
   return client != nullptr && cpp(client)->attached() ? 1 : 0;
 }
 
-// ---- Handles
-// -------------------------------------------------------------------------------------------
+// ---- Handles ------------------------------------------------------------------------------------
 SIPMETRICS_API sipmetrics_status sipmetrics_counter_get(sipmetrics_client* client, const char* name,
                                                         const char* help,
                                                         const sipmetrics_label* labels,
@@ -446,8 +442,7 @@ SIPMETRICS_API sipmetrics_status sipmetrics_register_labels(sipmetrics_client* c
   return ok ? SIPMETRICS_OK : SIPMETRICS_REFUSED;
 }
 
-// ---- Registry-style calls
-// --------------------------------------------------------------------------
+// ---- Registry-style calls -----------------------------------------------------------------------
 SIPMETRICS_API sipmetrics_status sipmetrics_inc_counter(sipmetrics_client* client, const char* name,
                                                         const char* help,
                                                         const sipmetrics_label* labels,
@@ -510,8 +505,7 @@ SIPMETRICS_API uint64_t sipmetrics_async_dropped_count(const sipmetrics_client* 
   return client != nullptr ? cpp(client)->async_dropped_count() : 0;
 }
 
-// ---- SIP helpers: each forwards to its sip.hpp namesake
-// ----------------------------------------------
+// ---- SIP helpers: each forwards to its sip.hpp namesake -----------------------------------------
 SIPMETRICS_API sipmetrics_sip_code_class sipmetrics_sip_classify_code(int code) noexcept {
   return static_cast<sipmetrics_sip_code_class>(sip::classify_code(code));
 }
