@@ -8,8 +8,8 @@
  * makes a handle safe: its metatable proves it was made here, so no Lua value can reach the hot
  * path as a forged handle (a light userdata or a number could be anything). docs/performance.md
  * ("Lua binding") has the figures that chose this check: the metatable is compared with the one
- * kept in this module's environment table (a rawgeti of a small array), not looked up by name in
- * the registry as luaL_checkudata does (a string hash per call).
+ * each function holds as an upvalue, not fetched from a table, nor looked up by name in the
+ * registry as luaL_checkudata does (a string hash per call).
  *
  * Errors. A bad argument (wrong type, unknown enum string, a count that is negative or not an
  * integer, more than 16 labels) raises a Lua error naming the argument. A detached client or a
@@ -26,8 +26,8 @@
 
 #include <sipmetrics/sipmetrics.h>
 
-/* Slots of the module's environment table (LUA_ENVIRONINDEX of every function below). */
-enum { kClientMeta = 1, kCounterMeta = 2, kGaugeMeta = 3, kSummaryMeta = 4 };
+/* The upvalues of every function below: the metatables of the module's four kinds of value. */
+enum { kClientMeta = 1, kCounterMeta = 2, kGaugeMeta = 3, kSummaryMeta = 4, kMetas = 4 };
 
 typedef struct client_box {
   sipmetrics_client* client;
@@ -36,15 +36,13 @@ typedef struct client_box {
 
 /* ---- Argument checks ------------------------------------------------------------------------ */
 
-/* The userdata at `idx` if its metatable is the module's metatable in environment slot `slot`,
- * else a Lua error "bad argument #idx to 'f' (tname expected, got ...)". */
+/* The userdata at `idx` if its metatable is the module's metatable in upvalue `slot`, else a
+ * Lua error "bad argument #idx to 'f' (tname expected, got ...)". */
 static void* check_object(lua_State* L, int idx, int slot, const char* tname) {
   void* p = lua_touserdata(L, idx);
   if (p != NULL && lua_getmetatable(L, idx)) {
-    int same;
-    lua_rawgeti(L, LUA_ENVIRONINDEX, slot);
-    same = lua_rawequal(L, -1, -2);
-    lua_pop(L, 2);
+    const int same = lua_rawequal(L, -1, lua_upvalueindex(slot));
+    lua_pop(L, 1);
     if (same) return p;
   }
   luaL_typerror(L, idx, tname);
@@ -157,10 +155,10 @@ static int push_status(lua_State* L, sipmetrics_status s) {
   return 1;
 }
 
-/* A new userdata of `size` bytes with the metatable of environment slot `slot`. */
+/* A new userdata of `size` bytes with the metatable in upvalue `slot`. */
 static void* new_object(lua_State* L, size_t size, int slot) {
   void* p = lua_newuserdata(L, size);
-  lua_rawgeti(L, LUA_ENVIRONINDEX, slot);
+  lua_pushvalue(L, lua_upvalueindex(slot));
   lua_setmetatable(L, -2);
   return p;
 }
@@ -292,13 +290,8 @@ static int l_valid(lua_State* L) {
   void* p = lua_touserdata(L, 1);
   int slot = 0, ok = 0;
   if (p != NULL && lua_getmetatable(L, 1)) {
-    for (slot = kCounterMeta; slot <= kSummaryMeta; ++slot) {
-      int same;
-      lua_rawgeti(L, LUA_ENVIRONINDEX, slot);
-      same = lua_rawequal(L, -1, -2);
-      lua_pop(L, 1);
-      if (same) break;
-    }
+    for (slot = kCounterMeta; slot <= kSummaryMeta; ++slot)
+      if (lua_rawequal(L, -1, lua_upvalueindex(slot))) break;
     lua_pop(L, 1);
   }
   switch (slot) {
@@ -599,37 +592,42 @@ static const luaL_Reg kGaugeMethods[] = {
 static const luaL_Reg kSummaryMethods[] = {
     {"observe", l_summary_observe}, {"valid", l_valid}, {NULL, NULL}};
 
-/* Stores in environment slot `slot` a metatable named `tname` whose __index is a table of
- * `methods` (functions sharing this module's environment). */
-static void make_meta(lua_State* L, int env, int slot, const char* tname, const luaL_Reg* methods) {
-  lua_createtable(L, 0, 4);
-  lua_newtable(L);
-  luaL_register(L, NULL, methods);
-  lua_setfield(L, -2, "__index");
-  /* getmetatable() from Lua sees the name; setmetatable() refuses to replace it. */
-  lua_pushstring(L, tname);
-  lua_setfield(L, -2, "__metatable");
-  if (slot == kClientMeta) {
-    lua_pushcfunction(L, l_client_gc);
-    lua_setfield(L, -2, "__gc");
+/* Sets the functions of `l` into the table at the top of the stack, each a closure over the
+ * kMetas metatables at stack indices first..first + kMetas - 1. */
+static void set_functions(lua_State* L, const luaL_Reg* l, int first) {
+  int i;
+  for (; l->name != NULL; ++l) {
+    for (i = 0; i < kMetas; ++i) lua_pushvalue(L, first + i);
+    lua_pushcclosure(L, l->func, kMetas);
+    lua_setfield(L, -2, l->name);
   }
-  lua_rawseti(L, env, slot);
 }
+
+static const luaL_Reg kNoFunctions[] = {{NULL, NULL}};
 
 int luaopen_sipmetrics(lua_State* L);
 __attribute__((visibility("default"))) int luaopen_sipmetrics(lua_State* L) {
-  int env;
-  /* The environment first: every function pushed afterwards by this C function shares it. */
-  lua_createtable(L, 4, 0);
-  lua_pushvalue(L, -1);
-  lua_replace(L, LUA_ENVIRONINDEX);
-  env = lua_gettop(L);
-  make_meta(L, env, kClientMeta, "sipmetrics.client", kClientMethods);
-  make_meta(L, env, kCounterMeta, "sipmetrics.counter", kCounterMethods);
-  make_meta(L, env, kGaugeMeta, "sipmetrics.gauge", kGaugeMethods);
-  make_meta(L, env, kSummaryMeta, "sipmetrics.summary", kSummaryMethods);
-  lua_pop(L, 1);
-  luaL_register(L, "sipmetrics", kModule);
+  static const char* const kNames[] = {"sipmetrics.client", "sipmetrics.counter",
+                                       "sipmetrics.gauge", "sipmetrics.summary"};
+  static const luaL_Reg* const kMethodTables[] = {kClientMethods, kCounterMethods, kGaugeMethods,
+                                                  kSummaryMethods};
+  const int first = lua_gettop(L) + 1;
+  int i;
+  /* The metatables first, so that every function can be a closure over all four. Each gets
+   * __index (its methods), __metatable (getmetatable() from Lua sees the name; setmetatable()
+   * refuses to replace it) and, for clients, __gc. */
+  for (i = 0; i < kMetas; ++i) lua_createtable(L, 0, 3);
+  for (i = 0; i < kMetas; ++i) {
+    lua_newtable(L);
+    set_functions(L, kMethodTables[i], first);
+    lua_setfield(L, first + i, "__index");
+    lua_pushstring(L, kNames[i]);
+    lua_setfield(L, first + i, "__metatable");
+  }
+  lua_pushcfunction(L, l_client_gc);
+  lua_setfield(L, first + kClientMeta - 1, "__gc");
+  luaL_register(L, "sipmetrics", kNoFunctions); /* the module table, as Lua 5.1 modules make it */
+  set_functions(L, kModule, first);
   lua_pushstring(L, sipmetrics_version());
   lua_setfield(L, -2, "_VERSION");
   return 1;
