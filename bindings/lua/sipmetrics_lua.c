@@ -16,7 +16,7 @@
  * refused series is not an error: the handle is a no-op and the status says why.
  *
  * Enums are passed as the seed's label strings ("inbound", "user-hangup", ...): the lists below
- * are in the order of the C enums' values, which tests/lua_test.lua checks series by series on
+ * are in the order of the C enums' values, which tests/lua/lua_test.lua checks series by series on
  * the daemon's /metrics. */
 #include <lauxlib.h>
 #include <lua.h>
@@ -137,8 +137,8 @@ static size_t check_labels(lua_State* L, int idx, sipmetrics_label out[SIPMETRIC
   return n;
 }
 
-/* The short name of a cold call's status; INVALID_ARGUMENT (only a C API check this module does
- * not repeat, such as a label key the grammar refuses... which is REFUSED) raises an error. */
+/* The short name of a cold call's status. INVALID_ARGUMENT and NO_MEMORY raise an error: the
+ * arguments were checked here first, so the C API refusing them is a bad argument all the same. */
 static const char* status_name(lua_State* L, sipmetrics_status s) {
   switch (s) {
     case SIPMETRICS_OK: return "ok";
