@@ -49,6 +49,7 @@ libdir=$(cache CMAKE_INSTALL_LIBDIR) config=$(cache CMAKE_BUILD_TYPE | tr '[:upp
 expected+=(include/sipmetrics/sipmetrics.h "$libdir/libsipmetrics.so.$(cache CMAKE_PROJECT_VERSION)"
   "$libdir/pkgconfig/sipmetrics.pc" "$libdir/cmake/sipmetrics/sipmetricsCTargets.cmake"
   "$libdir/cmake/sipmetrics/sipmetricsCTargets-${config:-noconfig}.cmake")
+expected+=("$(cache SIPMETRICS_LUA_CMOD_DIR)/sipmetrics.so")  # the Lua module (bindings/lua)
 got=$(cd "$P" && find . -type f | sed 's|^\./||' | sort)
 want=$(printf '%s\n' "${expected[@]}" | sort)
 if [[ $got == "$want" ]]; then
