@@ -7,9 +7,10 @@
  * Hot path. Counter.inc, Gauge.inc/dec are METH_NOARGS, Counter.add, Gauge.add/set and
  * Summary.observe METH_O, the SIP helpers METH_FASTCALL (positional only): CPython then calls
  * them with no argument tuple, and nothing here allocates: a handle object holds its C handle
- * by value, enum arguments are matched against interned strings (by identity first, so the
- * module's constants and identifier-like literals cost a pointer compare), numbers are read
- * in place. Everything runs under the GIL and no C call blocks, so the GIL is never released.
+ * by value, enum arguments are matched against interned strings by identity first (the
+ * module's constants, identifier-like literals, and the last equal str seen for each value,
+ * such as a literal "user-hangup", cost a pointer compare), numbers are read in place.
+ * Everything runs under the GIL and no C call blocks, so the GIL is never released.
  *
  * State. Single-phase initialisation with static types and static interned strings: the module
  * lives once per process (Kamailio's app_python3 imports it in the main interpreter before it
@@ -33,6 +34,10 @@ typedef struct Vocabulary {
   const char* values[kMaxValues];
   const char* names[kMaxValues]; /* module constants */
   PyObject* strings[kMaxValues];
+  /* The last other str object found equal to strings[i]: a caller's literal that CPython did not
+   * intern ("user-hangup" is not an identifier) passes the same object on every call, so it,
+   * too, then costs a pointer compare. A strong reference, one per value. */
+  PyObject* seen[kMaxValues];
   Py_ssize_t lengths[kMaxValues];
   char allowed[256]; /* "'inbound', 'outbound'", for error messages */
 } Vocabulary;
@@ -113,9 +118,9 @@ static Vocabulary* const vocabularies[] = {
     &call_status_v, &dialog_outcome_v, &code_class_v,    &method_v,     &gauge_mode_v};
 
 /* The C enumerator of `o`, one of v's strings; -1 with TypeError / ValueError set otherwise. */
-static int enumerator(const Vocabulary* v, PyObject* o, const char* fn) {
+static int enumerator(Vocabulary* v, PyObject* o, const char* fn) {
   for (int i = 0; i < v->n; ++i)
-    if (o == v->strings[i]) return i;
+    if (o == v->strings[i] || o == v->seen[i]) return i;
   if (!PyUnicode_Check(o)) {
     PyErr_Format(PyExc_TypeError, "%s(): %s must be a str (one of %s), not %.100s", fn, v->what,
                  v->allowed, Py_TYPE(o)->tp_name);
@@ -124,8 +129,12 @@ static int enumerator(const Vocabulary* v, PyObject* o, const char* fn) {
   Py_ssize_t len = 0;
   const char* s = PyUnicode_AsUTF8AndSize(o, &len); /* ASCII: the string's own buffer */
   if (s == NULL) return -1;
-  for (int i = 0; i < v->n; ++i)
-    if (len == v->lengths[i] && memcmp(s, v->values[i], (size_t)len) == 0) return i;
+  for (int i = 0; i < v->n; ++i) {
+    if (len == v->lengths[i] && memcmp(s, v->values[i], (size_t)len) == 0) {
+      Py_XSETREF(v->seen[i], Py_NewRef(o));
+      return i;
+    }
+  }
   PyErr_Format(PyExc_ValueError, "%s(): %s must be one of %s, not %R", fn, v->what, v->allowed, o);
   return -1;
 }

@@ -644,6 +644,19 @@ class ModuleTest(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "status must be one of"):
             s.labels_call("sip", "busy")
 
+    def test_label_strings_built_at_run_time(self):
+        """Equal str objects that are not the module's own (the binding remembers the last one
+        seen per value) map to their own value, every time."""
+        s = sipmetrics
+        for _ in range(3):
+            hangup, error = "".join(["dialog", "-hangup"]), "".join(["pipeline", "-", "error"])
+            self.assertEqual(s.labels_call("sip", hangup)["status"], "dialog-hangup")
+            self.assertEqual(s.labels_call("sip", hangup)["status"], "dialog-hangup")
+            self.assertEqual(s.labels_call("sip", error)["status"], "pipeline-error")
+            self.assertEqual(s.labels_call("".join(["web", "rtc"]), "ok")["transport"], "webrtc")
+            with self.assertRaisesRegex(ValueError, "not 'dialog-hangupx'"):
+                s.labels_call("sip", hangup + "x")
+
     def test_global_client_is_one_object(self):
         self.assertIs(sipmetrics.Client(), sipmetrics.Client())
 
