@@ -562,6 +562,34 @@ class ForkTest(unittest.TestCase):
         })
 
 
+class DocsExampleTest(unittest.TestCase):
+    """docs/python.md's example, run as it is written, shows what the page says it shows."""
+
+    def test_example(self):
+        with open(os.path.join(HERE, "..", "..", "..", "docs", "python.md")) as f:
+            page = f.read()
+        marker = "<!-- python-example: run by bindings/python/tests/binding_test.py -->\n```python\n"
+        self.assertIn(marker, page)
+        example = page.split(marker, 1)[1].split("\n```", 1)[0]
+        tmp = tempfile.mkdtemp(prefix="sipmetrics-python-docs-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        daemon = Daemon(tmp)
+        self.addCleanup(daemon.close)
+        env = dict(os.environ, SIPMETRICS_SEGMENT=daemon.segment, PYTHONPATH=MODULE_DIR)
+        r = subprocess.run(["timeout", "-k", "5", "60", sys.executable, "-c", example], env=env,
+                           capture_output=True, text=True)
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        daemon.await_values(self, {
+            'myapp_calls_total{status="ok",transport="sip"}': 2,
+            "myapp_active_dialogs": 0,
+            "myapp_pdd_ms_count": 2,
+            "myapp_pdd_ms_sum": 364,
+            'sip_invite_result_total{code_class="4xx",direction="inbound"}': 2,
+            'sip_transaction_timeout_total{method="OPTIONS"}': 2,
+            'sip_bye_total{by="remote",direction="inbound",reason_class="user-hangup"}': 2,
+        })
+
+
 # ---- Without a daemon ------------------------------------------------------------------------
 
 class DetachedTest(unittest.TestCase):
