@@ -244,6 +244,27 @@ class ExpositionTest(unittest.TestCase):
                                         'py_active{transport="sip"}': 0, "py_level": 0,
                                         'py_latency_ms_count{leg="a"}': 101})
 
+    def test_threads(self):
+        """Python threads share handles; each writes its own lane, and every update lands."""
+        w = self.write("""
+            import threading
+            c = sipmetrics.Client()
+            total = c.counter("py_threads_total", "Threads.")
+            ms = c.summary("py_threads_ms", "Threads.")
+            def work(k):
+                for _ in range(50000):
+                    total.inc()
+                ms.observe(k)
+            threads = [threading.Thread(target=work, args=(k,)) for k in range(1, 7)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        """)
+        self.daemon.await_values(self, {"py_threads_total": 300000, "py_threads_ms_count": 6,
+                                        "py_threads_ms_sum": 21})
+        self.assertEqual(w.finish()[0], 0)
+
     def test_registry_calls(self):
         w = self.write("""
             c = sipmetrics.Client()
