@@ -14,7 +14,6 @@ Environment (set by ctest, bindings/python/CMakeLists.txt):
 """
 import ast
 import json
-import math
 import os
 import select
 import shutil
