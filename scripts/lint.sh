@@ -17,6 +17,6 @@ clang-format-14 --dry-run --Werror "${sources[@]}"
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 # Generated sources (the build tree's own) are not ours to lint.
 echo "lint: clang-tidy on the translation units of $build"
-run-clang-tidy-14 -quiet -p "$build" -j "$jobs" "^$(pwd)/(client|daemon|tests|bench|examples|fuzz)/" \
+run-clang-tidy-14 -quiet -p "$build" -j "$jobs" "^$(pwd)/(bindings|client|daemon|tests|bench|examples|fuzz)/" \
   >"$build/clang-tidy.log" 2>&1 || { grep -E "error:|warning:" -A3 "$build/clang-tidy.log" | head -200; exit 1; }
 echo "lint: clean"
