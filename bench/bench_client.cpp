@@ -95,17 +95,17 @@ void BM_Summary_Observe(benchmark::State& state) {
 }
 BENCHMARK(BM_Summary_Observe)->Threads(1)->Threads(2)->Threads(4);
 
-/// The push path: every 4,096 samples the benchmark thread empties its own ring, as a daemon
-/// that keeps up would (one store in 4,096 iterations), so the ring never fills.
-void BM_Summary_Observe_Drained(benchmark::State& state) {
-  static sipmetrics::Summary s = client().summary("bench_drained_ms", "Bench.");
+/// Observes on `s` for the benchmark's iterations with the calling thread's ring emptied every
+/// 4,096 samples, as a daemon that keeps up would (one store in 4,096 iterations), so the ring
+/// never fills: the push path. False (and the benchmark skipped) if a sample was dropped.
+bool observe_drained(benchmark::State& state, sipmetrics::Summary s) {
   s.observe(0);  // binds this thread's lane
   sipmetrics::layout::Lane* lane = nullptr;
   for (const auto& b : sipmetrics::detail::tls_lanes)
     if (b.cells != nullptr && !b.shared) lane = b.lane;
   if (lane == nullptr) {
     state.SkipWithError("no exclusive lane");
-    return;
+    return false;
   }
   // Earlier benchmarks on this thread's lane left its ring full: start empty.
   lane->ring_tail.store(lane->ring_head.load(std::memory_order_relaxed), std::memory_order_release);
@@ -117,15 +117,22 @@ void BM_Summary_Observe_Drained(benchmark::State& state) {
       lane->ring_tail.store(lane->ring_head.load(std::memory_order_relaxed),
                             std::memory_order_release);
   }
-  if (lane->dropped.load() != dropped) state.SkipWithError("samples dropped: the ring filled");
+  if (lane->dropped.load() == dropped) return true;
+  state.SkipWithError("samples dropped: the ring filled");
+  return false;
+}
+
+/// The push path (observe_drained).
+void BM_Summary_Observe_Drained(benchmark::State& state) {
+  static sipmetrics::Summary s = client().summary("bench_drained_ms", "Bench.");
+  (void)observe_drained(state, s);
 }
 BENCHMARK(BM_Summary_Observe_Drained)->Threads(1)->Threads(2);
 
 /// The same observe() on summaries whose cells sit at different offsets within their 4 KiB page
 /// (the argument, in cells: the nearest allocated summary at or after it). Every offset should
 /// cost the same: the cells that would share a page offset with the lane's producer line (and
-/// so delay its next load of ring_head) are never allocated. Ring drained as in the benchmark
-/// above.
+/// so delay its next load of ring_head) are never allocated. The push path (observe_drained).
 void BM_Summary_Observe_AtCell(benchmark::State& state) {
   struct Placed {
     sipmetrics::Summary s;
@@ -160,23 +167,7 @@ void BM_Summary_Observe_AtCell(benchmark::State& state) {
     state.SkipWithError("no summary at that offset");
     return;
   }
-  sipmetrics::Summary s = pick->s;
-  s.observe(0);
-  sipmetrics::layout::Lane* lane = nullptr;
-  for (const auto& b : sipmetrics::detail::tls_lanes)
-    if (b.cells != nullptr && !b.shared) lane = b.lane;
-  if (lane == nullptr) {
-    state.SkipWithError("no exclusive lane");
-    return;
-  }
-  lane->ring_tail.store(lane->ring_head.load(std::memory_order_relaxed), std::memory_order_release);
-  std::int64_t i = 0;
-  for (auto _ : state) {
-    s.observe(static_cast<double>(++i) * 0.5);
-    if ((i & 4095) == 0)
-      lane->ring_tail.store(lane->ring_head.load(std::memory_order_relaxed),
-                            std::memory_order_release);
-  }
+  if (!observe_drained(state, pick->s)) return;
   state.counters["cell"] = static_cast<double>(pick->cell);
 }
 BENCHMARK(BM_Summary_Observe_AtCell)->Arg(0)->Arg(1)->Arg(4)->Arg(8)->Arg(64)->Arg(256)->Arg(510);
