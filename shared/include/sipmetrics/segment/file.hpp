@@ -107,14 +107,14 @@ inline bool remove_segment(const std::string& name, std::string& error) noexcept
   }
 }
 
-/// What a file found at a segment's name holds, judged from its size and first bytes under the
-/// init lock. Only kFresh is ever (re)initialised: nothing that might be someone else's data is
-/// written over.
+/// What a file found at a segment's name holds, judged under the init lock. Only kFresh and
+/// kNotReady are ever (re)initialised, and only by a writing open: nothing that might be someone
+/// else's data is written over.
 enum class Found {
-  kFresh,     // empty, all zero bytes, or a header of ours whose creator died before it was ready
+  kFresh,     // empty, or all zero bytes (a creator died after sizing it, before its header)
   kReady,     // a ready segment of this layout version
   kVersion,   // a segment of another major layout version
-  kNotReady,  // a header of ours not ready yet (read-only opens only: nothing is re-initialised)
+  kNotReady,  // a header of ours whose creator died (or is still busy) before making it ready
   kForeign,   // anything else: some other file's contents
 };
 
