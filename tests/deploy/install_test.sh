@@ -50,6 +50,10 @@ expected+=(include/sipmetrics/sipmetrics.h "$libdir/libsipmetrics.so.$(cache CMA
   "$libdir/pkgconfig/sipmetrics.pc" "$libdir/cmake/sipmetrics/sipmetricsCTargets.cmake"
   "$libdir/cmake/sipmetrics/sipmetricsCTargets-${config:-noconfig}.cmake")
 expected+=("$(cache SIPMETRICS_LUA_CMOD_DIR)/sipmetrics.so")  # the Lua module (bindings/lua)
+if [ "$(cache SIPMETRICS_BUILD_PYTHON)" != OFF ]; then  # the Python module (bindings/python)
+  pymod=$(cd "$BUILD/bindings/python" && ls sipmetrics*.so)
+  expected+=("$(cache SIPMETRICS_PYTHON_INSTALL_DIR)/$pymod" "$(cache SIPMETRICS_PYTHON_INSTALL_DIR)/sipmetrics.pyi")
+fi
 got=$(cd "$P" && find . -type f | sed 's|^\./||' | sort)
 want=$(printf '%s\n' "${expected[@]}" | sort)
 if [[ $got == "$want" ]]; then
