@@ -33,7 +33,7 @@ exports=$(readelf -W --dyn-syms "$MOD" | awk '$5 == "GLOBAL" && $7 != "UND" { pr
   fail "exports: $(tr '\n' ' ' <<<"$exports")"
 got=$(env -u LD_LIBRARY_PATH SIPMETRICS_SEGMENT="/nonexistent-sipmetrics-dir/seg" \
   LUA_CPATH="$P/$CMOD/?.so" LUA_PATH="" \
-  lua5.1 -e 'local sm = require "sipmetrics"; io.write(sm.version(), " ", tostring(sm.attached(sm.global())))' 2>"$TMP/lua.err") ||
+  env ${SIPMETRICS_TEST_PRELOAD:+LD_PRELOAD=$SIPMETRICS_TEST_PRELOAD} lua5.1 -e 'local sm = require "sipmetrics"; io.write(sm.version(), " ", tostring(sm.attached(sm.global())))' 2>"$TMP/lua.err") ||
   { cat "$TMP/lua.err"; die "require \"sipmetrics\" from the installed tree failed"; }
 [[ $got == "$VERSION false" ]] && pass "require \"sipmetrics\" from $CMOD: version $VERSION, detached without a segment" ||
   fail "lua5.1 printed '$got', want '$VERSION false'"

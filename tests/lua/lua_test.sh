@@ -22,7 +22,8 @@ start_daemon daemon.log -- "$DAEMON" --segment "$SEG" --housekeeping-interval-ms
 mkfifo "$TMP/stdin"
 exec 3<>"$TMP/stdin"  # held open read-write: the script's io.read() waits for our line
 start_bg lua.out env SIPMETRICS_SEGMENT="$SEG" LUA_CPATH="$MODULE_DIR/?.so" LUA_PATH="" \
-  bash -c 'exec lua5.1 "$0" "$1" <"$2"' "$HERE/lua_test.lua" "$VERSION" "$TMP/stdin"
+  bash -c 'exec env ${SIPMETRICS_TEST_PRELOAD:+LD_PRELOAD=$SIPMETRICS_TEST_PRELOAD} lua5.1 "$0" "$1" <"$2"' \
+  "$HERE/lua_test.lua" "$VERSION" "$TMP/stdin"
 LUA_PID=$STARTED
 deadline=$((SECONDS + 20))
 until grep -q -E '^(ready|failed)' "$TMP/lua.out" 2>/dev/null; do
