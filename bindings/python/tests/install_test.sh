@@ -33,7 +33,7 @@ else
 fi
 
 out=$(cd "$TMP" && env -u LD_LIBRARY_PATH PYTHONPATH="$P/$PYDIR" SIPMETRICS_SEGMENT="$TMP/segment" \
-  timeout 30 "$PY" -c '
+  timeout 30 env ${SIPMETRICS_TEST_PRELOAD:+LD_PRELOAD=$SIPMETRICS_TEST_PRELOAD} "$PY" -c '
 import sipmetrics
 c = sipmetrics.Client()
 k = c.counter("py_install_total", "Installed.")
