@@ -1,6 +1,11 @@
 // The HTTP front: /metrics, /healthz and a small landing page, on cpp-httplib with a bounded
 // thread pool, optionally over TLS and behind basic auth or a bearer token (web_config.hpp).
 //
+// The limits named below are in http_limits.hpp; the pieces that enforce them are
+// http_connection (the stream and its budgets), http_gate (connections waiting for a request),
+// http_workers (the serving threads and their queue) and guarded_server.hpp (cpp-httplib's
+// server wired to them); this file holds the routes.
+//
 // cpp-httplib 0.11.4 (Debian 12) reads a request head with no bound on the number of header
 // lines and no deadline for the whole head (one client can make it buffer gigabytes; a few
 // clients sending a byte a second hold every thread), and queues accepted connections without
@@ -20,8 +25,6 @@
 // Methods other than GET and HEAD get 405 with `Allow: GET, HEAD` on every path.
 #pragma once
 
-#include <chrono>
-#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -41,16 +44,9 @@ struct HttpSettings {
   WebConfig web;         // TLS and credentials; empty: plain HTTP, open
 };
 
-/// Buffers for /metrics answers (http_server.cpp).
-class ScrapeBufferPool;
-
-/// Limits applied to every connection (see the file comment).
-inline constexpr std::size_t kMaxRequestBytes = std::size_t{32} * 1024;
-inline constexpr std::chrono::seconds kHeadTimeout{5};
-inline constexpr std::chrono::seconds kResponseTimeout{30};
-inline constexpr std::size_t kMaxQueued = 64;
-inline constexpr std::size_t kMaxConnections = 512;
-inline constexpr int kListenBacklog = 1024;
+namespace http {
+class ScrapeBufferPool;  // scrape_buffers.hpp
+}
 
 class HttpServer {
  public:
@@ -79,7 +75,7 @@ class HttpServer {
   Exporter& exporter_;
   HttpSettings settings_;
   Authenticator auth_;
-  std::shared_ptr<ScrapeBufferPool> buffers_;  // before server_: outlives its responses
+  std::shared_ptr<http::ScrapeBufferPool> buffers_;  // before server_: outlives its responses
   std::unique_ptr<httplib::Server> server_;
   std::string setup_error_;
   int port_ = 0;
