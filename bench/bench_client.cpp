@@ -45,8 +45,8 @@ sipmetrics::Client& client() {
 
 /// One cache line per thread in a MAP_SHARED mapping, like the segment's cells.
 std::atomic<std::uint64_t>* shm_lines() {
-  static void* p =
-      ::mmap(nullptr, 64 * 64, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  static void* p = ::mmap(nullptr, std::size_t{64} * 64, PROT_READ | PROT_WRITE,
+                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   return static_cast<std::atomic<std::uint64_t>*>(p);
 }
 

@@ -123,6 +123,7 @@ long minor_faults() {
 void BM_Floor_ToChars(benchmark::State& state) {
   const auto n = static_cast<int>(state.range(0));
   std::vector<std::string> prefixes;
+  prefixes.reserve(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i)
     prefixes.push_back("sip_requests_total{code=\"" + std::to_string(i) +
                        "\",direction=\"inbound\",method=\"INVITE\"} ");
@@ -209,7 +210,7 @@ void BM_Exporter_Quantiles(benchmark::State& state) {
   s.windows.default_samples = kWindowSamples;
   sipmetrics::Exporter e(std::move(file), s);
   // Fill each window through the rings while the exporter's loop drains them.
-  std::jthread loop([&e](std::stop_token st) { e.run(st); });
+  std::jthread loop([&e](const std::stop_token& st) { e.run(st); });
   Writers w(seg.path, g, 1, [](Client& c, int) {
     std::mt19937_64 rng(1);
     std::lognormal_distribution<double> d(6, 0.5);
@@ -329,7 +330,7 @@ void http_scrape(benchmark::State& state, bool gzip) {
     std::size_t bytes = 0;
     for (auto _ : state) {
       bytes = scraper.get(gzip);
-      if (bytes < n * 20u) {
+      if (bytes < std::size_t{20} * n) {
         state.SkipWithError("scrape failed");
         break;
       }

@@ -91,6 +91,7 @@ double thread_cpu_ns() {
   auto& client = sipmetrics::Client::global();
   sipmetrics::Summary latency = client.summary("load_latency_ms", "Load harness samples.");
   std::vector<sipmetrics::Counter> extra;
+  extra.reserve(static_cast<std::size_t>(s.series));
   for (int i = 0; i < s.series; ++i)
     extra.push_back(client.counter("load_series_total", "Load harness series.",
                                    {{"worker", std::to_string(index)}, {"n", std::to_string(i)}}));
@@ -106,9 +107,13 @@ double thread_cpu_ns() {
     // Thread CPU time, not wall time: on a small machine the worker may be preempted by the
     // scrape itself, which is scheduling, not hot-path cost.
     const auto t0 = thread_cpu_ns();
-    for (; samples_due >= 1; samples_due -= 1) latency.observe(static_cast<double>(++value % 1000));
-    std::uint64_t ops = 0;
-    for (; ops_due >= 1; ops_due -= 1, ++ops) {
+    const auto samples = static_cast<std::uint64_t>(samples_due);
+    samples_due -= static_cast<double>(samples);
+    for (std::uint64_t i = 0; i < samples; ++i)
+      latency.observe(static_cast<double>(++value % 1000));
+    const auto ops = static_cast<std::uint64_t>(ops_due);
+    ops_due -= static_cast<double>(ops);
+    for (std::uint64_t i = 0; i < ops; ++i) {
       switch (value++ & 3) {
         case 0: sip::invite_result(sip::Direction::inbound, 200); break;
         case 1:
@@ -140,9 +145,7 @@ double percentile(std::vector<double> v, double q) {
   return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))];
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   Settings s;
   CLI::App app{"sipmetrics-load: whole-process load run against a real sipmetricsd"};
   app.add_option("--daemon", s.daemon, "Path of sipmetricsd")->required();
@@ -167,7 +170,7 @@ int main(int argc, char** argv) {
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(probe, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    if (::bind(probe, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return 1;
     socklen_t len = sizeof a;
     ::getsockname(probe, reinterpret_cast<sockaddr*>(&a), &len);
     s.port = ntohs(a.sin_port);
@@ -273,4 +276,15 @@ int main(int argc, char** argv) {
   std::printf("worker hot path             %.2f ns/op quiet, %.2f ns/op during scrapes\n", quiet,
               busy);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sipmetrics-load: %s\n", e.what());
+    return 1;
+  }
 }

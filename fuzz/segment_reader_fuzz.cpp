@@ -66,7 +66,9 @@ constexpr std::uint16_t kBarrier = 0xffff;
   std::abort();
 }
 
+// A writable reference into the segment (the check misses that the cast result is written).
 template <typename T>
+// NOLINTNEXTLINE(readability-non-const-parameter)
 T& at(unsigned char* base, std::uint64_t offset) {
   return *reinterpret_cast<T*>(base + offset);
 }
@@ -148,9 +150,10 @@ std::vector<unsigned char> base_image() {
     return reinterpret_cast<std::atomic<std::uint64_t>*>(b + kRegions.cells + lane * stride);
   };
   auto ring = [&](std::uint32_t lane, std::uint64_t pos, std::uint32_t s, double v) {
-    auto& e = at<layout::RingEntry>(b, kRegions.rings + (lane * kGeometry.ring_capacity +
-                                                         (pos & (kGeometry.ring_capacity - 1))) *
-                                                            sizeof(layout::RingEntry));
+    auto& e =
+        at<layout::RingEntry>(b, kRegions.rings + (std::uint64_t{lane} * kGeometry.ring_capacity +
+                                                   (pos & (kGeometry.ring_capacity - 1))) *
+                                                      sizeof(layout::RingEntry));
     e.value.store(detail::f64_bits(v));
     e.tag.store(layout::ring_tag(pos, s));
   };

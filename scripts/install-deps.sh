@@ -6,6 +6,7 @@
 #   scripts/install-deps.sh --fuzz     also clang 14 and its libFuzzer/sanitizer runtimes
 #   scripts/install-deps.sh --lint     also clang-format 14 and clang-tidy 14
 #   scripts/install-deps.sh --runtime  only what the sipmetricsd binary needs at run time
+# Several of --bench, --fuzz and --lint may be given at once.
 set -euo pipefail
 
 build=(build-essential cmake pkg-config libboost-dev libcpp-httplib-dev libspdlog-dev
@@ -14,14 +15,15 @@ build=(build-essential cmake pkg-config libboost-dev libcpp-httplib-dev libspdlo
        liblua5.1-0-dev)  # the Lua 5.1 module (bindings/lua); python3-dev: the Python module
 runtime=(libcpp-httplib0.11 libspdlog1.10 libssl3 libcrypt1 zlib1g curl ca-certificates)
 want=("${build[@]}")
-case "${1:-}" in
-  "") ;;
-  --bench) want+=(libbenchmark-dev) ;;
-  --fuzz) want+=(clang-14 libclang-rt-14-dev) ;;
-  --lint) want+=(clang-format-14 clang-tidy-14) ;;
-  --runtime) want=("${runtime[@]}") ;;
-  *) echo "usage: $0 [--bench|--fuzz|--lint|--runtime]" >&2; exit 2 ;;
-esac
+for flag in "$@"; do
+  case "$flag" in
+    --bench) want+=(libbenchmark-dev) ;;
+    --fuzz) want+=(clang-14 libclang-rt-14-dev) ;;
+    --lint) want+=(clang-format-14 clang-tidy-14) ;;
+    --runtime) [ $# -eq 1 ] || { echo "$0: --runtime goes alone" >&2; exit 2; }; want=("${runtime[@]}") ;;
+    *) echo "usage: $0 [--bench] [--fuzz] [--lint] | --runtime" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${want[@]}"; do

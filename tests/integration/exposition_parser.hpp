@@ -329,7 +329,12 @@ inline Exposition parse_exposition(std::string_view text, ParseOptions options =
       std::sort(sorted.begin(), sorted.end());
       label_key =
           std::to_string(options.tolerate_suffix_collisions ? fam_index : 0) + "\n" + smp.name;
-      for (const auto& [k, val] : sorted) label_key += "\xff" + k + "=" + val;
+      for (const auto& [k, val] : sorted) {
+        label_key += '\xff';
+        label_key += k;
+        label_key += '=';
+        label_key += val;
+      }
     }
     if (!series_seen.insert(label_key).second) return fail("series " + smp.name + " twice");
     fam.samples.push_back(std::move(smp));
