@@ -47,13 +47,13 @@ using namespace sipmetrics;
 
 constexpr layout::Geometry kGeometry{
     .max_writers = 4,
-    .lane_pool = 7,
+    .lane_pool = 6,
     .lanes_per_writer = 4,
     .max_series = 16,
     .max_cells = 64,
     .ring_capacity = 16,
     .max_whitelists = 4,
-    .reserved0 = 0,
+    .family_series_limit = 8,
     .arena_bytes = 4096,
 };
 constexpr layout::Regions kRegions = layout::regions_for(kGeometry);
@@ -78,7 +78,7 @@ std::vector<unsigned char> base_image() {
   std::vector<unsigned char> img(kRegions.total, 0);
   unsigned char* b = img.data();
   auto& h = at<layout::Header>(b, 0);
-  detail::init_header(h, kGeometry, 1, 1);
+  detail::init_segment(b, kGeometry, 1, 1);
 
   // Series: arena keys and help, catalog entries spread over the table.
   std::uint64_t arena = 0;

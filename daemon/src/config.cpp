@@ -187,7 +187,7 @@ void add_options(CLI::App& app, DaemonConfig& cfg) {
       ->group(g)
       ->capture_default_str()
       ->envname("SIPMETRICSD_LANE_POOL")
-      ->check(CLI::Range(1u, layout::kMaxLanePool));
+      ->check(CLI::Range(2u, layout::kMaxLanePool));
   app.add_option("--lanes-per-writer", cfg.geometry.lanes_per_writer,
                  "Lanes one process may take; further threads share one")
       ->group(g)
@@ -213,6 +213,13 @@ void add_options(CLI::App& app, DaemonConfig& cfg) {
       ->envname("SIPMETRICSD_RING_CAPACITY")
       ->check(CLI::Range(1u, layout::kMaxRingCapacity))
       ->check(pow2);
+  app.add_option("--family-series-limit", cfg.family_series_limit,
+                 "Series one metric family may register, at most (0: a quarter of --max-series); "
+                 "beyond it new series of that family are refused and counted")
+      ->group(g)
+      ->capture_default_str()
+      ->envname("SIPMETRICSD_FAMILY_SERIES_LIMIT")
+      ->check(CLI::Range(0u, layout::kMaxSeries));
   app.add_option("--max-whitelists", cfg.geometry.max_whitelists, "Label whitelist declarations")
       ->group(g)
       ->capture_default_str()
@@ -234,6 +241,11 @@ DaemonConfig parse_config(int argc, const char* const* argv) {
     cfg.config_file = c->as<std::string>();
   if (cfg.segment.empty()) cfg.segment = detail::default_segment_name();
   cfg.geometry.arena_bytes = std::uint64_t{cfg.arena_kib} << 10;
+  cfg.geometry.family_series_limit = cfg.family_series_limit != 0
+                                         ? cfg.family_series_limit
+                                         : std::max(1u, cfg.geometry.max_series / 4);
+  if (cfg.geometry.family_series_limit > cfg.geometry.max_series)
+    throw CLI::ValidationError("--family-series-limit", "more than --max-series");
   if (!layout::geometry_valid(cfg.geometry))
     throw CLI::ValidationError("segment capacities", "out of range");
   return cfg;

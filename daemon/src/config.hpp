@@ -36,6 +36,7 @@ struct DaemonConfig {
   std::uint32_t housekeeping_interval_ms = 500;
   layout::Geometry geometry = layout::kDefaultGeometry;
   std::uint32_t arena_kib = static_cast<std::uint32_t>(layout::kDefaultGeometry.arena_bytes >> 10);
+  std::uint32_t family_series_limit = 0;  // 0: a quarter of geometry.max_series
 
   /// Host and port parsed from `listen`.
   std::string host() const;

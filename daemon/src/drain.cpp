@@ -5,6 +5,8 @@
 
 #include <sipmetrics/segment/cells.hpp>
 
+#include "snapshot.hpp"
+
 namespace sipmetrics {
 namespace {
 // A shared lane's producer reserves a position before writing it. If the entry is still not
@@ -25,8 +27,7 @@ std::size_t Drainer::window_size(const SeriesInfo& s) const noexcept {
 std::uint64_t Drainer::drain_all(Catalog& catalog, std::int64_t now_ns) {
   std::uint64_t busiest = 0;
   for (std::uint32_t i = 0; i < view_.geometry().lane_pool; ++i)
-    if (view_.lane(i).owner.load(std::memory_order_acquire) != 0)
-      busiest = std::max(busiest, drain_lane(i, catalog, now_ns));
+    if (lane_counted(view_, i)) busiest = std::max(busiest, drain_lane(i, catalog, now_ns));
   return busiest;
 }
 
@@ -67,7 +68,7 @@ std::uint64_t Drainer::drain_lane(std::uint32_t lane_index, Catalog& catalog, st
       catalog.refresh();
       s = catalog.series(series);
     }
-    if (s == nullptr || s->type != layout::MetricType::kSummary || std::isnan(v)) {
+    if (s == nullptr || s->type != layout::MetricType::kSummary || !detail::valid_sample(v)) {
       ++corrupt_;
       continue;
     }

@@ -42,7 +42,11 @@ void Exporter::run(const std::stop_token& stop) {
       sweep_every = settings_.housekeeping_interval;
     }
     const auto now = std::chrono::steady_clock::now();
-    const bool sweep = now >= next_sweep;
+    // A client refused a slot or lane bumps capacity_wanted: look for dead writers to free at
+    // once, not at the next pass (a burst of short-lived children would otherwise spill).
+    const std::uint64_t wanted = view_.header().capacity_wanted.load(std::memory_order_relaxed);
+    const bool sweep = now >= next_sweep || wanted != capacity_wanted_seen_;
+    capacity_wanted_seen_ = wanted;
     if (sweep) next_sweep = now + sweep_every;
     // A ring found a quarter full means a fast producer: come back sooner than the interval.
     const bool hurry = tick(sweep);
@@ -74,11 +78,27 @@ void Exporter::scrape(std::string& out, Format format) {
   if (plan_stale_ || plan_.catalog_version != catalog_.version()) {
     plan_ = build_plan(catalog_, settings_.plan);
     plan_stale_ = false;
+    count_unknown_labels();
   }
   take_snapshot(view_, catalog_, totals_);
   render_plan(exposition, plan_, totals_, drainer_, scratch_);
   render_self_metrics(exposition, started);
   exposition.finish();
+}
+
+void Exporter::count_unknown_labels() {
+  // Each series once for the life of the segment: its flag is set in the segment with the count,
+  // so a reload that restores a whitelist, or a daemon restart, never takes the counter back.
+  layout::Header& h = view_.header();
+  for (std::uint32_t idx : plan_.unknown_label_series) {
+    const std::uint32_t before = view_.entry(idx).daemon_flags.fetch_or(
+        layout::kFlagUnknownLabelCounted, std::memory_order_relaxed);
+    if ((before & layout::kFlagUnknownLabelCounted) == 0)
+      h.unknown_label_series.fetch_add(1, std::memory_order_relaxed);
+  }
+  // The header word is in shared memory: what this daemon has served never goes down.
+  unknown_label_series_ =
+      std::max(unknown_label_series_, h.unknown_label_series.load(std::memory_order_relaxed));
 }
 
 void Exporter::render_self_metrics(Exposition& out, std::chrono::steady_clock::time_point started) {
@@ -95,8 +115,16 @@ void Exporter::render_self_metrics(Exposition& out, std::chrono::steady_clock::t
          "_count stay exact).",
          "counter", dropped_samples(view_));
   single(kUnknownLabelFamily,
-         "Series registered with a label key outside their family's whitelist.", "counter",
-         plan_.unknown_label_series);
+         "Series found with a label key outside their family's whitelist (each series once, "
+         "across reloads and restarts).",
+         "counter", unknown_label_series_);
+  single("sipmetrics_spill_bindings_total",
+         "Threads that found no free writer slot or lane and wrote through the shared spill lane "
+         "(counts and summaries kept; gauges not recorded).",
+         "counter", h.spill_bindings.load(std::memory_order_relaxed));
+  single("sipmetrics_invalid_samples_total",
+         "Summary samples not recorded because they were NaN, infinite or negative.", "counter",
+         h.invalid_samples.load(std::memory_order_relaxed));
 
   {
     const std::string name(
@@ -122,7 +150,7 @@ void Exporter::render_self_metrics(Exposition& out, std::chrono::steady_clock::t
        g.arena_bytes},
       {"cells", std::min<std::uint64_t>(h.cells_used.load(std::memory_order_relaxed), g.max_cells),
        g.max_cells},
-      {"lanes", tracker_.lanes_in_use(), g.lane_pool},
+      {"lanes", tracker_.lanes_in_use(), layout::spill_lane(g)},  // the spill lane is no writer's
       {"series", catalog_.order().size(), g.max_series},
       {"whitelists",
        std::min<std::uint64_t>(h.whitelist_count.load(std::memory_order_relaxed), g.max_whitelists),

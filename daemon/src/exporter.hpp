@@ -53,6 +53,7 @@ class Exporter {
   SegmentReport report();
 
  private:
+  void count_unknown_labels();
   void render_self_metrics(Exposition& out, std::chrono::steady_clock::time_point started);
   static std::int64_t now_ns() noexcept;
 
@@ -65,6 +66,8 @@ class Exporter {
   WriterTracker tracker_;
   Plan plan_;
   bool plan_stale_ = true;
+  std::uint64_t capacity_wanted_seen_ = 0;  // Header::capacity_wanted at the last sweep
+  std::uint64_t unknown_label_series_ = 0;  // served; never goes down (count_unknown_labels)
   CellTotals totals_;
   std::vector<double> scratch_;
   double last_scrape_seconds_ = 0;

@@ -12,8 +12,9 @@
 namespace sipmetrics {
 
 const char* const kRefusalNames[layout::kRefusalKinds] = {
-    "catalog_full", "arena_full", "cells_full",     "invalid_name",
-    "writers_full", "lanes_full", "whitelist_full", "type_conflict"};
+    "catalog_full", "arena_full",     "cells_full",      "invalid_name",
+    "writers_full", "lanes_full",     "whitelist_full",  "type_conflict",
+    "family_full",  "label_too_long", "duplicate_label", "reserved_label"};
 
 namespace {
 
@@ -85,7 +86,8 @@ SegmentReport make_report(const std::string& name, const detail::SegmentView& vi
   for (std::uint32_t i = 0; i < layout::kRefusalKinds; ++i)
     r.refusals[i] = h.refusals[i].load(std::memory_order_relaxed);
   r.dropped_samples = dropped_samples(view);
-  for (std::uint32_t l = 0; l < g.lane_pool; ++l) r.lanes_in_use += lane_counted(view, l) ? 1 : 0;
+  for (std::uint32_t l = 0; l < layout::spill_lane(g); ++l)  // the spill lane is no writer's
+    r.lanes_in_use += lane_counted(view, l) ? 1 : 0;
   r.writers_exited = h.writers_folded.load(std::memory_order_relaxed);
   r.writers = WriterTracker(view, fd).writers();
   return r;
@@ -113,8 +115,8 @@ std::string format_text(const SegmentReport& r) {
       static_cast<unsigned long long>(g.arena_bytes));
   put("whitelists     %llu / %u\n", static_cast<unsigned long long>(r.whitelists),
       g.max_whitelists);
-  put("lanes          %llu / %u (%u per writer)\n", static_cast<unsigned long long>(r.lanes_in_use),
-      g.lane_pool, g.lanes_per_writer);
+  put("lanes          %llu / %u (%u per writer; and the spill lane)\n",
+      static_cast<unsigned long long>(r.lanes_in_use), layout::spill_lane(g), g.lanes_per_writer);
   put("ring capacity  %u samples per lane\n", g.ring_capacity);
   put("dropped        %llu summary samples\n", static_cast<unsigned long long>(r.dropped_samples));
   out += "refusals      ";
@@ -159,7 +161,7 @@ std::string format_json(const SegmentReport& r) {
   num("cells", g.max_cells);
   num("arena_bytes", g.arena_bytes);
   num("whitelists", g.max_whitelists);
-  num("lanes", g.lane_pool);
+  num("lanes", layout::spill_lane(g));
   num("lanes_per_writer", g.lanes_per_writer);
   num("ring_capacity", g.ring_capacity);
   num("writers", g.max_writers, false);
@@ -209,7 +211,7 @@ std::string format_html(const SegmentReport& r) {
   row("series", frac(r.series, g.max_series));
   row("cells", frac(r.cells, g.max_cells));
   row("arena bytes", frac(r.arena_bytes, g.arena_bytes));
-  row("lanes", frac(r.lanes_in_use, g.lane_pool));
+  row("lanes", frac(r.lanes_in_use, layout::spill_lane(g)));
   row("dropped samples", std::to_string(r.dropped_samples));
   std::string refusals;
   for (std::uint32_t i = 0; i < layout::kRefusalKinds; ++i)

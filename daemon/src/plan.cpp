@@ -134,7 +134,7 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
       append_label_value(labels, value);
       labels += '"';
     }
-    if (violated) ++plan.unknown_label_series;
+    if (violated) plan.unknown_label_series.push_back(idx);
 
     auto& index = series_index[it->second];
     auto& fam_pending = pending[it->second];

@@ -45,10 +45,11 @@ struct Plan {
   std::vector<PlanSource> sources;
   std::string text;  // every series' rendered labels, back to back
   /// Series that carried a label key outside their family's whitelist (each series once).
-  std::uint64_t unknown_label_series = 0;
-  std::uint64_t rejected_type_conflict = 0;  // series whose family already has another type
-  std::uint64_t rejected_family_cap = 0;     // series beyond max_series_per_family
-  std::uint64_t rejected_name_clash = 0;     // series of a family whose sample names another's uses
+  std::vector<std::uint32_t> unknown_label_series;  // catalog indexes of series with a label key
+                                                    // outside their whitelist
+  std::uint64_t rejected_type_conflict = 0;         // series whose family already has another type
+  std::uint64_t rejected_family_cap = 0;            // series beyond max_series_per_family
+  std::uint64_t rejected_name_clash = 0;  // series of a family whose sample names another's uses
   std::uint64_t catalog_version = 0;
 
   std::string_view labels(const PlanSeries& s) const noexcept {

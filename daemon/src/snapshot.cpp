@@ -11,13 +11,19 @@ const std::atomic<std::uint64_t>* current_retained(const detail::SegmentView& v)
 }
 
 bool lane_counted(const detail::SegmentView& v, std::uint32_t l) noexcept {
-  return v.lane(l).owner.load(std::memory_order_acquire) != 0;
+  return l == layout::spill_lane(v.geometry()) ||
+         v.lane(l).owner.load(std::memory_order_acquire) != 0;
+}
+
+double sum_word(std::uint64_t bits) noexcept {
+  const double d = bits_f64(bits);
+  return detail::valid_sample(d) ? d : 0.0;
 }
 
 std::uint64_t fold_cell(CellRole role, std::uint64_t retained, std::uint64_t lane) noexcept {
   switch (role) {
     case CellRole::kCount: return detail::saturating_add(retained, lane);
-    case CellRole::kSum: return detail::f64_bits(bits_f64(retained) + bits_f64(lane));
+    case CellRole::kSum: return detail::f64_bits(sum_word(retained) + sum_word(lane));
     default: return retained;
   }
 }
@@ -32,7 +38,7 @@ void take_snapshot(const detail::SegmentView& v, const Catalog& catalog, CellTot
     if (roles[c] == CellRole::kCount)
       out.u[c] = retained[c].load(std::memory_order_relaxed);
     else if (roles[c] == CellRole::kSum)
-      out.f[c] = bits_f64(retained[c].load(std::memory_order_relaxed));
+      out.f[c] = sum_word(retained[c].load(std::memory_order_relaxed));
   }
   for (std::uint32_t l = 0; l < v.geometry().lane_pool; ++l) {
     if (!lane_counted(v, l)) continue;
@@ -43,7 +49,7 @@ void take_snapshot(const detail::SegmentView& v, const Catalog& catalog, CellTot
       const std::uint64_t x = cells[c].load(std::memory_order_relaxed);
       switch (role) {
         case CellRole::kCount: out.u[c] = detail::saturating_add(out.u[c], x); break;
-        case CellRole::kSum:
+        case CellRole::kSum: out.f[c] += sum_word(x); break;
         case CellRole::kGaugeSum: out.f[c] += bits_f64(x); break;
         case CellRole::kGaugeSumInt:
           out.f[c] += static_cast<double>(static_cast<std::int64_t>(x));

@@ -22,11 +22,17 @@ namespace sipmetrics {
 /// The retained-totals array in force now (selected by Header::retained_epoch).
 const std::atomic<std::uint64_t>* current_retained(const detail::SegmentView& v) noexcept;
 
-/// Whether lane `l`'s cells count: it is owned by a writer, alive or dead and not yet folded.
+/// Whether lane `l`'s cells count: the spill lane always; any other while it is owned by a
+/// writer, alive or dead and not yet folded.
 bool lane_counted(const detail::SegmentView& v, std::uint32_t l) noexcept;
 
-/// A retained cell word with one lane's word of the same cell folded in: counts add as u64,
-/// sums as f64; any other role leaves the retained word as it is (gauges die with their writer).
+/// A summary sum word as a double: 0 unless it holds a valid sum (detail::valid_sample), so a
+/// scribbled NaN or negative word never reaches the exposition or the retained totals.
+double sum_word(std::uint64_t bits) noexcept;
+
+/// A retained cell word with one lane's word of the same cell folded in: counts add as u64
+/// (saturating), sums as f64 (sum_word); any other role leaves the retained word as it is (gauges
+/// die with their writer).
 std::uint64_t fold_cell(CellRole role, std::uint64_t retained, std::uint64_t lane) noexcept;
 
 /// Whether a max/min/last gauge contribution (v, stamp) replaces the best one so far

@@ -23,7 +23,7 @@ std::uint32_t WriterTracker::sweep(Catalog& catalog, Drainer& drainer, std::int6
   // Writers claim their slot before any lane, and only this daemon frees either: a lane naming
   // a slot that does not exist, or a free one whose lock byte nobody holds, has been scribbled.
   std::vector<std::uint32_t> orphans;
-  for (std::uint32_t l = 0; l < g.lane_pool; ++l) {
+  for (std::uint32_t l = 0; l < layout::spill_lane(g); ++l) {  // the spill lane is no writer's
     const std::uint32_t owner = view_.lane(l).owner.load(std::memory_order_acquire);
     if (owner == 0) continue;
     const std::uint32_t slot = owner - 1;
@@ -37,6 +37,9 @@ std::uint32_t WriterTracker::sweep(Catalog& catalog, Drainer& drainer, std::int6
     fold_lanes(orphans, nullptr, catalog, drainer, now_ns);
     orphan_lanes_ += orphans.size();
   }
+  // Writers on the spill lane retry for a slot or lane of their own when this moves.
+  if (folded > 0 || !orphans.empty())
+    view_.header().capacity_epoch.fetch_add(1, std::memory_order_release);
   return folded;
 }
 
@@ -48,7 +51,7 @@ void WriterTracker::fold(std::uint32_t slot, Catalog& catalog, Drainer& drainer,
   w.state.store(layout::kWriterFolding, std::memory_order_release);
 
   std::vector<std::uint32_t> lanes;
-  for (std::uint32_t l = 0; l < g.lane_pool; ++l)
+  for (std::uint32_t l = 0; l < layout::spill_lane(g); ++l)
     if (view_.lane(l).owner.load(std::memory_order_acquire) == owner) lanes.push_back(l);
   fold_lanes(lanes, &w, catalog, drainer, now_ns);
 
@@ -107,7 +110,7 @@ void WriterTracker::fold_lanes(const std::vector<std::uint32_t>& lanes, layout::
 
 std::uint32_t WriterTracker::lanes_in_use() const noexcept {
   std::uint32_t n = 0;
-  for (std::uint32_t l = 0; l < view_.geometry().lane_pool; ++l)
+  for (std::uint32_t l = 0; l < layout::spill_lane(view_.geometry()); ++l)
     n += lane_counted(view_, l) ? 1 : 0;
   return n;
 }

@@ -121,10 +121,6 @@ int hostile(Client& c) {
       c.counter(h::kManyLabelsFamily, "Most labels.", std::span<const Label>(many_views));
   expect(many.valid(), true, "16 labels");
   many.add(9);
-  Summary s =
-      c.summary(h::kSummaryFamily, "Client quantile label.", {{"case", "q"}, {"quantile", "0.5"}});
-  expect(s.valid(), true, h::kSummaryFamily);
-  for (double v : {1.0, 2.0, 3.0}) s.observe(v);
 
   unsigned refused = 0;
   for (const h::Refused& r : h::refused()) {

@@ -44,13 +44,10 @@ inline std::vector<ValueCase> value_cases() {
       {"above_max", "\xf4\x90\x80\x80", r + r + r + r},
       {"lone_continuation", "\x80", r},
       {"empty", "", ""},
-      // Longer than kMaxLabelValueBytes (1024): cut to 1024 bytes without splitting a character,
-      // then escaped and repaired.
-      {"long_ascii", std::string(5000, 'x'), std::string(1024, 'x')},
-      {"long_cut_utf8", std::string(1023, 'x') + "\xC3\xA9" + "yyy", std::string(1023, 'x')},
-      {"long_cut_bad", std::string(1023, 'x') + "\xff" + "zz", std::string(1023, 'x') + r},
-      {"long_quotes", std::string(1500, '"'), std::string(1024, '"')},
-      {"long_newlines", std::string(1100, '\n'), std::string(1024, '\n')},
+      // At kMaxLabelValueBytes (1024) exactly: kept whole, then escaped and repaired.
+      {"max_ascii", std::string(1024, 'x'), std::string(1024, 'x')},
+      {"max_quotes", std::string(1024, '"'), std::string(1024, '"')},
+      {"max_bad", std::string(1023, 'x') + "\xff", std::string(1023, 'x') + r},
   };
 }
 
@@ -66,14 +63,12 @@ inline const std::string kLongKeyFamily = "fault_long_key_total";
 inline const std::string kLongKey(200, 'k');
 inline const std::string kManyLabelsFamily = "fault_many_labels_total";  // kMaxLabels = 16 labels
 
-/// Summary registered with a client `quantile` label, which the daemon must drop (and count).
-inline const std::string kSummaryFamily = "fault_hostile_seconds";
-
-/// One registration that must be refused as kInvalidName.
+/// One registration that must be refused, and the reason it is counted under.
 struct Refused {
   enum class Kind { kCounter, kGauge, kSummary, kWhitelist } kind;
   std::string name;
   std::vector<std::pair<std::string, std::string>> labels;  // whitelist: keys only
+  std::string reason = "invalid_name";
 };
 
 inline std::vector<Refused> refused() {
@@ -90,7 +85,15 @@ inline std::vector<Refused> refused() {
       {K::kCounter, "new\nline_total", {}},
       {K::kCounter, std::string("nul\0_total", 10), {}},
       {K::kCounter, "fault_" + std::string(189, 'n') + "_total", {}},  // 201 bytes
-      {K::kCounter, "fault_refused_total", {{"__name__", "x"}}},
+      {K::kCounter, "fault_refused_total", {{"__name__", "x"}}, "reserved_label"},
+      {K::kCounter, "fault_refused_total", {{"le", "1"}}, "reserved_label"},
+      {K::kSummary, "fault_refused_ms", {{"quantile", "0.5"}}, "reserved_label"},
+      {K::kCounter, "fault_refused_total", {{"a", "1"}, {"b", "2"}, {"a", "3"}}, "duplicate_label"},
+      // Longer than kMaxLabelValueBytes (1024): never cut, so that two values that differ only
+      // past the cut cannot become one series.
+      {K::kCounter, "fault_refused_total", {{"v", std::string(1025, 'x')}}, "label_too_long"},
+      {K::kCounter, "fault_refused_total", {{"v", std::string(1025, 'x') + "y"}}, "label_too_long"},
+      {K::kGauge, "fault_refused", {{"v", std::string(5000, '"')}}, "label_too_long"},
       {K::kCounter, "fault_refused_total", {{"1key", "x"}}},
       {K::kCounter, "fault_refused_total", {{"key-dash", "x"}}},
       {K::kCounter, "fault_refused_total", {{"", "x"}}},

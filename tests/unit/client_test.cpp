@@ -54,7 +54,7 @@ std::uint64_t refusals(const detail::SegmentView& v, layout::Refusal r) {
 
 }  // namespace
 
-TEST_CASE("registration is idempotent; label order and duplicates do not matter") {
+TEST_CASE("registration is idempotent; label order does not matter, a key given twice is refused") {
   test::TempSegment seg;
   Client& c = client_for(seg);
   REQUIRE(c.attached());
@@ -63,6 +63,7 @@ TEST_CASE("registration is idempotent; label order and duplicates do not matter"
       c.counter("sip_x_total", "other help is ignored", {{"status", "ok"}, {"transport", "sip"}});
   Counter d =
       c.counter("sip_x_total", "X.", {{"status", "x"}, {"transport", "sip"}, {"status", "ok"}});
+  CHECK_FALSE(d.valid());  // {status=x, status=ok} is no label set: never "the last one wins"
   Counter other = c.counter("sip_x_total", "X.", {{"transport", "webrtc"}, {"status", "ok"}});
   REQUIRE(a.valid());
   a.inc();
@@ -74,9 +75,10 @@ TEST_CASE("registration is idempotent; label order and duplicates do not matter"
   c.add_counter("sip_x_total", "X.", {{"status", "ok"}, {"transport", "sip"}}, 5);
   const auto& v = view_of(seg);
   CHECK(v.header().series_count.load() == 2);
+  CHECK(refusals(v, layout::Refusal::kDuplicateLabel) == 1);
   // Cells are handed out in registration order: the (sip, ok) series first.
   const auto cells = test::first_cells(2, 1);
-  CHECK(count_total(v, cells[0]) == 10);
+  CHECK(count_total(v, cells[0]) == 9);
   CHECK(count_total(v, cells[1]) == 10);
 
   // Whitelists: a repeated identical declaration is stored once, a different one appended.
@@ -94,13 +96,16 @@ TEST_CASE("invalid names and full tables are refused, counted and harmless") {
   CHECK_FALSE(c.counter("bad-name", "").valid());
   CHECK_FALSE(c.counter("", "").valid());
   CHECK_FALSE(c.counter("ok_total", "", {{"__reserved", "x"}}).valid());
+  CHECK_FALSE(c.counter("ok_total", "", {{"le", "1"}}).valid());
+  CHECK_FALSE(c.summary("ok_ms", "", {{"quantile", "0.5"}}).valid());
+  CHECK(refusals(v, layout::Refusal::kReservedLabel) == 3);
   CHECK_FALSE(c.counter("ok_total", "", {{"bad key", "x"}}).valid());
   std::vector<std::string> keys;
   std::vector<Label> many;
   for (int i = 0; i < 17; ++i) keys.push_back("k" + std::to_string(i));
   for (const auto& k : keys) many.push_back({k, "v"});
   CHECK_FALSE(c.counter("ok_total", "", Labels(std::span<const Label>(many))).valid());
-  CHECK(refusals(v, layout::Refusal::kInvalidName) == 5);
+  CHECK(refusals(v, layout::Refusal::kInvalidName) == 4);
   Counter noop;
   noop.inc();  // a default handle is a no-op too
 
@@ -135,8 +140,8 @@ TEST_CASE("the arena filling up refuses new series without touching old ones") {
   for (int i = 0; i < 10; ++i)
     ok +=
         c.counter("long_total", "", {{"n", std::to_string(i)}, {"v", long_value}}).valid() ? 1 : 0;
-  CHECK(ok == 4);  // 4 KiB of arena
-  CHECK(refusals(v, layout::Refusal::kArenaFull) == 6);
+  CHECK(ok == 3);  // 4 KiB of arena, the family's name included
+  CHECK(refusals(v, layout::Refusal::kArenaFull) == 7);
   CHECK(v.header().arena_used.load() <= g.arena_bytes);
 }
 
@@ -161,7 +166,7 @@ TEST_CASE("more threads than lanes count exactly, and a lane outlives its thread
   const std::uint32_t cell = first_cell(v, "lanes_total");
   CHECK(count_total(v, cell) == std::uint64_t{kThreads} * kPerThread);
   int owned = 0, shared = 0;
-  for (std::uint32_t l = 0; l < g.lane_pool; ++l) {
+  for (std::uint32_t l = 0; l < layout::spill_lane(g); ++l) {
     if (v.lane(l).owner.load() == 0) continue;
     ++owned;
     shared += v.lane(l).mode.load() == layout::kLaneShared ? 1 : 0;
@@ -173,8 +178,10 @@ TEST_CASE("more threads than lanes count exactly, and a lane outlives its thread
   std::thread([&] { ctr.add(5); }).join();
   CHECK(count_total(v, cell) == std::uint64_t{kThreads} * kPerThread + 5);
   owned = 0;
-  for (std::uint32_t l = 0; l < g.lane_pool; ++l) owned += v.lane(l).owner.load() != 0 ? 1 : 0;
+  for (std::uint32_t l = 0; l < layout::spill_lane(g); ++l)
+    owned += v.lane(l).owner.load() != 0 ? 1 : 0;
   CHECK(owned == 4);
+  CHECK(v.header().spill_bindings.load() == 0);  // nobody needed the spill lane
 }
 
 TEST_CASE("after fork a child writes through old handles into a writer slot of its own") {

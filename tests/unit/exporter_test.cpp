@@ -98,13 +98,39 @@ TEST_CASE("whitelists drop undeclared keys, merge the series that collapse and c
   text = scrape(e);
   CHECK(has_line(text, "calls_total{call_id=\"a\",transport=\"sip\"} 2"));
   CHECK(has_line(text, "other_total{x=\"1\"} 1"));
-  CHECK(has_line(text, "voiceserver_metrics_unknown_label_total 1"));
+  // A counter: each series found outside its whitelist once, whichever whitelist found it.
+  CHECK(has_line(text, "voiceserver_metrics_unknown_label_total 3"));
 
   // A family cap bounds a runaway label.
   s.plan.max_series_per_family = 1;
   e.apply(s);
   text = scrape(e);
   CHECK(has_line(text, "sipmetrics_series_rejected_total{reason=\"family_cap\"} 2"));
+
+  // A reload that restores the first whitelists does not take the counter back ...
+  e.apply(fast());
+  CHECK(has_line(scrape(e), "voiceserver_metrics_unknown_label_total 3"));
+}
+
+TEST_CASE("unknown_label_total never goes back, across reloads and daemon restarts") {
+  test::TempSegment seg;
+  Writer w(seg.path(), [](Client& c) {
+    c.register_labels("calls_total", {"transport"});
+    c.counter("calls_total", "", {{"transport", "sip"}, {"call_id", "a"}}).add(2);
+  });
+  std::vector<std::string> seen;
+  for (int round = 0; round < 3; ++round) {  // three daemons, one after the other
+    auto file = test::open_segment(seg.path());
+    REQUIRE(file);
+    Exporter e(std::move(file), fast());
+    seen.push_back(scrape(e));
+    ExporterSettings open = fast();
+    open.plan.whitelists["calls_total"] = {"call_id", "transport"};  // nothing unknown now
+    e.apply(open);
+    seen.push_back(scrape(e));
+  }
+  for (const std::string& text : seen)
+    CHECK(has_line(text, "voiceserver_metrics_unknown_label_total 1"));
 }
 
 TEST_CASE("a dead writer's counters and summary totals are kept, its gauges dropped") {

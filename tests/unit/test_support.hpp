@@ -71,6 +71,7 @@ inline layout::Geometry small_geometry() {
   g.max_cells = 64;
   g.ring_capacity = 64;
   g.max_whitelists = 4;
+  g.family_series_limit = 16;
   g.arena_bytes = 4096;
   return g;
 }

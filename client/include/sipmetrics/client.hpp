@@ -114,7 +114,7 @@ class Gauge {
   /// add()s of this process count on top); reads this process's other lanes, a few loads.
   void set(double v) noexcept {
     const detail::LaneBinding* b = detail::lane_for(ref_.attachment);
-    if (b == nullptr) return;
+    if (b == nullptr || b->spill) return;  // a gauge cannot be withdrawn from the spill lane
     // Everything read before the first store: the compiler may not reuse a load across an
     // atomic store, so reading the handle and the binding after one costs a reload each.
     std::atomic<std::uint64_t>* const cells = b->cells;
@@ -139,7 +139,7 @@ class Gauge {
   }
   [[gnu::noinline]] static void add_slow(detail::SeriesRef r, GaugeMode m, double d) noexcept {
     const detail::LaneBinding* b = detail::lane_for(r.attachment);
-    if (b == nullptr) return;
+    if (b == nullptr || b->spill) return;  // a gauge cannot be withdrawn from the spill lane
     std::int64_t i = 0;
     if (m == GaugeMode::kSum && detail::integral(d, i)) {
       detail::cell_add(*b, r.cell + 1, static_cast<std::uint64_t>(i));
@@ -161,7 +161,7 @@ class Summary {
   /// Records one sample (units are the metric's, e.g. milliseconds). NaN is ignored.
   void observe(double v) noexcept {
     std::atomic<std::uint64_t>* cells = detail::tls_exclusive[ref_.attachment];
-    if (cells == nullptr || std::isnan(v)) [[unlikely]] {
+    if (cells == nullptr || !detail::valid_sample(v)) [[unlikely]] {
       observe_slow(ref_, v);
       return;
     }
@@ -180,9 +180,12 @@ class Summary {
   friend class Client;
   explicit Summary(detail::SeriesRef r) noexcept : ref_(r) {}
   [[gnu::noinline]] static void observe_slow(detail::SeriesRef r, double v) noexcept {
-    if (std::isnan(v)) return;
     const detail::LaneBinding* b = detail::lane_for(r.attachment);
     if (b == nullptr) return;
+    if (!detail::valid_sample(v)) {
+      b->owner->count_invalid_sample();
+      return;
+    }
     detail::cell_add_f64(*b, r.cell, v);
     detail::cell_add(*b, r.cell + 1, 1);
     detail::ring_push(*b, r.series, v);

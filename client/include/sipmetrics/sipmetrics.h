@@ -174,8 +174,9 @@ typedef struct sipmetrics_summary {
 
 /** Finds or registers the counter series (name, labels) and stores its handle in *out. `help`
  *  may be NULL (no help text; the first registration's help stays). `labels` may be NULL when
- *  `nlabels` is 0; their order does not matter, and of a key
- *  given twice the last value wins; values are cut to 1024 bytes (UTF-8 safe). Idempotent: the same
+ *  `nlabels` is 0; their order does not matter. A key given twice, a value longer than 1024 bytes,
+ *  a reserved key (`le`, `quantile`, a `__` prefix) or more than 16 labels refuse the series
+ *  (REFUSED, counted by reason on /metrics): nothing is cut or merged. Idempotent: the same
  * series from any thread or process is the same series (the daemon sums it over processes). Cold: a
  * hash probe and a key compare in the shared catalog, plus the registration the first time. Returns
  * SIPMETRICS_OK, or DETACHED / REFUSED / INVALID_ARGUMENT with *out set to a no-op handle (*out

@@ -1,4 +1,4 @@
-// sipmetrics shared-memory segment, layout v2.0 — the ABI between SIP workers and sipmetricsd.
+// sipmetrics shared-memory segment, layout v3.0 — the ABI between SIP workers and sipmetricsd.
 //
 // Who does what
 //   * Creation. Whichever process attaches first (a worker's client or the daemon) creates the
@@ -19,12 +19,24 @@
 //     lane quota (written with atomic read-modify-write). A lane holds one value cell per catalog
 //     cell and one sample ring. A thread that exits leaves its lane, counts included, to the next
 //     thread of the same writer.
+//   * The spill lane. The pool's last lane (spill_lane()) belongs to the segment, not to a
+//     writer: a process that finds no free writer slot, or a thread that finds no free lane,
+//     writes its counts and summary sums and counts there with atomic read-modify-write, so no
+//     increment is lost to capacity. It is never folded or freed; gauges are not written there
+//     (a gauge cannot be withdrawn from it when its process dies). Such a writer retries for a
+//     slot or lane of its own whenever `capacity_epoch` moves (the daemon bumps it each time it
+//     frees a slot or lanes), and bumps `capacity_wanted` so the daemon looks for dead writers
+//     at once rather than at its next housekeeping pass.
+//   * Family limits. A family (metric name) may hold at most geometry.family_series_limit series,
+//     counted at registration in the families table, so one runaway family cannot take the whole
+//     catalog from the others.
 //   * Catalog and arena. Series are registered once (cold path) into an open-addressing hash
 //     table; a writer claims an entry with a CAS kEntryEmpty -> kEntryClaiming, fills it, and
 //     publishes it with a release store of kEntryReady. Entries, arena bytes and cells are never
 //     freed: the catalog is append-only for the life of the segment.
 //   * The daemon reads everything and writes only its own regions: ring tails, the retained
-//     totals, and — for dead writers only — their slots and lanes (fold, zero, free).
+//     totals, its header line, SeriesEntry::daemon_flags, and — for dead writers only — their
+//     slots and lanes (fold, zero, free).
 //
 // Memory orders
 //   * kEntryReady / kWhitelistReady (release, client) pair with the acquire load by any reader:
@@ -51,7 +63,7 @@ namespace sipmetrics::layout {
 
 inline constexpr std::size_t kCacheLine = 64;
 inline constexpr std::uint64_t kMagic = 0x3152'5445'4d50'4953ULL;  // "SIPMETR1", little endian
-inline constexpr std::uint32_t kVersionMajor = 2;  // bumped on any incompatible change
+inline constexpr std::uint32_t kVersionMajor = 3;  // bumped on any incompatible change
 inline constexpr std::uint32_t kVersionMinor = 0;  // bumped on additions old readers can ignore
 
 /// Header::init_state once the creator has finished; anything else means "not (yet) ready".
@@ -87,14 +99,14 @@ struct Geometry {
   std::uint32_t max_cells;         // value cells per lane
   std::uint32_t ring_capacity;     // sample entries per lane ring, a power of two
   std::uint32_t max_whitelists;
-  std::uint32_t reserved0;
+  std::uint32_t family_series_limit;  // series one family may register, at most
   std::uint64_t arena_bytes;
 };
 static_assert(sizeof(Geometry) == 40);
 
-/// Defaults: about 31 MiB, for 128 worker processes (160 writing threads), 4,096 series (8,192
-/// cells) and rings that absorb 8,192 samples per thread between two drains (16 ms at 500,000
-/// samples/s per process).
+/// Defaults: about 31 MiB, for 128 worker processes (159 writing threads with lanes of their own,
+/// and the spill lane), 4,096 series (8,192 cells; one family 1,024 at most) and rings that absorb
+/// 8,192 samples per thread between two drains (16 ms at 500,000 samples/s per process).
 inline constexpr Geometry kDefaultGeometry{
     .max_writers = 128,
     .lane_pool = 160,
@@ -103,23 +115,29 @@ inline constexpr Geometry kDefaultGeometry{
     .max_cells = 8192,
     .ring_capacity = 8192,
     .max_whitelists = 512,
-    .reserved0 = 0,
+    .family_series_limit = 1024,
     .arena_bytes = std::uint64_t{1} << 20,
 };
 
 // ---- Header -------------------------------------------------------------------------------------
 /// Why a series registration (or an attach) was refused; indexes Header::refusals.
 enum class Refusal : std::uint32_t {
-  kCatalogFull = 0,    // no free catalog entry
-  kArenaFull = 1,      // no room for the name, labels or help text
-  kCellsFull = 2,      // no free value cells
-  kInvalidName = 3,    // metric or label name outside Prometheus' grammar, or too many labels
-  kWritersFull = 4,    // no free writer slot: that process runs detached
-  kLanesFull = 5,      // no lane left in the pool for a thread: its updates are lost
-  kWhitelistFull = 6,  // no free whitelist entry
-  kTypeConflict = 7,   // the same series name registered with another type or shape
+  kCatalogFull = 0,      // no free catalog entry
+  kArenaFull = 1,        // no room for the name, labels or help text
+  kCellsFull = 2,        // no free value cells
+  kInvalidName = 3,      // metric or label name outside Prometheus' grammar, or too many labels
+  kWritersFull = 4,      // no free writer slot: that process runs detached
+  kLanesFull = 5,        // no lane left in the pool for a thread: its updates are lost
+  kWhitelistFull = 6,    // no free whitelist entry
+  kTypeConflict = 7,     // the same series name registered with another type or shape
+  kFamilyFull = 8,       // the family already holds geometry.family_series_limit series
+  kLabelTooLong = 9,     // a label value longer than kMaxLabelValueBytes (never cut: cut values
+                         // that differ only past the cut would merge into one series)
+  kDuplicateLabel = 10,  // the same label key twice in one series
+  kReservedLabel = 11,   // `le` outside histograms, `quantile` outside summaries, a `__` prefix
 };
-inline constexpr std::uint32_t kRefusalKinds = 8;
+inline constexpr std::uint32_t kRefusalKinds = 12;  // reasons defined so far
+inline constexpr std::uint32_t kRefusalSlots = 16;  // Header::refusals: room for more
 
 struct alignas(kCacheLine) Header {
   // Identity: written once by the creator; `init_state` last.
@@ -145,27 +163,39 @@ struct alignas(kCacheLine) Header {
   std::uint64_t retained_offset;   // atomic<u64>[2][max_cells]
   std::uint64_t cells_offset;      // atomic<u64>[lane_pool][max_cells]
   std::uint64_t rings_offset;      // RingEntry[lane_pool][ring_capacity]
+  std::uint64_t families_offset;   // FamilyEntry[max_series]
+  std::uint64_t reserved_offsets[7];
 
   // Allocation cursors, advanced by clients with CAS at registration (cold path).
   alignas(kCacheLine) std::atomic<std::uint64_t> arena_used;
   std::atomic<std::uint32_t> cells_used;
   std::atomic<std::uint32_t> series_count;
   std::atomic<std::uint32_t> whitelist_count;
-  std::atomic<std::uint32_t> reserved_cursor;
+  std::atomic<std::uint32_t> family_count;
   std::uint8_t reserved_cursors[40];
 
   // Refusals by reason (see Refusal), incremented by clients; served on /metrics.
-  alignas(kCacheLine) std::atomic<std::uint64_t> refusals[kRefusalKinds];
+  alignas(kCacheLine) std::atomic<std::uint64_t> refusals[kRefusalSlots];
+
+  // Events counted by clients (cold paths, or a rare branch of a hot one).
+  alignas(kCacheLine) std::atomic<std::uint64_t> spill_bindings;  // threads bound to the spill
+                                                                  // lane, ever
+  std::atomic<std::uint64_t> capacity_wanted;  // bumped with every writers_full or lanes_full
+  std::atomic<std::uint64_t> invalid_samples;  // NaN or infinite summary samples not recorded
+  std::uint8_t reserved_client_events[40];
 
   // Written by the daemon only.
   alignas(kCacheLine) std::atomic<std::uint64_t> retained_epoch;  // current array = epoch & 1
-  std::atomic<std::uint64_t> retained_dropped[2];  // samples dropped by writers now gone
-  std::atomic<std::uint64_t> writers_folded;       // dead writers folded, ever
+  std::atomic<std::uint64_t> retained_dropped[2];   // samples dropped by writers now gone
+  std::atomic<std::uint64_t> writers_folded;        // dead writers folded, ever
+  std::atomic<std::uint64_t> capacity_epoch;        // bumped when a slot or lanes are freed
+  std::atomic<std::uint64_t> unknown_label_series;  // series ever found with a label key
+                                                    // outside their whitelist (daemon_flags)
   std::atomic<std::uint32_t> daemon_pid;
   std::atomic<std::uint32_t> reserved_daemon;
-  std::uint8_t reserved_daemon_line[24];
+  std::uint8_t reserved_daemon_line[8];
 
-  std::uint8_t reserved_tail[kCacheLine * 2];
+  std::uint8_t reserved_tail[kCacheLine * 7];
 };
 
 // ---- Writers ------------------------------------------------------------------------------------
@@ -191,6 +221,9 @@ inline constexpr std::uint32_t kLaneFree = 0;       // in the pool
 inline constexpr std::uint32_t kLaneIdle = 1;       // owned by a writer, no thread bound
 inline constexpr std::uint32_t kLaneExclusive = 2;  // bound to one thread: owner-only writes
 inline constexpr std::uint32_t kLaneShared = 3;     // many threads: atomic RMW, multi-producer ring
+
+/// Lane::owner of the spill lane: the segment's own (see spill_lane()).
+inline constexpr std::uint32_t kSpillOwner = 0xffff'ffffu;
 
 /// Control block of one lane. The producer line is written by the owning thread(s); the consumer
 /// line by the daemon only, so draining never bounces the producer's line.
@@ -223,7 +256,7 @@ enum class MetricType : std::uint8_t {
   kCounter = 1,    // cells: u64 count
   kGauge = 2,      // cells: see GaugeMode
   kSummary = 3,    // cells: sum (f64 bits), count (u64); samples go through the lane ring
-  kHistogram = 4,  // reserved for v1.x: one u64 per bucket (bounds in the arena), sum, count
+  kHistogram = 4,  // reserved for v3.x: one u64 per bucket (bounds in the arena), sum, count
 };
 
 /// How a gauge combines across threads and writers. Dead writers' gauges are always dropped.
@@ -258,8 +291,26 @@ struct alignas(kCacheLine) SeriesEntry {
   MetricType type;
   GaugeMode gauge_mode;
   std::uint32_t window_samples;          // summary: quantile window size wanted; 0 = daemon default
-  std::uint32_t bounds_offset_reserved;  // histogram bucket bounds (v1.x)
-  std::uint8_t reserved[16];
+  std::uint32_t bounds_offset_reserved;  // histogram bucket bounds (v3.x)
+  std::atomic<std::uint32_t> daemon_flags;  // the daemon's own (kFlag*); clients never write it
+  std::uint8_t reserved[12];
+};
+
+/// SeriesEntry::daemon_flags: the series has been counted in Header::unknown_label_series.
+inline constexpr std::uint32_t kFlagUnknownLabelCounted = 1;
+
+// ---- Families -----------------------------------------------------------------------------------
+/// Series registered per metric name, for Geometry::family_series_limit. An open-addressing
+/// table like the catalog: claimed with a CAS kEntryEmpty -> kEntryClaiming, published with a
+/// release store of kEntryReady; `series` is then raised with a CAS below the limit by every
+/// registration of a new series of the family. Name bytes in the arena, not encoded.
+struct alignas(32) FamilyEntry {
+  std::atomic<std::uint32_t> state;
+  std::uint32_t hash;         // low 32 bits of the name's hash
+  std::uint64_t name_offset;  // arena-relative
+  std::uint32_t name_length;
+  std::atomic<std::uint32_t> series;
+  std::uint8_t reserved[8];
 };
 
 // ---- Label whitelists ---------------------------------------------------------------------------
@@ -282,15 +333,16 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(sizeof(std::atomic<std::uint64_t>) == 8, "cells are plain 8-byte words");
 static_assert(std::is_trivially_destructible_v<Header>);
 static_assert(std::is_standard_layout_v<Header> && std::is_standard_layout_v<SeriesEntry>);
-static_assert(sizeof(Header) == 512, "header is 8 cache lines");
+static_assert(sizeof(Header) == 1024, "header is 16 cache lines");
 static_assert(offsetof(Header, magic) == 0 && offsetof(Header, version_major) == 8,
               "magic and version first, so any build can name a foreign version");
 static_assert(offsetof(Header, init_state) == 16);
 static_assert(offsetof(Header, geometry) == 64);
 static_assert(offsetof(Header, writers_offset) == 128);
-static_assert(offsetof(Header, arena_used) == 192);
-static_assert(offsetof(Header, refusals) == 256);
-static_assert(offsetof(Header, retained_epoch) == 320);
+static_assert(offsetof(Header, arena_used) == 256);
+static_assert(offsetof(Header, refusals) == 320);
+static_assert(offsetof(Header, spill_bindings) == 448);
+static_assert(offsetof(Header, retained_epoch) == 512);
 static_assert(sizeof(WriterSlot) == 128);
 static_assert(offsetof(WriterSlot, name) == 40);
 static_assert(sizeof(Lane) == 128, "producer and consumer on their own cache lines");
@@ -300,6 +352,8 @@ static_assert(sizeof(SeriesEntry) == 64);
 static_assert(offsetof(SeriesEntry, first_cell) == 32 &&
               offsetof(SeriesEntry, window_samples) == 40);
 static_assert(sizeof(WhitelistEntry) == 32);
+static_assert(sizeof(FamilyEntry) == 32);
+static_assert(offsetof(SeriesEntry, daemon_flags) == 48);
 static_assert((ring_tag(0xffff'fffeULL, kMaxSeries - 1) & 0xffff'ffffu) == kMaxSeries - 1 &&
                   (ring_tag(0xffff'fffeULL, kMaxSeries - 1) >> 32) == 0xffff'ffffu,
               "a ring tag keeps the whole series index and the position's low word apart");
@@ -328,21 +382,25 @@ inline constexpr std::uint32_t kAliasedCells = kCacheLine / 8;
 /// Whether cell index c is never handed to a series (see lane_cells_stride).
 constexpr bool cell_reserved(std::uint32_t c) noexcept { return c % kCellsPerPage < kAliasedCells; }
 
+/// The segment's spill lane: the pool's last (see the opening comment).
+constexpr std::uint32_t spill_lane(const Geometry& g) noexcept { return g.lane_pool - 1; }
+
 /// Whether a geometry is within the limits every reader assumes.
 constexpr bool geometry_valid(const Geometry& g) noexcept {
-  return g.max_writers >= 1 && g.max_writers <= kMaxWriters && g.lane_pool >= 1 &&
+  return g.max_writers >= 1 && g.max_writers <= kMaxWriters && g.lane_pool >= 2 &&
          g.lane_pool <= kMaxLanePool && g.lanes_per_writer >= 1 &&
          g.lanes_per_writer <= kMaxLanesPerWriter && is_pow2(g.max_series) &&
          g.max_series <= kMaxSeries && g.max_cells >= 2 * kAliasedCells &&
          g.max_cells <= kMaxCells && is_pow2(g.ring_capacity) &&
          g.ring_capacity <= kMaxRingCapacity && g.max_whitelists >= 1 &&
-         g.max_whitelists <= kMaxWhitelists && g.arena_bytes >= 4096 &&
+         g.max_whitelists <= kMaxWhitelists && g.family_series_limit >= 1 &&
+         g.family_series_limit <= g.max_series && g.arena_bytes >= 4096 &&
          g.arena_bytes <= kMaxArenaBytes;
 }
 
 /// Region offsets and total size for a geometry; what the creator writes into the header.
 struct Regions {
-  std::uint64_t writers, lanes, catalog, whitelist, arena, retained, cells, rings, total;
+  std::uint64_t writers, lanes, catalog, whitelist, arena, retained, cells, rings, families, total;
 };
 constexpr Regions regions_for(const Geometry& g) noexcept {
   Regions r{};
@@ -360,6 +418,7 @@ constexpr Regions regions_for(const Geometry& g) noexcept {
   r.retained = take(std::uint64_t{2} * g.max_cells * 8);
   r.cells = take(std::uint64_t{g.lane_pool} * lane_cells_stride(g));
   r.rings = take(std::uint64_t{g.lane_pool} * g.ring_capacity * sizeof(RingEntry));
+  r.families = take(std::uint64_t{g.max_series} * sizeof(FamilyEntry));
   r.total = at;
   return r;
 }

@@ -66,13 +66,21 @@ class Attachment {
     catalog_.register_labels(family, keys);
   }
 
-  /// Binds the calling thread to a lane (claiming the writer slot first if needed).
+  /// Binds the calling thread to a lane: one of its own (claiming the writer slot first if
+  /// needed), its writer's shared lane, or, when no slot or lane is free, the spill lane.
   bool bind_thread() noexcept;
+  /// A spill-lane thread's retry for a lane of its own, once capacity has been freed.
+  LaneBinding* rebind(LaneBinding& b) noexcept;
   /// Returns a thread's exclusive lane to this writer's idle list (thread exit).
   void release_lane(std::uint32_t lane_index) noexcept;
   /// In a fork child: forget the parent's slot and lanes; the child claims its own on first write.
   void reset_after_fork() noexcept;
   std::mutex& mutex() noexcept { return mu_; }
+
+  /// Counts a summary sample that was not recorded (detail::valid_sample).
+  void count_invalid_sample() const noexcept {
+    view_.header().invalid_samples.fetch_add(1, std::memory_order_relaxed);
+  }
 
   /// Samples dropped by full rings on this writer's lanes (Client::async_dropped_count()).
   std::uint64_t own_lanes_dropped() const noexcept {
@@ -114,7 +122,9 @@ class Attachment {
   void note_once(bool& flag, const char* what) noexcept {
     if (flag) return;
     flag = true;
-    std::fprintf(stderr, "sipmetrics: segment '%s': %s; updates from this %s are discarded\n",
+    std::fprintf(stderr,
+                 "sipmetrics: segment '%s': %s; this %s writes through the shared spill lane "
+                 "(slower; gauges not recorded) until one is free\n",
                  segment_.c_str(), what,
                  slot_.load(std::memory_order_relaxed) < 0 ? "process" : "thread");
   }
@@ -128,7 +138,7 @@ class Attachment {
 
   std::mutex mu_;              // guards everything below (cold path only)
   std::atomic<int> slot_{-1};  // read without the lock only to tag catalog claims
-  bool slot_refused_ = false, lanes_refused_noted_ = false, slot_noted_ = false;
+  bool lanes_refused_noted_ = false, slot_noted_ = false;
   int shared_pos_ = -1;  // index into own_lanes_ of the shared lane, if any
   std::uint32_t exclusive_count_ = 0;
   bool bound_[layout::kMaxLanesPerWriter] = {};
@@ -241,7 +251,6 @@ struct ThreadExitHook {
 };
 
 inline bool Attachment::claim_slot() noexcept {
-  if (slot_refused_) return false;
   const std::uint32_t n = view_.geometry().max_writers;
   for (std::uint32_t i = 0; i < n; ++i) {
     layout::WriterSlot& s = view_.writer(i);
@@ -270,7 +279,6 @@ inline bool Attachment::claim_slot() noexcept {
     slot_.store(static_cast<int>(i), std::memory_order_relaxed);
     return true;
   }
-  slot_refused_ = true;
   (void)refuse(layout::Refusal::kWritersFull);
   note_once(slot_noted_, "no free writer slot");
   return false;
@@ -279,7 +287,7 @@ inline bool Attachment::claim_slot() noexcept {
 inline std::optional<std::uint32_t> Attachment::claim_pool_lane(std::uint32_t mode) noexcept {
   const std::uint32_t have = own_count_.load(std::memory_order_relaxed);
   if (have >= view_.geometry().lanes_per_writer) return std::nullopt;
-  const std::uint32_t n = view_.geometry().lane_pool;
+  const std::uint32_t n = layout::spill_lane(view_.geometry());  // the lanes before the spill lane
   const auto slot = static_cast<std::uint32_t>(slot_.load(std::memory_order_relaxed));
   const std::uint32_t owner = slot + 1;
   const std::uint32_t start = (slot * 7u) % n;
@@ -300,36 +308,45 @@ inline std::optional<std::uint32_t> Attachment::claim_pool_lane(std::uint32_t mo
 
 inline bool Attachment::bind_thread() noexcept {
   LaneBinding& b = tls_lanes[id_];
-  if (!attached() || b.refused) return false;
+  if (!attached()) return false;
   std::lock_guard lock(mu_);
-  if (slot_.load(std::memory_order_relaxed) < 0 && !claim_slot()) {
-    b.refused = true;
-    return false;
-  }
-  const std::uint32_t count = own_count_.load(std::memory_order_relaxed);
+  layout::Header& h = view_.header();
+  // Read before looking for room: a slot or lane freed after the search moves it, so a thread
+  // that ends up on the spill lane retries then.
+  const std::uint64_t epoch = h.capacity_epoch.load(std::memory_order_acquire);
   std::optional<std::uint32_t> pos;
-  for (std::uint32_t k = 0; k < count && !pos; ++k)
-    if (!bound_[k] && static_cast<int>(k) != shared_pos_) pos = k;  // an idle exclusive lane
-  if (!pos && exclusive_count_ + 1 < view_.geometry().lanes_per_writer) {
-    pos = claim_pool_lane(layout::kLaneExclusive);
-    if (pos) ++exclusive_count_;
-  }
   bool shared = false;
-  if (!pos) {
-    if (shared_pos_ < 0)
-      if (auto s = claim_pool_lane(layout::kLaneShared)) shared_pos_ = static_cast<int>(*s);
-    if (shared_pos_ >= 0) {
-      pos = static_cast<std::uint32_t>(shared_pos_);
-      shared = true;
+  if (slot_.load(std::memory_order_relaxed) >= 0 || claim_slot()) {
+    const std::uint32_t count = own_count_.load(std::memory_order_relaxed);
+    for (std::uint32_t k = 0; k < count && !pos; ++k)
+      if (!bound_[k] && static_cast<int>(k) != shared_pos_) pos = k;  // an idle exclusive lane
+    if (!pos && exclusive_count_ + 1 < view_.geometry().lanes_per_writer) {
+      pos = claim_pool_lane(layout::kLaneExclusive);
+      if (pos) ++exclusive_count_;
+    }
+    if (!pos) {
+      if (shared_pos_ < 0)
+        if (auto s = claim_pool_lane(layout::kLaneShared)) shared_pos_ = static_cast<int>(*s);
+      if (shared_pos_ >= 0) {
+        pos = static_cast<std::uint32_t>(shared_pos_);
+        shared = true;
+      }
+    }
+    if (!pos) {
+      (void)refuse(layout::Refusal::kLanesFull);
+      note_once(lanes_refused_noted_, "no free lane in the pool");
     }
   }
-  if (!pos) {
-    b.refused = true;
-    (void)refuse(layout::Refusal::kLanesFull);
-    note_once(lanes_refused_noted_, "no free lane in the pool");
-    return false;
+  std::uint32_t lane_index = 0;
+  if (pos) {
+    lane_index = own_lanes_[*pos].load(std::memory_order_relaxed);
+  } else {
+    // No slot or no lane: the spill lane, shared by every such thread of every process.
+    lane_index = layout::spill_lane(view_.geometry());
+    shared = true;
+    h.capacity_wanted.fetch_add(1, std::memory_order_relaxed);
+    h.spill_bindings.fetch_add(1, std::memory_order_relaxed);
   }
-  const std::uint32_t lane_index = own_lanes_[*pos].load(std::memory_order_relaxed);
   layout::Lane& lane = view_.lane(lane_index);
   if (!shared) {
     bound_[*pos] = true;
@@ -345,9 +362,18 @@ inline bool Attachment::bind_thread() noexcept {
   b.ring_mask = view_.geometry().ring_capacity - 1;
   b.lane_index = lane_index;
   b.shared = shared;
+  b.spill = !pos;
+  b.capacity_epoch = &h.capacity_epoch;
+  b.seen_epoch = epoch;
   b.owner = this;
   tls_exclusive[id_] = shared ? nullptr : b.cells;
   return true;
+}
+
+inline LaneBinding* Attachment::rebind(LaneBinding& b) noexcept {
+  // What this thread wrote to the spill lane stays there, counted for good: nothing moves.
+  b = LaneBinding{};
+  return bind_thread() ? &b : nullptr;
 }
 
 inline void Attachment::release_lane(std::uint32_t lane_index) noexcept {
@@ -364,7 +390,6 @@ inline void Attachment::release_lane(std::uint32_t lane_index) noexcept {
 
 inline void Attachment::reset_after_fork() noexcept {
   slot_.store(-1, std::memory_order_relaxed);
-  slot_refused_ = false;
   shared_pos_ = -1;
   exclusive_count_ = 0;
   for (bool& b : bound_) b = false;
@@ -377,8 +402,11 @@ inline void Attachment::reset_after_fork() noexcept {
 [[gnu::always_inline]] inline LaneBinding* lane_for(std::uint32_t id) noexcept {
   if (id >= kMaxAttachments) return nullptr;
   LaneBinding& b = tls_lanes[id];
-  if (b.cells != nullptr) [[likely]]
-    return &b;
+  if (b.cells != nullptr) [[likely]] {
+    if (!b.spill || b.capacity_epoch->load(std::memory_order_relaxed) == b.seen_epoch) [[likely]]
+      return &b;
+    return attachment(id)->rebind(b);  // a slot or lane was freed: try for one of our own
+  }
   Attachment* a = attachment(id);
   return a != nullptr && a->bind_thread() ? &b : nullptr;
 }

@@ -38,8 +38,8 @@ class CatalogWriter {
                             Labels labels, layout::GaugeMode mode, std::uint32_t window_samples,
                             std::uint32_t claimer) noexcept {
     SortedLabels sorted;
-    if (!valid_metric_name(name) || !sort_labels(labels, sorted))
-      return refuse(layout::Refusal::kInvalidName);
+    if (!valid_metric_name(name)) return refuse(layout::Refusal::kInvalidName);
+    if (const auto why = sort_labels(labels, sorted)) return refuse(*why);
     const std::uint32_t ncells = cells_for(type);
     if (ncells == 0) return refuse(layout::Refusal::kTypeConflict);
     const std::uint64_t hash = key_hash(type, name, sorted);
@@ -53,11 +53,17 @@ class CatalogWriter {
         // full arena or cell array refuses without using up the catalog (only a race with
         // another registration can still leave a dead entry behind).
         if (const auto why = no_room_for(type, name, help, sorted)) return refuse(*why);
+        layout::FamilyEntry* family = nullptr;
+        if (const auto why = family_admit(name, claimer, family)) return refuse(*why);
         const std::uint32_t claim = layout::kEntryClaiming | (claimer << 8);
-        if (e.state.compare_exchange_strong(word, claim, std::memory_order_acq_rel))
-          return fill(e, idx, type, name, help, sorted, hash, mode, window_samples);
+        if (e.state.compare_exchange_strong(word, claim, std::memory_order_acq_rel)) {
+          const SeriesRef ref = fill(e, idx, type, name, help, sorted, hash, mode, window_samples);
+          if (ref.attachment == kNoopAttachment) family_release(*family);
+          return ref;
+        }
+        family_release(*family);  // another registration took this entry first: look at it
       }
-      word = wait_while_claiming(e, word);
+      word = wait_while_claiming(e.state, word);
       if (layout::entry_state(word) != layout::kEntryReady)
         continue;  // dead, or a claim never finished
       if (e.hash != static_cast<std::uint32_t>(hash) || e.type != type) continue;
@@ -119,7 +125,8 @@ class CatalogWriter {
   }
 
  private:
-  static std::uint32_t wait_while_claiming(layout::SeriesEntry& e, std::uint32_t word) noexcept {
+  static std::uint32_t wait_while_claiming(const std::atomic<std::uint32_t>& state,
+                                           std::uint32_t word) noexcept {
     // Another process is filling this entry: microseconds normally. If it died mid-claim the
     // entry stays claiming; after 2 s we probe past it (the daemon merges any duplicate).
     for (int i = 0; layout::entry_state(word) == layout::kEntryClaiming && i < 20000; ++i) {
@@ -127,9 +134,59 @@ class CatalogWriter {
         0, 100'000
       };
       ::nanosleep(&ts, nullptr);
-      word = e.state.load(std::memory_order_acquire);
+      word = state.load(std::memory_order_acquire);
     }
     return word;
+  }
+
+  /// Takes one series of family `name` from geometry.family_series_limit, creating the family's
+  /// entry on its first series; `family` is set for family_release(). The reason to refuse the
+  /// series otherwise: the family is full, or the table or arena has no room to count it (a
+  /// series that cannot be counted is not let through).
+  std::optional<layout::Refusal> family_admit(std::string_view name, std::uint32_t claimer,
+                                              layout::FamilyEntry*& family) noexcept {
+    const layout::Geometry& g = view_.geometry();
+    const std::uint64_t hash = fnv1a(kFnvOffset, name);
+    const std::uint32_t mask = g.max_series - 1;
+    std::uint32_t idx = static_cast<std::uint32_t>(hash) & mask;
+    for (std::uint32_t probes = 0; probes <= mask; ++probes, idx = (idx + 1) & mask) {
+      layout::FamilyEntry& f = view_.family(idx);
+      std::uint32_t word = f.state.load(std::memory_order_acquire);
+      if (layout::entry_state(word) == layout::kEntryEmpty) {
+        const std::uint32_t claim = layout::kEntryClaiming | (claimer << 8);
+        if (f.state.compare_exchange_strong(word, claim, std::memory_order_acq_rel)) {
+          const auto off = arena_alloc(name.size());
+          if (!off) {
+            f.state.store(layout::kEntryDead, std::memory_order_release);
+            return layout::Refusal::kArenaFull;
+          }
+          std::copy(name.begin(), name.end(), view_.arena() + *off);
+          f.hash = static_cast<std::uint32_t>(hash);
+          f.name_offset = *off;
+          f.name_length = static_cast<std::uint32_t>(name.size());
+          f.state.store(layout::kEntryReady, std::memory_order_release);
+          view_.header().family_count.fetch_add(1, std::memory_order_relaxed);
+          word = layout::kEntryReady;
+        }
+      }
+      word = wait_while_claiming(f.state, word);
+      if (layout::entry_state(word) != layout::kEntryReady ||
+          f.hash != static_cast<std::uint32_t>(hash))
+        continue;
+      auto bytes = view_.arena_bytes(f.name_offset, f.name_length);
+      if (!bytes || std::string_view(bytes->data(), bytes->size()) != name) continue;
+      std::uint32_t n = f.series.load(std::memory_order_relaxed);
+      do {
+        if (n >= g.family_series_limit) return layout::Refusal::kFamilyFull;
+      } while (!f.series.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
+      family = &f;
+      return std::nullopt;
+    }
+    return layout::Refusal::kCatalogFull;  // as many families as series: the catalog is full
+  }
+
+  static void family_release(layout::FamilyEntry& f) noexcept {
+    f.series.fetch_sub(1, std::memory_order_relaxed);
   }
 
   std::optional<std::uint64_t> arena_alloc(std::uint64_t n) noexcept {

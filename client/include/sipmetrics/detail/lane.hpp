@@ -37,8 +37,11 @@ struct LaneBinding {
   layout::RingEntry* ring;
   std::uint32_t ring_mask;
   std::uint32_t lane_index;
-  bool shared;   // lane shared by several threads: read-modify-write must be atomic
-  bool refused;  // no lane could be had: this thread's updates are dropped (and were counted)
+  bool shared;  // lane shared by several threads: read-modify-write must be atomic
+  bool spill;   // the segment's spill lane (no slot or lane was free): counts and summaries
+                // only, and a retry for a lane of its own when capacity_epoch moves
+  const std::atomic<std::uint64_t>* capacity_epoch;  // the header's, while spill
+  std::uint64_t seen_epoch;                          // its value when the thread was bound
 };
 inline thread_local LaneBinding tls_lanes[kMaxAttachments + 1];
 /// The thread's exclusive lane cells per attachment, or null (unbound, shared lane, no-op id):

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <bit>
 #include <cstdint>
+#include <limits>
 
 #include <sipmetrics/layout.hpp>
 
@@ -14,6 +15,15 @@ namespace sipmetrics::detail {
 
 inline std::uint64_t f64_bits(double v) noexcept { return std::bit_cast<std::uint64_t>(v); }
 inline double bits_f64(std::uint64_t v) noexcept { return std::bit_cast<double>(v); }
+
+/// Whether a summary sample is recorded: finite and not negative. Anything else (NaN, ±Inf, a
+/// negative value: a clock stepping back, a missing reading) is counted and left out, so that
+/// `_sum`, `_count` and the quantiles stay those of real observations, and every format stays
+/// valid for its own parser (OpenMetrics forbids a NaN or negative `_sum` and negative
+/// quantiles). The daemon applies the same rule to every sum and sample it reads.
+constexpr bool valid_sample(double v) noexcept {
+  return v >= 0.0 && v <= std::numeric_limits<double>::max();
+}
 
 /// Cells a series of this type owns in every lane; 0 for a type this layout cannot register.
 constexpr std::uint32_t cells_for(layout::MetricType t) noexcept {

@@ -37,11 +37,17 @@ struct OpenError {
   std::string message;
 };
 
-/// Fills a zeroed header for a fresh segment of geometry `g`: version, geometry, the regions
-/// derived from it and, last, the ready flag (release).
-inline void init_header(layout::Header& h, const layout::Geometry& g, std::uint32_t creator_pid,
-                        std::uint64_t created_unix_ns) noexcept {
+/// Fills a zeroed segment of geometry `g` (mapped at `base`, regions_for(g).total bytes): the
+/// spill lane's control block, then the header — version, geometry, the regions derived from it
+/// and, last, the ready flag (release).
+inline void init_segment(void* base, const layout::Geometry& g, std::uint32_t creator_pid,
+                         std::uint64_t created_unix_ns) noexcept {
   const layout::Regions r = layout::regions_for(g);
+  auto& spill =
+      reinterpret_cast<layout::Lane*>(static_cast<char*>(base) + r.lanes)[layout::spill_lane(g)];
+  spill.mode.store(layout::kLaneShared, std::memory_order_relaxed);
+  spill.owner.store(layout::kSpillOwner, std::memory_order_relaxed);
+  layout::Header& h = *static_cast<layout::Header*>(base);
   h.magic = layout::kMagic;
   h.version_major = layout::kVersionMajor;
   h.version_minor = layout::kVersionMinor;
@@ -58,6 +64,7 @@ inline void init_header(layout::Header& h, const layout::Geometry& g, std::uint3
   h.retained_offset = r.retained;
   h.cells_offset = r.cells;
   h.rings_offset = r.rings;
+  h.families_offset = r.families;
   h.init_state.store(layout::kInitReady, std::memory_order_release);
 }
 
@@ -313,8 +320,8 @@ class SegmentFile {
                                    " (is /dev/shm or the volume large enough?)");
       }
       f->map(r.total);
-      init_header(*static_cast<layout::Header*>(f->region_.get_address()), geometry,
-                  static_cast<std::uint32_t>(::getpid()), unix_now_ns());
+      init_segment(f->region_.get_address(), geometry, static_cast<std::uint32_t>(::getpid()),
+                   unix_now_ns());
       f->created_ = true;
     }
     auto v = SegmentView::adopt(f->region_.get_address(), f->region_.get_size());

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <initializer_list>
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -93,32 +94,38 @@ constexpr std::uint64_t fnv1a(std::uint64_t h, std::span<const char> bytes) noex
   return h;
 }
 
-/// A label set sorted by key with duplicate keys removed (the last value given wins), values
-/// cut to kMaxLabelValueBytes. Lives on the stack; no allocation.
+/// A label set sorted by key, keys unique. Lives on the stack; no allocation.
 struct SortedLabels {
   std::array<Label, layout::kMaxLabels> items{};
   std::size_t size = 0;
 };
 
-/// Sorts and checks labels; false when there are too many or a key is outside the grammar.
-inline bool sort_labels(Labels in, SortedLabels& out) noexcept {
+/// Whether a label key is one Prometheus generates itself: `le` (histogram buckets) and
+/// `quantile` (summary quantiles); a series carrying its own would clash with them.
+constexpr bool reserved_label_name(std::string_view key) noexcept {
+  return key == "le" || key == "quantile" || key.starts_with("__");
+}
+
+/// Sorts and checks the labels of a series: nullopt when they are fine, else why the series is
+/// refused. Nothing is cut or dropped: a value longer than kMaxLabelValueBytes, a key given
+/// twice, a reserved key (reserved_label_name), a key outside the grammar or more than
+/// kMaxLabels labels refuse the whole series, so that two different label sets never become one.
+inline std::optional<layout::Refusal> sort_labels(Labels in, SortedLabels& out) noexcept {
   out.size = 0;
   for (const Label& l : in) {
-    if (!valid_label_name(l.key)) return false;
-    const Label cut{l.key, utf8_prefix(l.value, layout::kMaxLabelValueBytes)};
+    if (reserved_label_name(l.key)) return layout::Refusal::kReservedLabel;
+    if (!valid_label_name(l.key)) return layout::Refusal::kInvalidName;
+    if (l.value.size() > layout::kMaxLabelValueBytes) return layout::Refusal::kLabelTooLong;
     auto* end = out.items.begin() + static_cast<std::ptrdiff_t>(out.size);
-    auto* at = std::lower_bound(out.items.begin(), end, cut,
+    auto* at = std::lower_bound(out.items.begin(), end, l,
                                 [](const Label& a, const Label& b) { return a.key < b.key; });
-    if (at != end && at->key == cut.key) {
-      at->value = cut.value;
-      continue;
-    }
-    if (out.size == layout::kMaxLabels) return false;
+    if (at != end && at->key == l.key) return layout::Refusal::kDuplicateLabel;
+    if (out.size == layout::kMaxLabels) return layout::Refusal::kInvalidName;
     std::move_backward(at, end, end + 1);
-    *at = cut;
+    *at = l;
     ++out.size;
   }
-  return true;
+  return std::nullopt;
 }
 
 /// Encoded key length for a validated name and sorted labels.
@@ -214,8 +221,8 @@ struct DecodedKey {
   std::size_t label_count = 0;
 };
 
-/// Decodes and validates untrusted key bytes: names in the grammar, labels sorted and unique,
-/// lengths within bounds, nothing left over. False means a corrupt entry.
+/// Decodes and validates untrusted key bytes: names in the grammar and not reserved, labels
+/// sorted and unique, lengths within bounds, nothing left over. False means a corrupt entry.
 inline bool decode_key(std::span<const char> bytes, DecodedKey& out) noexcept {
   KeyReader r(bytes);
   out.name = r.str16();
@@ -225,7 +232,8 @@ inline bool decode_key(std::span<const char> bytes, DecodedKey& out) noexcept {
     Label& l = out.labels[i];
     l.key = r.str16();
     l.value = r.str16();
-    if (!r.ok() || !valid_label_name(l.key) || l.value.size() > layout::kMaxLabelValueBytes)
+    if (!r.ok() || !valid_label_name(l.key) || reserved_label_name(l.key) ||
+        l.value.size() > layout::kMaxLabelValueBytes)
       return false;
     if (i > 0 && !(out.labels[i - 1].key < l.key)) return false;
   }

@@ -32,7 +32,7 @@ class SegmentView {
         h->lanes_offset != r.lanes || h->catalog_offset != r.catalog ||
         h->whitelist_offset != r.whitelist || h->arena_offset != r.arena ||
         h->retained_offset != r.retained || h->cells_offset != r.cells ||
-        h->rings_offset != r.rings)
+        h->rings_offset != r.rings || h->families_offset != r.families)
       return std::nullopt;
     SegmentView v;
     v.base_ = static_cast<char*>(base);
@@ -58,6 +58,9 @@ class SegmentView {
   }
   layout::WhitelistEntry& whitelist(std::uint32_t i) const noexcept {
     return reinterpret_cast<layout::WhitelistEntry*>(base_ + reg_.whitelist)[i];
+  }
+  layout::FamilyEntry& family(std::uint32_t i) const noexcept {
+    return reinterpret_cast<layout::FamilyEntry*>(base_ + reg_.families)[i];
   }
   /// Value cells of lane i: geometry().max_cells words (see layout::lane_cells_stride).
   std::atomic<std::uint64_t>* cells(std::uint32_t lane) const noexcept {
