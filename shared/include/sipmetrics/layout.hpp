@@ -1,4 +1,4 @@
-// sipmetrics shared-memory segment, layout v2.0 — the ABI between SIP workers and sipmetricsd.
+// sipmetrics shared-memory segment, layout v2.1 — the ABI between SIP workers and sipmetricsd.
 //
 // Who does what
 //   * Creation. Whichever process attaches first (a worker's client or the daemon) creates the
@@ -37,6 +37,15 @@
 //     folding a dead writer writes the other array and then flips, so a daemon that dies in the
 //     middle of a fold neither loses nor double-counts anything.
 //
+// Versions
+//   * A different major version is refused by both sides (the daemon names both versions; a
+//     client runs detached). A minor version adds only what a reader of an older minor can skip:
+//     `version_minor` records the creator's build and readers accept any minor of their major.
+//   * 2.1 adds histogram series (MetricType::kHistogram, SeriesEntry::bounds_offset). A 2.0
+//     daemon skips their catalog entries as corrupt (it validates the type) and serves everything
+//     else; it does not know their cells, so it neither serves nor retains them when a writer
+//     dies. A 2.0 client cannot register them (its cells_for() is 0 for the type).
+//
 // Rules: only trivially copyable, address-free types (offsets, never pointers); every atomic is
 // always lock-free; every size and offset is pinned below. Readers must bounds-check everything:
 // any process with write access can scribble here.
@@ -52,7 +61,7 @@ namespace sipmetrics::layout {
 inline constexpr std::size_t kCacheLine = 64;
 inline constexpr std::uint64_t kMagic = 0x3152'5445'4d50'4953ULL;  // "SIPMETR1", little endian
 inline constexpr std::uint32_t kVersionMajor = 2;  // bumped on any incompatible change
-inline constexpr std::uint32_t kVersionMinor = 0;  // bumped on additions old readers can ignore
+inline constexpr std::uint32_t kVersionMinor = 1;  // bumped on additions old readers can ignore
 
 /// Header::init_state once the creator has finished; anything else means "not (yet) ready".
 inline constexpr std::uint32_t kInitReady = 2;
@@ -74,7 +83,8 @@ inline constexpr std::uint32_t kMaxWhitelists = 1u << 16;
 inline constexpr std::uint32_t kMaxNameBytes = 200;         // metric and label names
 inline constexpr std::uint32_t kMaxLabelValueBytes = 1024;  // longer values are cut (UTF-8 safe)
 inline constexpr std::uint32_t kMaxHelpBytes = 1024;
-inline constexpr std::uint32_t kMaxLabels = 16;  // per series
+inline constexpr std::uint32_t kMaxLabels = 16;           // per series
+inline constexpr std::uint32_t kMaxHistogramBounds = 64;  // finite bucket bounds per histogram
 inline constexpr std::uint32_t kWriterNameBytes = 32;
 
 // ---- Geometry -----------------------------------------------------------------------------------
@@ -110,12 +120,13 @@ inline constexpr Geometry kDefaultGeometry{
 // ---- Header -------------------------------------------------------------------------------------
 /// Why a series registration (or an attach) was refused; indexes Header::refusals.
 enum class Refusal : std::uint32_t {
-  kCatalogFull = 0,    // no free catalog entry
-  kArenaFull = 1,      // no room for the name, labels or help text
-  kCellsFull = 2,      // no free value cells
-  kInvalidName = 3,    // metric or label name outside Prometheus' grammar, or too many labels
-  kWritersFull = 4,    // no free writer slot: that process runs detached
-  kLanesFull = 5,      // no lane left in the pool for a thread: its updates are lost
+  kCatalogFull = 0,  // no free catalog entry
+  kArenaFull = 1,    // no room for the name, labels or help text
+  kCellsFull = 2,    // no free value cells
+  kInvalidName = 3,  // metric or label name outside Prometheus' grammar, too many labels, or
+                     // histogram bounds that are not 1..64 finite, non-negative, increasing values
+  kWritersFull = 4,  // no free writer slot: that process runs detached
+  kLanesFull = 5,    // no lane left in the pool for a thread: its updates are lost
   kWhitelistFull = 6,  // no free whitelist entry
   kTypeConflict = 7,   // the same series name registered with another type or shape
 };
@@ -223,7 +234,9 @@ enum class MetricType : std::uint8_t {
   kCounter = 1,    // cells: u64 count
   kGauge = 2,      // cells: see GaugeMode
   kSummary = 3,    // cells: sum (f64 bits), count (u64); samples go through the lane ring
-  kHistogram = 4,  // reserved for v1.x: one u64 per bucket (bounds in the arena), sum, count
+  kHistogram = 4,  // since 2.1. cells: one u64 count per bucket (not cumulative): the n finite
+                   // bounds in ascending order, then +Inf; then sum (f64 bits), count (u64).
+                   // cell_count = n + 3; the bounds are in the arena at bounds_offset
 };
 
 /// How a gauge combines across threads and writers. Dead writers' gauges are always dropped.
@@ -244,8 +257,10 @@ constexpr std::uint32_t entry_state(std::uint32_t word) noexcept { return word &
 
 /// One series. Key bytes in the arena: u16 name length, name, u8 label count, then per label
 /// u16 key length, key, u16 value length, value; labels sorted by key, keys unique. All
-/// integers little endian. Fields other than `state` are written before the release store of
-/// kEntryReady and never change afterwards.
+/// integers little endian. A histogram's bounds: cell_count - 3 doubles (IEEE 754, little endian)
+/// at arena offset `bounds_offset`, a multiple of 8, finite, >= 0 and strictly increasing. Fields
+/// other than `state` are written before the release store of kEntryReady and never change
+/// afterwards.
 struct alignas(kCacheLine) SeriesEntry {
   std::atomic<std::uint32_t> state;
   std::uint32_t hash;        // low 32 bits of the key hash, to skip most mismatches cheaply
@@ -257,8 +272,8 @@ struct alignas(kCacheLine) SeriesEntry {
   std::uint16_t cell_count;
   MetricType type;
   GaugeMode gauge_mode;
-  std::uint32_t window_samples;          // summary: quantile window size wanted; 0 = daemon default
-  std::uint32_t bounds_offset_reserved;  // histogram bucket bounds (v1.x)
+  std::uint32_t window_samples;  // summary: quantile window size wanted; 0 = daemon default
+  std::uint32_t bounds_offset;   // histogram: arena-relative bounds (2.1); else 0
   std::uint8_t reserved[16];
 };
 
@@ -298,7 +313,10 @@ static_assert(offsetof(Lane, ring_tail) == kCacheLine);
 static_assert(sizeof(RingEntry) == 16, "four samples per cache line");
 static_assert(sizeof(SeriesEntry) == 64);
 static_assert(offsetof(SeriesEntry, first_cell) == 32 &&
-              offsetof(SeriesEntry, window_samples) == 40);
+              offsetof(SeriesEntry, window_samples) == 40 &&
+              offsetof(SeriesEntry, bounds_offset) == 44);
+static_assert(kMaxArenaBytes <= std::uint64_t{1} << 32, "bounds_offset is 32 bits");
+static_assert(kMaxHistogramBounds + 3 <= 0xffff, "cell_count is 16 bits");
 static_assert(sizeof(WhitelistEntry) == 32);
 static_assert((ring_tag(0xffff'fffeULL, kMaxSeries - 1) & 0xffff'ffffu) == kMaxSeries - 1 &&
                   (ring_tag(0xffff'fffeULL, kMaxSeries - 1) >> 32) == 0xffff'ffffu,
@@ -327,6 +345,8 @@ inline constexpr std::uint32_t kAliasedCells = kCacheLine / 8;
 
 /// Whether cell index c is never handed to a series (see lane_cells_stride).
 constexpr bool cell_reserved(std::uint32_t c) noexcept { return c % kCellsPerPage < kAliasedCells; }
+static_assert(kMaxHistogramBounds + 3 <= kCellsPerPage - kAliasedCells,
+              "a series' cells fit in the unreserved run of one page, as first_fit() needs");
 
 /// Whether a geometry is within the limits every reader assumes.
 constexpr bool geometry_valid(const Geometry& g) noexcept {
