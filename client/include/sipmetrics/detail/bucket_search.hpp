@@ -11,15 +11,18 @@ namespace sipmetrics::detail {
 // +Inf bucket (index n). Neither reads outside bounds[0, n) nor returns more than n whatever the
 // bounds hold: a scribbled arena can misplace an observation, never write outside the series.
 
-/// Branch-free binary search: ceil(log2(n + 1)) dependent loads and conditional moves, so its
-/// cost does not depend on v and no branch can be mispredicted. n >= 1.
+/// Branch-free binary search: ceil(log2(n)) + 1 dependent loads, so its cost does not depend on
+/// v, no branch can be mispredicted, and 64 bounds cost 7 steps. What Histogram::observe uses:
+/// with kSipLatencyBucketsMs an observe costs the same with either search (BM_Histogram_Observe),
+/// and this one does not grow linearly with the bound count. n >= 1.
 [[gnu::always_inline]] inline std::uint32_t bucket_index(const double* bounds, std::uint32_t n,
                                                          double v) noexcept {
   const double* base = bounds;
   std::uint32_t len = n;
   while (len > 1) {
     const std::uint32_t half = len / 2;
-    base = !(v <= base[half - 1]) ? base + half : base;
+    // A multiply, not a ?: (which GCC 12 turns into a branch): the step is data, not control.
+    base += half * static_cast<std::uint32_t>(!(v <= base[half - 1]));
     len -= half;
   }
   return static_cast<std::uint32_t>(base - bounds) + (!(v <= *base) ? 1u : 0u);
