@@ -2,6 +2,8 @@
 //   BM_Raw_ShmFetchAdd — a relaxed fetch_add (lock add) on a shared-memory cache line: the floor
 //                        any shared-counter design pays;
 //   BM_Raw_ShmStore    — an owner-only relaxed load+store on a shared-memory line: the limit.
+// BM_Histogram_Observe runs on SIP-like latencies spread over every bucket of
+// kSipLatencyBucketsMs; BM_Histogram_BucketIndex/{binary,linear} time the two bucket searches.
 // bench/run_benchmarks.py turns the medians into ratios against these floors.
 #include <benchmark/benchmark.h>
 #include <sys/mman.h>
@@ -10,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -94,6 +97,51 @@ void BM_Summary_Observe(benchmark::State& state) {
   for (auto _ : state) s.observe(static_cast<double>(++i) * 0.5);
 }
 BENCHMARK(BM_Summary_Observe)->Threads(1)->Threads(2)->Threads(4);
+
+/// 4,096 SIP-like latencies in ms, log-spread over 1 ms .. 40 s, in a fixed shuffled order: they
+/// land in every bucket of kSipLatencyBucketsMs, so a branchy search would mispredict as it
+/// would on real traffic. Read with one load per iteration.
+const double* latencies() {
+  static const std::vector<double> v = [] {
+    std::vector<double> out(4096);
+    std::uint64_t x = 88172645463325252ULL;
+    for (double& d : out) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      d = std::exp2(static_cast<double>(x % 15'287) / 1000.0);  // 2^0 .. 2^15.3 ms
+    }
+    return out;
+  }();
+  return v.data();
+}
+
+void BM_Histogram_Observe(benchmark::State& state) {
+  static sipmetrics::Histogram h =
+      client().histogram("bench_setup_ms", "Bench.", {}, sipmetrics::kSipLatencyBucketsMs);
+  const double* v = latencies();
+  std::uint32_t i = 0;
+  for (auto _ : state) h.observe(v[++i & 4095]);
+}
+BENCHMARK(BM_Histogram_Observe)->Threads(1)->Threads(2)->Threads(4);
+
+/// The two bucket searches alone over kSipLatencyBucketsMs (14 bounds), same values.
+template <std::uint32_t (*Search)(const double*, std::uint32_t, double)>
+void BM_Histogram_BucketIndex(benchmark::State& state) {
+  const auto& b = sipmetrics::kSipLatencyBucketsMs;
+  const double* v = latencies();
+  std::uint32_t i = 0;
+  for (auto _ : state)
+    benchmark::DoNotOptimize(Search(b.data(), static_cast<std::uint32_t>(b.size()), v[++i & 4095]));
+}
+std::uint32_t search_binary(const double* b, std::uint32_t n, double v) {
+  return sipmetrics::detail::bucket_index(b, n, v);
+}
+std::uint32_t search_linear(const double* b, std::uint32_t n, double v) {
+  return sipmetrics::detail::bucket_index_linear(b, n, v);
+}
+BENCHMARK(BM_Histogram_BucketIndex<search_binary>)->Name("BM_Histogram_BucketIndex/binary");
+BENCHMARK(BM_Histogram_BucketIndex<search_linear>)->Name("BM_Histogram_BucketIndex/linear");
 
 /// Observes on `s` for the benchmark's iterations with the calling thread's ring emptied every
 /// 4,096 samples, as a daemon that keeps up would (one store in 4,096 iterations), so the ring

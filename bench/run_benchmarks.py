@@ -28,7 +28,7 @@ def ns(b):
     return b["real_time"] * scale
 
 
-client = run("bench_client", ["--benchmark_filter=Raw|Counter|Gauge|Summary|CApi"])
+client = run("bench_client", ["--benchmark_filter=Raw|Counter|Gauge|Summary|Histogram|CApi"])
 procs = run("bench_client", ["--benchmark_filter=Processes", "--benchmark_repetitions=7"])
 daemon = run("bench_daemon")
 
@@ -51,6 +51,18 @@ for t in (1, 2):
     drained = ns(client[f"BM_Summary_Observe_Drained/threads:{t}"])
     rows.append((f"BM_Summary_Observe_Drained/threads:{t}", f"{drained:.3f} ns", "BM_Raw_ShmFetchAdd",
                  f"{floor:.3f} ns", f"{drained / floor:.2f}x", "(informational)", ""))
+    # A histogram observation (a bucket search and three cells) against a summary's (a ring push
+    # and two cells), both measured in this run.
+    hist = ns(client[f"BM_Histogram_Observe/threads:{t}"])
+    summ = ns(client[f"BM_Summary_Observe/threads:{t}"])
+    rows.append((f"BM_Histogram_Observe/threads:{t}", f"{hist:.3f} ns", "BM_Summary_Observe",
+                 f"{summ:.3f} ns", f"{hist / summ:.2f}x", "(informational)", ""))
+    rows.append((f"BM_Histogram_Observe/threads:{t}", f"{hist:.3f} ns", "BM_Raw_ShmFetchAdd",
+                 f"{floor:.3f} ns", f"{hist / floor:.2f}x", "(informational)", ""))
+binary = ns(client["BM_Histogram_BucketIndex/binary"])
+linear = ns(client["BM_Histogram_BucketIndex/linear"])
+rows.append(("BM_Histogram_BucketIndex/binary", f"{binary:.3f} ns", "BM_Histogram_BucketIndex/linear",
+             f"{linear:.3f} ns", f"{binary / linear:.2f}x", "(informational)", ""))
 # Every page offset of a lane's cells costs the same: the slowest offset against the fastest.
 at_cell = {name: ns(b) for name, b in client.items() if name.startswith("BM_Summary_Observe_AtCell/")}
 if at_cell:

@@ -2,10 +2,10 @@
 //
 // Input: one settings byte, then patches {u16 offset (little endian), u8 length, length bytes}
 // written over a valid 64 KiB segment image (a small geometry; two live-looking writers with a
-// lane each, a slot left mid-fold, a series of every type, a whitelist, samples in two rings,
-// retained totals). The patch {0xffff, 0} is a barrier: patches after it land on the segment
-// only after the first scrape, like a writer scribbling on a segment the daemon already reads.
-// Each input runs twice:
+// lane each, a slot left mid-fold, a series of every type (a histogram too), a whitelist, samples
+// in two rings, retained totals). The patch {0xffff, 0} is a barrier: patches after it land on the
+// segment only after the first scrape, like a writer scribbling on a segment the daemon already
+// reads. Each input runs twice:
 //   * in memory, on a heap buffer (so ASan sees any access outside the segment):
 //     SegmentView::adopt, Catalog::refresh, Drainer::drain_all and WriterTracker::sweep (no
 //     process holds a writer lock here: every claimed slot is dead and gets folded);
@@ -30,6 +30,7 @@
 #include <vector>
 
 #include <sipmetrics/layout.hpp>
+#include <sipmetrics/segment/buckets.hpp>
 #include <sipmetrics/segment/cells.hpp>
 #include <sipmetrics/segment/file.hpp>
 #include <sipmetrics/segment/key.hpp>
@@ -85,7 +86,7 @@ std::vector<unsigned char> base_image() {
   std::uint32_t cell = 0, published = 0;
   auto series = [&](std::uint32_t index, layout::MetricType type, layout::GaugeMode mode,
                     std::string_view name, Labels labels, std::string_view help,
-                    std::uint32_t window) {
+                    std::uint32_t window, std::span<const double> bounds = {}) {
     detail::SortedLabels sorted;
     detail::sort_labels(labels, sorted);
     auto& e = at<layout::SeriesEntry>(b, kRegions.catalog + index * sizeof(layout::SeriesEntry));
@@ -99,13 +100,20 @@ std::vector<unsigned char> base_image() {
     std::memcpy(b + kRegions.arena + arena, help.data(), help.size());
     arena += help.size();
     e.help_length = static_cast<std::uint32_t>(help.size());
+    if (!bounds.empty()) {
+      arena = layout::align_up(arena, alignof(double));
+      e.bounds_offset = static_cast<std::uint32_t>(arena);
+      detail::write_bounds(bounds, reinterpret_cast<char*>(b + kRegions.arena + arena));
+      arena += detail::bounds_bytes(static_cast<std::uint32_t>(bounds.size()));
+    }
+    const std::uint32_t ncells = detail::cells_for(type, static_cast<std::uint32_t>(bounds.size()));
     e.first_cell = cell;
-    e.cell_count = static_cast<std::uint16_t>(detail::cells_for(type));
+    e.cell_count = static_cast<std::uint16_t>(ncells);
     e.type = type;
     e.gauge_mode = mode;
     e.window_samples = window;
     e.state.store(layout::kEntryReady);
-    cell += detail::cells_for(type);
+    cell += ncells;
     ++published;
   };
   using layout::GaugeMode;
@@ -125,6 +133,11 @@ std::vector<unsigned char> base_image() {
   w.length = static_cast<std::uint32_t>(wl_length);
   w.state.store(layout::kWhitelistReady);
   arena += wl_length;
+
+  // A histogram (2.1) after everything else, so the offsets of the rest stay as they were.
+  const double bounds[] = {0.5, 250};
+  series(12, MetricType::kHistogram, GaugeMode::kSum, "h_ms", {{"t", "udp"}}, "H.", 0,
+         bounds);  // 9-13: le=0.5, le=250, +Inf, sum, count
 
   h.arena_used.store(arena);
   h.cells_used.store(cell);
@@ -171,6 +184,11 @@ std::vector<unsigned char> base_image() {
   cells(0)[6].store(1);
   cells(0)[7].store(detail::f64_bits(-1.0));
   cells(0)[8].store(12345);
+  cells(0)[9].store(2);
+  cells(0)[10].store(1);
+  cells(0)[11].store(1);
+  cells(0)[12].store(detail::f64_bits(101.0));
+  cells(0)[13].store(4);
   for (std::uint64_t p = 0; p < 3; ++p) ring(0, p, 9, 1.0 + static_cast<double>(p));
   lane(0).ring_head.store(3);
   lane(0).dropped.store(1);
@@ -189,6 +207,9 @@ std::vector<unsigned char> base_image() {
   retained[kGeometry.max_cells + 0].store(10);
   retained[kGeometry.max_cells + 3].store(detail::f64_bits(1.5));
   retained[kGeometry.max_cells + 4].store(1);
+  retained[kGeometry.max_cells + 10].store(3);
+  retained[kGeometry.max_cells + 12].store(detail::f64_bits(300.0));
+  retained[kGeometry.max_cells + 13].store(3);
   return img;
 }
 
@@ -247,6 +268,11 @@ void check_catalog(const Catalog& catalog, const layout::Geometry& g) {
     if (s->help.size() > layout::kMaxHelpBytes) finding("accepted an over-long help", s->name);
     if (s->first_cell >= g.max_cells || s->cell_count > g.max_cells - s->first_cell)
       finding("accepted cells outside the lane", s->name);
+    if (s->type == layout::MetricType::kHistogram &&
+        (s->cell_count != s->bounds.size() + 3 || !detail::valid_bounds(s->bounds)))
+      finding("accepted a histogram with invalid bounds", s->name);
+    if (s->type != layout::MetricType::kHistogram && !s->bounds.empty())
+      finding("accepted bounds for a series that is not a histogram", s->name);
     for (std::uint32_t c = s->first_cell; c < s->first_cell + s->cell_count; ++c) {
       if (taken[c]) finding("accepted two series on one cell", s->name);
       taken[c] = true;
@@ -327,6 +353,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (view->writer(i).state.load() != layout::kWriterFree)
         finding("a writer with no lock held survived the sweep");
     check_catalog(catalog, view->geometry());
+    if (before.empty() && (catalog.order().size() != 6 || catalog.corrupt_entries() != 0))
+      finding("the unpatched image does not decode to its 6 series");
     apply_patches(s.heap, after);
     catalog.refresh();
     drainer.drain_all(catalog, now + 1);

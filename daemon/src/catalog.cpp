@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include <sipmetrics/segment/buckets.hpp>
 #include <sipmetrics/segment/key.hpp>
 #include <sipmetrics/segment/whitelist.hpp>
 
@@ -50,17 +51,28 @@ bool Catalog::decode(std::uint32_t index) {
   const std::uint64_t key_offset = e.key_offset, help_offset = e.help_offset;
   const std::uint32_t key_length = e.key_length, help_length = e.help_length;
   const std::uint32_t first = e.first_cell, count = e.cell_count, window = e.window_samples;
+  const std::uint32_t bounds_offset = e.bounds_offset;
   const auto type = e.type;
   const auto mode = e.gauge_mode;
   const layout::Geometry& g = view_.geometry();
 
   if (type != layout::MetricType::kCounter && type != layout::MetricType::kGauge &&
-      type != layout::MetricType::kSummary)
+      type != layout::MetricType::kSummary && type != layout::MetricType::kHistogram)
     return false;
   if (type == layout::MetricType::kGauge && static_cast<std::uint8_t>(mode) > 3) return false;
   const layout::GaugeMode m = type == layout::MetricType::kGauge ? mode : layout::GaugeMode::kSum;
-  if (count != detail::cells_for(type) || first >= g.max_cells || count > g.max_cells - first)
+  // A histogram's cell count says how many bounds it has; its bounds must be there and valid.
+  const bool histogram = type == layout::MetricType::kHistogram;
+  const std::uint32_t nbounds = histogram && count >= 3 ? count - 3 : 0;
+  if (count != detail::cells_for(type, nbounds) || first >= g.max_cells ||
+      count > g.max_cells - first)
     return false;
+  double bounds[layout::kMaxHistogramBounds] = {};
+  if (histogram) {
+    const auto bytes = view_.arena_bytes(bounds_offset, detail::bounds_bytes(nbounds));
+    if (!bytes || bounds_offset % alignof(double) != 0 || !detail::read_bounds(*bytes, bounds))
+      return false;
+  }
   for (std::uint32_t c = first; c < first + count; ++c)
     if (roles_[c] != CellRole::kUnused) return false;  // overlaps another series
   const auto key = view_.arena_bytes(key_offset, key_length);
@@ -75,14 +87,15 @@ bool Catalog::decode(std::uint32_t index) {
   s.first_cell = first;
   s.cell_count = count;
   s.window_samples = std::min<std::uint32_t>(window, 1u << 20);
+  s.bounds.assign(bounds, bounds + nbounds);
   s.name.assign(k.name);
   s.help.assign(help->begin(), help->end());
   s.labels.clear();
   for (std::size_t i = 0; i < k.label_count; ++i)
     s.labels.emplace_back(std::string(k.labels[i].key), std::string(k.labels[i].value));
 
-  const auto roles = detail::cell_roles(type, m);
-  for (std::uint32_t c = 0; c < count; ++c) roles_[first + c] = roles[c];
+  for (std::uint32_t c = 0; c < count; ++c)
+    roles_[first + c] = detail::cell_role(type, m, c, count);
   cells_in_use_ = std::max(cells_in_use_, first + count);
   return true;
 }

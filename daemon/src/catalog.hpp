@@ -22,6 +22,7 @@ struct SeriesInfo {
   std::uint32_t first_cell = 0;
   std::uint32_t cell_count = 0;
   std::uint32_t window_samples = 0;
+  std::vector<double> bounds;  // histogram: finite bucket bounds, ascending (cell_count - 3)
   std::string name;
   std::string help;
   std::vector<std::pair<std::string, std::string>> labels;  // sorted by key
@@ -45,7 +46,7 @@ class Catalog {
   std::uint32_t capacity() const noexcept { return static_cast<std::uint32_t>(series_.size()); }
   /// Valid series indexes in discovery order.
   const std::vector<std::uint32_t>& order() const noexcept { return order_; }
-  /// What each cell holds (detail::cell_roles of the series owning it; kUnused if none).
+  /// What each cell holds (detail::cell_role of the series owning it; kUnused if none).
   const std::vector<CellRole>& cell_roles() const noexcept { return roles_; }
   /// Highest cell index + 1 owned by a valid series.
   std::uint32_t cells_in_use() const noexcept { return cells_in_use_; }

@@ -14,6 +14,7 @@ std::string_view type_name(layout::MetricType t) {
     case layout::MetricType::kCounter: return "counter";
     case layout::MetricType::kGauge: return "gauge";
     case layout::MetricType::kSummary: return "summary";
+    case layout::MetricType::kHistogram: return "histogram";
     default: return "untyped";
   }
 }
@@ -39,6 +40,46 @@ double gauge_value(const PlanFamily& fam, std::span<const PlanSource> sources,
     have = true;
   }
   return v;
+}
+
+/// One histogram series: its sources' buckets added up, then made cumulative. _count is the
+/// count cell's total and the +Inf bucket is _count; a finite bucket's cumulative count is
+/// capped at it. A scrape reads cells while writers update them one after the other, so an
+/// observation may be seen in its bucket but not yet in _count, or the other way round: the cap
+/// keeps every scrape valid (buckets never above _count, +Inf equal to it, as OpenMetrics
+/// requires) and every sample monotonic from scrape to scrape; once writers pause, bucket
+/// totals and _count agree exactly.
+void render_histogram(Exposition& out, const Plan& plan, const PlanSeries& ps,
+                      std::string_view name, std::string_view labels,
+                      std::span<const PlanSource> sources, const CellTotals& t, double scale,
+                      std::vector<std::uint64_t>& buckets, std::string& blabels) {
+  const std::uint32_t n = ps.bounds_count;
+  buckets.assign(n, 0);
+  double sum = 0;
+  std::uint64_t count = 0;
+  for (const PlanSource& src : sources) {
+    const std::uint32_t c = src.first_cell;
+    for (std::uint32_t b = 0; b < n; ++b)
+      buckets[b] = detail::saturating_add(buckets[b], t.u[c + b]);
+    sum += t.f[c + n + 1];
+    count = detail::saturating_add(count, t.u[c + n + 2]);
+  }
+  std::uint64_t cumulative = 0;
+  auto bucket = [&](std::string_view le, std::uint64_t v) {
+    blabels.assign(labels);
+    if (!blabels.empty()) blabels += ',';
+    blabels += "le=\"";
+    blabels += le;
+    blabels += '"';
+    out.sample(name, "_bucket", blabels, v);
+  };
+  for (std::uint32_t b = 0; b < n; ++b) {
+    cumulative = detail::saturating_add(cumulative, buckets[b]);
+    bucket(plan.le(ps, b), std::min(cumulative, count));
+  }
+  bucket("+Inf", count);
+  out.sample(name, "_sum", labels, sum * scale);
+  out.sample(name, "_count", labels, count);
 }
 
 }  // namespace
@@ -101,7 +142,8 @@ void Exposition::finish() {
 
 void render_plan(Exposition& out, const Plan& plan, const CellTotals& totals, Drainer& drainer,
                  std::vector<double>& scratch) {
-  std::string qlabels;
+  std::string qlabels, blabels;
+  std::vector<std::uint64_t> buckets;
   double q_out[std::size(kQuantiles)];
   for (const PlanFamily& fam : plan.families) {
     if (fam.series_begin == fam.series_end) continue;
@@ -143,6 +185,10 @@ void render_plan(Exposition& out, const Plan& plan, const CellTotals& totals, Dr
           out.sample(name, "_count", labels, count);
           break;
         }
+        case layout::MetricType::kHistogram:
+          render_histogram(out, plan, ps, name, labels, sources, totals, fam.scale, buckets,
+                           blabels);
+          break;
         default: break;
       }
     }

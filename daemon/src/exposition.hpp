@@ -29,9 +29,9 @@ class Exposition {
  public:
   Exposition(std::string& out, Format format) : out_(out), format_(format) {}
 
-  /// Writes `# HELP` and `# TYPE` for a family (`type`: counter, gauge, summary) and returns the
-  /// name its samples must use: the family name, except for an OpenMetrics counter not ending
-  /// in _total, whose samples get the suffix (OpenMetrics names the family without it).
+  /// Writes `# HELP` and `# TYPE` for a family (`type`: counter, gauge, summary, histogram) and
+  /// returns the name its samples must use: the family name, except for an OpenMetrics counter not
+  /// ending in _total, whose samples get the suffix (OpenMetrics names the family without it).
   std::string_view family(std::string_view name, std::string_view help, std::string_view type);
   /// Writes one sample line: name+suffix, then `{labels}` (labels may be empty), then the value.
   void sample(std::string_view name, std::string_view suffix, std::string_view labels, double v);

@@ -16,7 +16,8 @@ bool reserved_family(std::string_view name) noexcept {
 
 std::pair<std::string, double> exposed_family(std::string_view name, layout::MetricType type,
                                               bool base_units) {
-  const bool timed = type == layout::MetricType::kSummary || type == layout::MetricType::kGauge;
+  const bool timed = type == layout::MetricType::kSummary || type == layout::MetricType::kGauge ||
+                     type == layout::MetricType::kHistogram;
   if (base_units && timed && name.ends_with("_ms"))
     return {std::string(name.substr(0, name.size() - 3)) + "_seconds", 1e-3};
   return {std::string(name), 1.0};
@@ -26,15 +27,17 @@ namespace {
 // Every name a family puts into either exposition format: its metadata name and its sample
 // names. A counter is `x` and `x_total` whichever it was registered as (OpenMetrics names the
 // family without the suffix and the sample with it).
-std::array<std::string, 3> exposed_names(const std::string& family, layout::MetricType type) {
+std::array<std::string, 4> exposed_names(const std::string& family, layout::MetricType type) {
   switch (type) {
     case layout::MetricType::kCounter: {
       const std::string base =
           family.ends_with("_total") ? family.substr(0, family.size() - 6) : family;
-      return {base, base + "_total", {}};
+      return {base, base + "_total", {}, {}};
     }
-    case layout::MetricType::kSummary: return {family, family + "_sum", family + "_count"};
-    default: return {family, {}, {}};
+    case layout::MetricType::kSummary: return {family, family + "_sum", family + "_count", {}};
+    case layout::MetricType::kHistogram:
+      return {family, family + "_bucket", family + "_sum", family + "_count"};
+    default: return {family, {}, {}, {}};
   }
 }
 }  // namespace
@@ -46,6 +49,7 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
   struct Pending {
     std::string labels;
     std::vector<PlanSource> sources;
+    const std::vector<double>* bounds = nullptr;  // histogram: its sources' common bounds
   };
   // Exposed family name -> index in plan.families, or kClashed for a family refused because one
   // of its names is already another family's (a gauge `x_sum` beside a summary `x`): Prometheus
@@ -123,8 +127,10 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
         violated = true;
         continue;
       }
-      // "quantile" is the summary's own label; a client's would make the exposition invalid.
-      if (s->type == layout::MetricType::kSummary && key == "quantile") {
+      // "quantile" is the summary's own label, "le" the histogram's; a client's would make the
+      // exposition invalid.
+      if ((s->type == layout::MetricType::kSummary && key == "quantile") ||
+          (s->type == layout::MetricType::kHistogram && key == "le")) {
         violated = true;
         continue;
       }
@@ -145,9 +151,15 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
         ++plan.rejected_family_cap;
         continue;
       }
-      fam_pending.push_back(Pending{std::move(labels), {}});
+      fam_pending.push_back(Pending{std::move(labels), {}, &s->bounds});
     }
-    fam_pending[sit->second].sources.push_back(PlanSource{idx, s->first_cell, s->mode});
+    // Histograms that collapse into one series add up bucket by bucket: only with equal bounds.
+    Pending& into = fam_pending[sit->second];
+    if (s->type == layout::MetricType::kHistogram && *into.bounds != s->bounds) {
+      ++plan.rejected_type_conflict;
+      continue;
+    }
+    into.sources.push_back(PlanSource{idx, s->first_cell, s->mode});
   }
 
   std::vector<std::size_t> order(plan.families.size());
@@ -165,12 +177,21 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
               [](const Pending& a, const Pending& b) { return a.labels < b.labels; });
     fam.series_begin = static_cast<std::uint32_t>(plan.series.size());
     for (Pending& p : ps) {
-      plan.series.push_back(PlanSeries{static_cast<std::uint32_t>(plan.text.size()),
-                                       static_cast<std::uint32_t>(p.labels.size()),
-                                       static_cast<std::uint32_t>(plan.sources.size()),
-                                       static_cast<std::uint32_t>(p.sources.size())});
+      const std::size_t nbounds =
+          fam.type == layout::MetricType::kHistogram && p.bounds != nullptr ? p.bounds->size() : 0;
+      plan.series.push_back(PlanSeries{
+          static_cast<std::uint32_t>(plan.text.size()), static_cast<std::uint32_t>(p.labels.size()),
+          static_cast<std::uint32_t>(plan.sources.size()),
+          static_cast<std::uint32_t>(p.sources.size()),
+          static_cast<std::uint32_t>(plan.le_text.size()), static_cast<std::uint32_t>(nbounds)});
       plan.text += p.labels;
       plan.sources.insert(plan.sources.end(), p.sources.begin(), p.sources.end());
+      for (std::size_t b = 0; b < nbounds; ++b) {
+        const std::size_t at = plan.text.size();
+        append_double(plan.text, (*p.bounds)[b] * fam.scale);
+        plan.le_text.emplace_back(static_cast<std::uint32_t>(at),
+                                  static_cast<std::uint32_t>(plan.text.size() - at));
+      }
     }
     fam.series_end = static_cast<std::uint32_t>(plan.series.size());
     families.push_back(std::move(fam));

@@ -28,6 +28,7 @@ struct PlanSource {
 struct PlanSeries {
   std::uint32_t labels_offset, labels_length;   // `k="v",...` escaped, in Plan::text
   std::uint32_t sources_offset, sources_count;  // in Plan::sources
+  std::uint32_t bounds_offset, bounds_count;    // histogram: `le` values, in Plan::bounds
 };
 
 struct PlanFamily {
@@ -35,7 +36,7 @@ struct PlanFamily {
   std::string help;
   layout::MetricType type{};
   layout::GaugeMode mode{};
-  double scale = 1;  // applied to gauge values, quantiles and sums (not counts)
+  double scale = 1;  // applied to gauge values, quantiles, sums and bucket bounds (not counts)
   std::uint32_t series_begin = 0, series_end = 0;  // in Plan::series, sorted by labels
 };
 
@@ -44,12 +45,15 @@ struct Plan {
   std::vector<PlanSeries> series;
   std::vector<PlanSource> sources;
   std::string text;  // every series' rendered labels, back to back
+  /// Histogram series' finite bucket bounds as served (scaled), rendered once as `le` values
+  /// into `text`: (offset, length) of each, a series' bounds_count of them at its bounds_offset.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> le_text;
   /// Series that carried a label key outside their family's whitelist (each series once).
-  std::vector<std::uint32_t> unknown_label_series;  // catalog indexes of series with a label key
-                                                    // outside their whitelist
-  std::uint64_t rejected_type_conflict = 0;         // series whose family already has another type
-  std::uint64_t rejected_family_cap = 0;            // series beyond max_series_per_family
-  std::uint64_t rejected_name_clash = 0;  // series of a family whose sample names another's uses
+  std::vector<std::uint32_t> unknown_label_series;  // their catalog indexes
+  std::uint64_t rejected_type_conflict = 0;  // series whose family already has another type,
+                                             // or histograms merged with other bounds
+  std::uint64_t rejected_family_cap = 0;     // series beyond max_series_per_family
+  std::uint64_t rejected_name_clash = 0;     // series of a family whose sample names another's uses
   std::uint64_t catalog_version = 0;
 
   std::string_view labels(const PlanSeries& s) const noexcept {
@@ -57,6 +61,11 @@ struct Plan {
   }
   std::span<const PlanSource> sources_of(const PlanSeries& s) const noexcept {
     return std::span<const PlanSource>(sources).subspan(s.sources_offset, s.sources_count);
+  }
+  /// The `le` label value of a histogram series' finite bucket i (i < bounds_count).
+  std::string_view le(const PlanSeries& s, std::uint32_t i) const noexcept {
+    const auto& [offset, length] = le_text[s.bounds_offset + i];
+    return std::string_view(text).substr(offset, length);
   }
 };
 

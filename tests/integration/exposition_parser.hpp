@@ -236,9 +236,10 @@ inline Exposition parse_exposition(std::string_view text, ParseOptions options =
           type != "untyped")
         return fail("unknown type '" + type + "'");
       out.families.back().type = type;
-      if (type == "summary") {
+      if (type == "summary" || type == "histogram") {
         summary_suffixed.insert(name + "_sum");
         summary_suffixed.insert(name + "_count");
+        if (type == "histogram") summary_suffixed.insert(name + "_bucket");
       }
       expect = Expect::kHelpOrSample;
       continue;
@@ -323,6 +324,14 @@ inline Exposition parse_exposition(std::string_view text, ParseOptions options =
       if (smp.name == fam.name && !q) return fail("summary sample without quantile");
       if (smp.name != fam.name && q) return fail("summary _sum/_count with a quantile label");
       if (q && !value_token(*smp.label("quantile"))) return fail("quantile label is not a number");
+    }
+    if (fam.type == "histogram") {
+      const auto le = smp.label("le");
+      const bool bucket = smp.name == fam.name + "_bucket";
+      if (bucket && (!le || !value_token(*le)))
+        return fail("histogram bucket without a numeric le");
+      if (!bucket && le) return fail("histogram _sum/_count with an le label");
+      if (smp.name == fam.name) return fail("histogram sample without a suffix");
     }
     {
       auto sorted = smp.labels;

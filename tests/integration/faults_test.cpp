@@ -60,7 +60,7 @@ constexpr const char* kCorruptWhitelist = "sipmetrics_corrupt_entries_total{regi
 constexpr const char* kRefusalReasons[] = {"catalog_full",   "arena_full",      "cells_full",
                                            "invalid_name",   "writers_full",    "lanes_full",
                                            "whitelist_full", "type_conflict",   "family_full",
-                                           "label_too_long", "duplicate_label", "reserved_label"};
+                                           "label_too_long", "duplicate_label", "reserved_label", "invalid_buckets"};
 
 std::string refusals(const char* reason) {
   return std::string("sipmetrics_refusals_total{reason=\"") + reason + "\"}";

@@ -111,6 +111,21 @@ check("gzip OpenMetrics parser: calls = 10000", values(om_families(omgz)).get(ca
 check("plain answer to br: calls = 10000",
       values(text_string_to_metric_families(open(f"{tmp}/br.txt").read())).get(calls) == 10000)
 check("text and OpenMetrics agree on e2e _count = 600", t.get(count) == o.get(count) == 600)
+# The histogram: 300 values per child plus NaN, +Inf and -1, in 2 children.
+sip = (("transport", "sip"),)
+hcount = ("voiceserver_test_setup_ms_count", sip)
+inf = ("voiceserver_test_setup_ms_bucket", (("le", "+Inf"), ("transport", "sip")))
+check("histogram family typed in both formats",
+      any(f.name == "voiceserver_test_setup_ms" and f.type == "histogram"
+          for f in text_string_to_metric_families(text)) and
+      any(f.name == "voiceserver_test_setup_ms" and f.type == "histogram" for f in om_families(om)))
+check("histogram _count = 606 and = the +Inf bucket, in both formats",
+      t.get(hcount) == o.get(hcount) == 606 and t.get(inf) == o.get(inf) == 606)
+check("histogram _sum excludes NaN, +Inf and -1",
+      t.get(("voiceserver_test_setup_ms_sum", sip)) == 2 * sum(i * 37 % 40000 for i in range(300)))
+le = sorted((float(dict(k[1])["le"]), v) for k, v in t.items() if k[0] == "voiceserver_test_setup_ms_bucket")
+check("histogram buckets are cumulative, 15 of them, up to +Inf",
+      len(le) == 15 and le[-1][0] == float("inf") and all(a[1] <= b[1] for a, b in zip(le, le[1:])))
 check("OpenMetrics counter family is named without _total",
       any(f.name == "voiceserver_calls" and f.type == "counter" for f in om_families(om)))
 check("every text sample is in the OpenMetrics answer with the same value (but the scrape's own duration)",

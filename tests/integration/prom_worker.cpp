@@ -5,10 +5,13 @@
 //
 // The parent attaches, resolves every handle, then forks PROCESSES children. Each child does
 // INCREMENTS x voiceserver_calls_total{transport="sip",status="ok"}.inc(), SAMPLES x
-// voiceserver_e2e_first_byte_ms.observe(i % 100 + 0.25) and exits (so its counts must survive in
-// the daemon's retained totals). The parent sets voiceserver_active_calls{transport="sip"} to
-// kGaugeValue (a gauge only lives as long as its writer), prints the expected totals as
-// "ready calls=... e2e_count=... e2e_sum=... active=..." and stays alive until SIGTERM/SIGINT or
+// voiceserver_e2e_first_byte_ms.observe(i % 100 + 0.25), SAMPLES x
+// voiceserver_test_setup_ms{transport="sip"}.observe(i * 37 % 40000), a histogram with
+// kSipLatencyBucketsMs (plus one NaN, one +Inf and one negative value), and exits (so its counts
+// must survive in the daemon's retained totals). The parent sets
+// voiceserver_active_calls{transport="sip"} to kGaugeValue (a gauge only lives as long as its
+// writer), prints the expected totals as "ready calls=... e2e_count=... e2e_sum=... active=...
+// setup_count=... setup_sum=... setup_le_1000=..." and stays alive until SIGTERM/SIGINT or
 // LINGER_SECONDS pass (so it can never outlive a broken test for long).
 #include <sipmetrics/client.hpp>
 
@@ -17,6 +20,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -80,7 +84,10 @@ int main(int argc, char** argv) {
       client.gauge("voiceserver_active_calls", "Calls live right now.", {{"transport", "sip"}});
   sipmetrics::Summary e2e =
       client.summary("voiceserver_e2e_first_byte_ms", "ASR final to first audible AI byte, ms.");
-  if (!calls.valid() || !active.valid() || !e2e.valid()) {
+  sipmetrics::Histogram setup =
+      client.histogram("voiceserver_test_setup_ms", "Test call setup latency, ms.",
+                       {{"transport", "sip"}}, sipmetrics::kSipLatencyBucketsMs);
+  if (!calls.valid() || !active.valid() || !e2e.valid() || !setup.valid()) {
     std::fprintf(stderr, "sipmetrics-prom-worker: a series registration was refused\n");
     return 1;
   }
@@ -95,6 +102,10 @@ int main(int argc, char** argv) {
       // Handles resolved before fork() write into this child's own writer slot.
       for (long i = 0; i < increments; ++i) calls.inc();
       for (long i = 0; i < samples; ++i) e2e.observe(static_cast<double>(i % 100) + 0.25);
+      for (long i = 0; i < samples; ++i) setup.observe(static_cast<double>(i * 37 % 40000));
+      setup.observe(std::nan(""));  // +Inf bucket and _count, not _sum
+      setup.observe(HUGE_VAL);      // the same
+      setup.observe(-1);            // the first bucket and _count, not _sum
       _exit(0);
     }
   }
@@ -120,8 +131,18 @@ int main(int argc, char** argv) {
   // Every sample value is k + 0.25 with small k: all partial sums are exact in a double.
   double per_child_sum = 0;
   for (long i = 0; i < samples; ++i) per_child_sum += static_cast<double>(i % 100) + 0.25;
-  std::printf("ready calls=%ld e2e_count=%ld e2e_sum=%.2f active=%.0f\n", processes * increments,
-              processes * samples, per_child_sum * static_cast<double>(processes), kGaugeValue);
+  double setup_sum = 0;
+  long setup_le_1000 = 1;  // the negative value
+  for (long i = 0; i < samples; ++i) {
+    setup_sum += static_cast<double>(i * 37 % 40000);
+    setup_le_1000 += i * 37 % 40000 <= 1000 ? 1 : 0;
+  }
+  std::printf(
+      "ready calls=%ld e2e_count=%ld e2e_sum=%.2f active=%.0f setup_count=%ld setup_sum=%.0f "
+      "setup_le_1000=%ld\n",
+      processes * increments, processes * samples, per_child_sum * static_cast<double>(processes),
+      kGaugeValue, processes * (samples + 3), setup_sum * static_cast<double>(processes),
+      processes * setup_le_1000);
   std::fflush(stdout);
 
   for (long waited_ms = 0; g_stop == 0 && waited_ms < linger * 1000; waited_ms += 50)

@@ -69,6 +69,12 @@ EXPECT_COUNT=$((PROCESSES * SAMPLES))
 EXPECT_SUM=$(python3 -c "print(repr($PROCESSES * sum(i % 100 + 0.25 for i in range($SAMPLES))))")
 grep -q "^ready calls=$EXPECT_CALLS e2e_count=$EXPECT_COUNT " "$TMP/worker.out" ||
   die "the worker reports other totals than expected ($EXPECT_CALLS calls, $EXPECT_COUNT samples)"
+# The histogram: SAMPLES values i * 37 % 40000 per child, plus NaN, +Inf and -1 (counted, not summed).
+EXPECT_SETUP_COUNT=$((PROCESSES * (SAMPLES + 3)))
+EXPECT_SETUP_SUM=$(python3 -c "print($PROCESSES * sum(i * 37 % 40000 for i in range($SAMPLES)))")
+EXPECT_SETUP_LE_1000=$(python3 -c "print($PROCESSES * (1 + sum(i * 37 % 40000 <= 1000 for i in range($SAMPLES))))")
+grep -q " setup_count=$EXPECT_SETUP_COUNT setup_sum=$EXPECT_SETUP_SUM setup_le_1000=$EXPECT_SETUP_LE_1000\$" \
+  "$TMP/worker.out" || die "the worker reports other histogram totals than expected"
 
 # Value of the first sample line whose name and labels match exactly (labels as exposed).
 page_value() {  # FILE NAME_AND_LABELS
@@ -101,7 +107,8 @@ fi
 # promtool (2.42) reads the text format 0.0.4: ask for exactly that.
 ctype=$(curl -s --max-time 5 -H 'Accept: text/plain;version=0.0.4' -o "$PAGE" -w '%{content_type}' \
   "$METRICS_URL") || die "cannot fetch $METRICS_URL"
-for family in voiceserver_calls_total voiceserver_active_calls voiceserver_e2e_first_byte_ms; do
+for family in voiceserver_calls_total voiceserver_active_calls voiceserver_e2e_first_byte_ms \
+  voiceserver_test_setup_ms; do
   grep -q "^# TYPE $family " "$PAGE" || die "family $family missing from /metrics"
 done
 echo "/metrics: $(wc -c <"$PAGE") bytes, Content-Type: $ctype"
@@ -254,6 +261,15 @@ expect_value "summary quantiles served" "count(voiceserver_e2e_first_byte_ms)" 4
 # Samples are k + 0.25 for k in 0..99: a median outside that range cannot come from them.
 expect_value "median within the observed range" \
   "count(voiceserver_e2e_first_byte_ms{quantile=\"0.5\"} >= 0.25 <= 99.25)" 1
+expect_value "histogram count" "voiceserver_test_setup_ms_count" "$EXPECT_SETUP_COUNT"
+expect_value "histogram sum" "voiceserver_test_setup_ms_sum" "$EXPECT_SETUP_SUM"
+expect_value "histogram bucket le=1000" "voiceserver_test_setup_ms_bucket{le=\"1000\"}" \
+  "$EXPECT_SETUP_LE_1000"
+expect_value "histogram +Inf bucket = count" "voiceserver_test_setup_ms_bucket{le=\"+Inf\"}" \
+  "$EXPECT_SETUP_COUNT"
+expect_value "histogram buckets served" "count(voiceserver_test_setup_ms_bucket)" 15
+expect_value "histogram_quantile within the bounds" \
+  "count(histogram_quantile(0.5, voiceserver_test_setup_ms_bucket) > 0 <= 32000)" 1
 expect_value "live writers" "sipmetrics_writers{job=\"$JOB\"}" 1
 expect_value "no observation dropped" "voiceserver_metrics_observe_dropped_total{job=\"$JOB\"}" 0
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include <atomic>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -182,6 +183,19 @@ TEST_CASE("a million mixed sip helper calls allocate nothing after warm-up") {
   // And the calls were recorded: every invite_result on `own`, warm-ups included.
   CHECK(family_total(own_segment.path(), "sip_invite_result_total") ==
         2 * own_invites(0, 240) + own_invites(0, 500'000) + own_invites(1'000'000, 500'000));
+
+  // Histogram observations, on a resolved handle and on a thread of their own (its first
+  // observe binds a lane: cold, outside the window), allocate nothing either.
+  Histogram h = own->histogram("alloc_setup_ms", "", {}, kSipLatencyBucketsMs);
+  REQUIRE(h.valid());
+  std::thread([&] {
+    h.observe(1);
+    g_counting.store(true);
+    for (int i = 0; i < 1'000'000; ++i) h.observe(static_cast<double>(i % 40'000));
+    h.observe(std::nan(""));
+    g_counting.store(false);
+  }).join();
+  CHECK(g_allocations.load() == 0);
 
   // The counter does count: one deliberate allocation inside a counting window.
   g_counting.store(true);

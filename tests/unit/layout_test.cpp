@@ -50,12 +50,38 @@ TEST_CASE("only reserved cells share a page offset with their lane's producer li
     }
   }
   // The allocator's rule: a run of cells never starts or reaches into a reserved stretch.
-  for (std::uint32_t n : {1u, 2u, 8u, kCellsPerPage - kAliasedCells})
+  for (std::uint32_t n :
+       {1u, 2u, 8u, 4u, 17u, kMaxHistogramBounds + 3, kCellsPerPage - kAliasedCells})
     for (std::uint32_t at = 0; at < 3 * kCellsPerPage; ++at) {
       const std::uint32_t f = detail::first_fit(at, n);
       CHECK(f >= at);
       for (std::uint32_t c = f; c < f + n; ++c) CHECK_FALSE(cell_reserved(c));
     }
+}
+
+TEST_CASE("cell shapes: a histogram owns its buckets, +Inf, sum and count") {
+  using detail::CellRole;
+  CHECK(detail::cells_for(MetricType::kCounter) == 1);
+  CHECK(detail::cells_for(MetricType::kSummary) == 2);
+  CHECK(detail::cells_for(MetricType::kHistogram, 0) == 0);
+  CHECK(detail::cells_for(MetricType::kHistogram, 1) == 4);
+  CHECK(detail::cells_for(MetricType::kHistogram, 14) == 17);
+  CHECK(detail::cells_for(MetricType::kHistogram, kMaxHistogramBounds) == kMaxHistogramBounds + 3);
+  CHECK(detail::cells_for(MetricType::kHistogram, kMaxHistogramBounds + 1) == 0);
+  CHECK(detail::cells_for(static_cast<MetricType>(5)) == 0);  // a type of a later minor version
+  for (std::uint32_t i = 0; i < 15; ++i)  // 14 buckets (13 finite + +Inf): counts
+    CHECK(detail::cell_role(MetricType::kHistogram, GaugeMode::kSum, i, 17) == CellRole::kCount);
+  CHECK(detail::cell_role(MetricType::kHistogram, GaugeMode::kSum, 15, 17) == CellRole::kSum);
+  CHECK(detail::cell_role(MetricType::kHistogram, GaugeMode::kSum, 16, 17) == CellRole::kCount);
+  CHECK(detail::cell_role(MetricType::kHistogram, GaugeMode::kSum, 17, 17) == CellRole::kUnused);
+  CHECK(detail::cell_role(MetricType::kSummary, GaugeMode::kSum, 0, 2) == CellRole::kSum);
+  CHECK(detail::cell_role(MetricType::kSummary, GaugeMode::kSum, 1, 2) == CellRole::kCount);
+  CHECK(detail::cell_role(MetricType::kGauge, GaugeMode::kSum, 1, 2) == CellRole::kGaugeSumInt);
+  CHECK(detail::cell_role(MetricType::kGauge, GaugeMode::kLast, 0, 2) == CellRole::kGaugeLast);
+  CHECK(detail::cell_role(MetricType::kGauge, GaugeMode::kMax, 1, 2) == CellRole::kGaugeStamp);
+  CHECK(detail::cell_role(MetricType::kCounter, GaugeMode::kSum, 1, 1) == CellRole::kUnused);
+  CHECK(detail::retained_role(CellRole::kCount));
+  CHECK(detail::retained_role(CellRole::kSum));
 }
 
 TEST_CASE("geometry validation bounds every capacity") {

@@ -17,7 +17,7 @@
 //   * Handles are small values, valid for the life of the process, usable from any thread, and
 //     stay valid across fork(): a child writes into a writer slot of its own.
 //   * A handle update costs an owner-only load and store on the calling thread's lane (threads
-//     beyond the per-process lane quota share one lane with atomic adds).
+//     beyond the per-process lane quota share one lane with atomic adds); a histogram's three.
 //   * Series are identified by (name, type, labels): registering the same one again, from any
 //     process, returns the same series; the daemon sums it over writers.
 //   * Do not close a file descriptor of the segment file yourself: POSIX record locks, which
@@ -26,14 +26,17 @@
 
 #include <errno.h>
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
+#include <limits>
 #include <span>
 #include <string>
 #include <string_view>
 
 #include <sipmetrics/detail/attachment.hpp>
+#include <sipmetrics/detail/bucket_search.hpp>
 #include <sipmetrics/layout.hpp>
 #include <sipmetrics/segment/key.hpp>
 
@@ -158,7 +161,9 @@ class Gauge {
 class Summary {
  public:
   Summary() noexcept = default;
-  /// Records one sample (units are the metric's, e.g. milliseconds). NaN is ignored.
+  /// Records one sample (units are the metric's, e.g. milliseconds). Only finite, non-negative
+  /// samples are recorded (detail::valid_sample): NaN, ±Inf and negatives are counted in
+  /// sipmetrics_invalid_samples_total and left out of _sum, _count and the quantiles.
   void observe(double v) noexcept {
     std::atomic<std::uint64_t>* cells = detail::tls_exclusive[ref_.attachment];
     if (cells == nullptr || !detail::valid_sample(v)) [[unlikely]] {
@@ -191,6 +196,80 @@ class Summary {
     detail::ring_push(*b, r.series, v);
   }
   detail::SeriesRef ref_;
+};
+
+/// Bucket bounds, in milliseconds, for SIP latencies (transaction response times, post-dial
+/// delay, call setup): 5 ms to 32 s, 14 bounds (17 cells a series).
+///   * 5 .. 250: ordinary transaction round trips, Envoy's millisecond progression;
+///   * 500: T1 (RFC 3261): over UDP, the first retransmission goes out;
+///   * 1000, 2000, 4000: the retransmission intervals that follow, doubling from T1;
+///   * 3000: the post-dial delay at which callers notice; 8000: the one at which they abandon;
+///   * 16000, 32000: up to timer B (64 x T1 = 32 s), when an INVITE transaction times out.
+/// Beyond 32 s lands in +Inf. For seconds, register a `_seconds` family with bounds / 1000.
+inline constexpr std::array<double, 14> kSipLatencyBucketsMs = {
+    5, 10, 25, 50, 100, 250, 500, 1000, 2000, 3000, 4000, 8000, 16000, 32000};
+
+/// A classic Prometheus histogram: per-bucket counts, _sum and _count, all kept in the calling
+/// thread's lane cells, so they are exact (never sampled, never dropped), fold like counters when
+/// a writer dies and add up across processes in PromQL. The daemon serves cumulative
+/// `_bucket{le="..."}` samples, `_sum` and `_count`. Handles are small values, usable from any
+/// thread, valid across fork(); a no-op handle (detached client, refused registration) ignores
+/// every call.
+///
+/// Values outside [0, +Inf), chosen so that every exposition format stays valid (OpenMetrics
+/// forbids a NaN or negative _sum, and wants _count equal to the +Inf bucket):
+///   * negative (and -Inf): counted in the first bucket and _count; not added to _sum;
+///   * +Inf: counted in the +Inf bucket and _count; not added to _sum;
+///   * NaN: counted in the +Inf bucket and _count; not added to _sum.
+/// (Summary::observe() records none of them: see detail::valid_sample.)
+class Histogram {
+ public:
+  Histogram() noexcept = default;
+  /// Records one observation (units are the metric's, e.g. milliseconds). Hot path: a
+  /// branch-free search over the bounds, then three owner-only load+stores on an exclusive
+  /// lane (atomic adds on a shared lane); no lock, allocation or system call.
+  void observe(double v) noexcept {
+    std::atomic<std::uint64_t>* cells = detail::tls_exclusive[ref_.attachment];
+    if (cells == nullptr) [[unlikely]] {
+      observe_slow(ref_, bounds_, bound_count_, v);
+      return;
+    }
+    // Everything read before the first store (see Gauge::set).
+    const std::uint32_t n = bound_count_;
+    std::atomic<std::uint64_t>* const series = cells + ref_.cell;
+    std::atomic<std::uint64_t>& bucket = series[detail::bucket_index(bounds_, n, v)];
+    std::atomic<std::uint64_t>& sum = series[n + 1];
+    std::atomic<std::uint64_t>& count = series[n + 2];
+    const double summed = sum_part(v);
+    bucket.store(bucket.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    sum.store(detail::f64_bits(detail::bits_f64(sum.load(std::memory_order_relaxed)) + summed),
+              std::memory_order_relaxed);
+    count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  bool valid() const noexcept { return ref_.attachment != detail::kNoopAttachment; }
+  /// The finite bounds (ascending; the +Inf bucket follows them). Empty for a no-op handle.
+  std::span<const double> bounds() const noexcept { return {bounds_, bound_count_}; }
+
+ private:
+  friend class Client;
+  Histogram(detail::SeriesRef r, const double* bounds, std::uint32_t n) noexcept
+      : ref_(r), bound_count_(n), bounds_(bounds) {}
+  /// What an observation adds to _sum: itself when finite and not negative, else 0.
+  static double sum_part(double v) noexcept {
+    return v >= 0 && v <= std::numeric_limits<double>::max() ? v : 0.0;
+  }
+  [[gnu::noinline]] static void observe_slow(detail::SeriesRef r, const double* bounds,
+                                             std::uint32_t n, double v) noexcept {
+    const detail::LaneBinding* b = detail::lane_for(r.attachment);
+    if (b == nullptr) return;
+    detail::cell_add(*b, r.cell + detail::bucket_index(bounds, n, v), 1);
+    if (const double summed = sum_part(v); summed != 0)
+      detail::cell_add_f64(*b, r.cell + n + 1, summed);
+    detail::cell_add(*b, r.cell + n + 2, 1);
+  }
+  detail::SeriesRef ref_;
+  std::uint32_t bound_count_ = 0;
+  const double* bounds_ = nullptr;  // in the mapped arena: immutable once registered
 };
 
 /// A process's connection to one segment. Cheap to construct again for the same segment: all
@@ -232,6 +311,25 @@ class Client {
                   std::uint32_t window_samples = 0) noexcept {
     return Summary(att_->register_series(layout::MetricType::kSummary, name, help, labels,
                                          GaugeMode::kSum, window_samples));
+  }
+
+  /// Finds or registers a histogram series with these finite bucket bounds (a +Inf bucket is
+  /// always added). Bounds must be 1 to layout::kMaxHistogramBounds (64) finite values, not
+  /// negative, strictly increasing; otherwise (unsorted, duplicates, NaN, ±Inf, negative, too
+  /// many, none) the handle is a no-op and the refusal is counted as invalid_name. The same
+  /// series registered again with other bounds is refused as type_conflict. Bounds are copied
+  /// into the segment. Cold path.
+  Histogram histogram(std::string_view name, std::string_view help, Labels labels,
+                      std::span<const double> bounds) noexcept {
+    const double* stored = nullptr;
+    const detail::SeriesRef r = att_->register_series(layout::MetricType::kHistogram, name, help,
+                                                      labels, GaugeMode::kSum, 0, bounds, &stored);
+    if (r.attachment == detail::kNoopAttachment || stored == nullptr) return Histogram();
+    return Histogram(r, stored, static_cast<std::uint32_t>(bounds.size()));
+  }
+  Histogram histogram(std::string_view name, std::string_view help, Labels labels,
+                      std::initializer_list<double> bounds) noexcept {
+    return histogram(name, help, labels, std::span<const double>(bounds.begin(), bounds.size()));
   }
 
   /// Declares the label keys allowed for a family; the daemon drops other keys, merges the

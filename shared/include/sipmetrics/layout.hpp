@@ -1,4 +1,4 @@
-// sipmetrics shared-memory segment, layout v3.0 — the ABI between SIP workers and sipmetricsd.
+// sipmetrics shared-memory segment, layout v3.1 — the ABI between SIP workers and sipmetricsd.
 //
 // Who does what
 //   * Creation. Whichever process attaches first (a worker's client or the daemon) creates the
@@ -49,6 +49,17 @@
 //     folding a dead writer writes the other array and then flips, so a daemon that dies in the
 //     middle of a fold neither loses nor double-counts anything.
 //
+// Versions
+//   * A different major version is refused by both sides (the daemon names both versions; a
+//     client runs detached). A minor version adds only what a reader of an older minor can skip:
+//     `version_minor` records the creator's build and readers accept any minor of their major.
+//   * 3.0 (from 2.0): the spill lane, the families table, a 1 KiB header; 2.x segments are
+//     refused until removed (or `sipmetricsd --recreate-incompatible`).
+//   * 3.1 adds histogram series (MetricType::kHistogram, SeriesEntry::bounds_offset). A 3.0
+//     daemon skips their catalog entries as corrupt (it validates the type) and serves everything
+//     else; it does not know their cells, so it neither serves nor retains them when a writer
+//     dies. A 3.0 client cannot register them (its cells_for() is 0 for the type).
+//
 // Rules: only trivially copyable, address-free types (offsets, never pointers); every atomic is
 // always lock-free; every size and offset is pinned below. Readers must bounds-check everything:
 // any process with write access can scribble here.
@@ -64,7 +75,7 @@ namespace sipmetrics::layout {
 inline constexpr std::size_t kCacheLine = 64;
 inline constexpr std::uint64_t kMagic = 0x3152'5445'4d50'4953ULL;  // "SIPMETR1", little endian
 inline constexpr std::uint32_t kVersionMajor = 3;  // bumped on any incompatible change
-inline constexpr std::uint32_t kVersionMinor = 0;  // bumped on additions old readers can ignore
+inline constexpr std::uint32_t kVersionMinor = 1;  // bumped on additions old readers can ignore
 
 /// Header::init_state once the creator has finished; anything else means "not (yet) ready".
 inline constexpr std::uint32_t kInitReady = 2;
@@ -86,7 +97,8 @@ inline constexpr std::uint32_t kMaxWhitelists = 1u << 16;
 inline constexpr std::uint32_t kMaxNameBytes = 200;         // metric and label names
 inline constexpr std::uint32_t kMaxLabelValueBytes = 1024;  // longer values are cut (UTF-8 safe)
 inline constexpr std::uint32_t kMaxHelpBytes = 1024;
-inline constexpr std::uint32_t kMaxLabels = 16;  // per series
+inline constexpr std::uint32_t kMaxLabels = 16;           // per series
+inline constexpr std::uint32_t kMaxHistogramBounds = 64;  // finite bucket bounds per histogram
 inline constexpr std::uint32_t kWriterNameBytes = 32;
 
 // ---- Geometry -----------------------------------------------------------------------------------
@@ -134,9 +146,11 @@ enum class Refusal : std::uint32_t {
   kLabelTooLong = 9,     // a label value longer than kMaxLabelValueBytes (never cut: cut values
                          // that differ only past the cut would merge into one series)
   kDuplicateLabel = 10,  // the same label key twice in one series
-  kReservedLabel = 11,   // `le` outside histograms, `quantile` outside summaries, a `__` prefix
+  kReservedLabel = 11,   // `le` or `quantile` (Prometheus generates them), a `__` prefix
+  kInvalidBuckets = 12,  // histogram bounds that are not 1..64 finite, non-negative, increasing
+                         // values
 };
-inline constexpr std::uint32_t kRefusalKinds = 12;  // reasons defined so far
+inline constexpr std::uint32_t kRefusalKinds = 13;  // reasons defined so far
 inline constexpr std::uint32_t kRefusalSlots = 16;  // Header::refusals: room for more
 
 struct alignas(kCacheLine) Header {
@@ -256,7 +270,9 @@ enum class MetricType : std::uint8_t {
   kCounter = 1,    // cells: u64 count
   kGauge = 2,      // cells: see GaugeMode
   kSummary = 3,    // cells: sum (f64 bits), count (u64); samples go through the lane ring
-  kHistogram = 4,  // reserved for v3.x: one u64 per bucket (bounds in the arena), sum, count
+  kHistogram = 4,  // since 3.1. cells: one u64 count per bucket (not cumulative): the n finite
+                   // bounds in ascending order, then +Inf; then sum (f64 bits), count (u64).
+                   // cell_count = n + 3; the bounds are in the arena at bounds_offset
 };
 
 /// How a gauge combines across threads and writers. Dead writers' gauges are always dropped.
@@ -277,8 +293,10 @@ constexpr std::uint32_t entry_state(std::uint32_t word) noexcept { return word &
 
 /// One series. Key bytes in the arena: u16 name length, name, u8 label count, then per label
 /// u16 key length, key, u16 value length, value; labels sorted by key, keys unique. All
-/// integers little endian. Fields other than `state` are written before the release store of
-/// kEntryReady and never change afterwards.
+/// integers little endian. A histogram's bounds: cell_count - 3 doubles (IEEE 754, little endian)
+/// at arena offset `bounds_offset`, a multiple of 8, finite, >= 0 and strictly increasing. Fields
+/// other than `state` are written before the release store of kEntryReady and never change
+/// afterwards.
 struct alignas(kCacheLine) SeriesEntry {
   std::atomic<std::uint32_t> state;
   std::uint32_t hash;        // low 32 bits of the key hash, to skip most mismatches cheaply
@@ -290,8 +308,8 @@ struct alignas(kCacheLine) SeriesEntry {
   std::uint16_t cell_count;
   MetricType type;
   GaugeMode gauge_mode;
-  std::uint32_t window_samples;          // summary: quantile window size wanted; 0 = daemon default
-  std::uint32_t bounds_offset_reserved;  // histogram bucket bounds (v3.x)
+  std::uint32_t window_samples;  // summary: quantile window size wanted; 0 = daemon default
+  std::uint32_t bounds_offset;   // histogram: arena-relative bounds (3.1); else 0
   std::atomic<std::uint32_t> daemon_flags;  // the daemon's own (kFlag*); clients never write it
   std::uint8_t reserved[12];
 };
@@ -350,7 +368,10 @@ static_assert(offsetof(Lane, ring_tail) == kCacheLine);
 static_assert(sizeof(RingEntry) == 16, "four samples per cache line");
 static_assert(sizeof(SeriesEntry) == 64);
 static_assert(offsetof(SeriesEntry, first_cell) == 32 &&
-              offsetof(SeriesEntry, window_samples) == 40);
+              offsetof(SeriesEntry, window_samples) == 40 &&
+              offsetof(SeriesEntry, bounds_offset) == 44);
+static_assert(kMaxArenaBytes <= std::uint64_t{1} << 32, "bounds_offset is 32 bits");
+static_assert(kMaxHistogramBounds + 3 <= 0xffff, "cell_count is 16 bits");
 static_assert(sizeof(WhitelistEntry) == 32);
 static_assert(sizeof(FamilyEntry) == 32);
 static_assert(offsetof(SeriesEntry, daemon_flags) == 48);
@@ -381,6 +402,8 @@ inline constexpr std::uint32_t kAliasedCells = kCacheLine / 8;
 
 /// Whether cell index c is never handed to a series (see lane_cells_stride).
 constexpr bool cell_reserved(std::uint32_t c) noexcept { return c % kCellsPerPage < kAliasedCells; }
+static_assert(kMaxHistogramBounds + 3 <= kCellsPerPage - kAliasedCells,
+              "a series' cells fit in the unreserved run of one page, as first_fit() needs");
 
 /// The segment's spill lane: the pool's last (see the opening comment).
 constexpr std::uint32_t spill_lane(const Geometry& g) noexcept { return g.lane_pool - 1; }

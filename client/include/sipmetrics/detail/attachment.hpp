@@ -51,11 +51,14 @@ class Attachment {
 
   /// Finds or registers a series. Idempotent across threads and processes; never throws; a
   /// refusal (full catalog, bad name, ...) is counted in the header and yields a no-op ref.
+  /// A histogram passes its bounds and gets where they lie in the arena (CatalogWriter).
   SeriesRef register_series(layout::MetricType type, std::string_view name, std::string_view help,
-                            Labels labels, layout::GaugeMode mode,
-                            std::uint32_t window_samples) noexcept {
+                            Labels labels, layout::GaugeMode mode, std::uint32_t window_samples,
+                            std::span<const double> bounds = {},
+                            const double** bounds_out = nullptr) noexcept {
     if (!attached()) return {};
-    return catalog_.register_series(type, name, help, labels, mode, window_samples, claimer());
+    return catalog_.register_series(type, name, help, labels, mode, window_samples, claimer(),
+                                    bounds, bounds_out);
   }
 
   /// Declares the label keys allowed for a family (the seed's RegisterLabels: the newest

@@ -15,6 +15,7 @@
 
 #include <sipmetrics/detail/lane.hpp>
 #include <sipmetrics/layout.hpp>
+#include <sipmetrics/segment/buckets.hpp>
 #include <sipmetrics/segment/cells.hpp>
 #include <sipmetrics/segment/key.hpp>
 #include <sipmetrics/segment/view.hpp>
@@ -34,13 +35,20 @@ class CatalogWriter {
   /// Finds or registers a series. Idempotent across threads and processes; never throws; a
   /// refusal (full catalog, bad name, ...) is counted in the header and yields a no-op ref.
   /// `claimer` (writer slot + 1, or 0) tags a claim in progress, for people reading the segment.
+  /// A histogram passes its finite `bounds` (valid_bounds(), else refused as kInvalidBuckets) and
+  /// gets in `*bounds_out` where they lie in the mapped arena (read by its hot path); the same
+  /// series registered with other bounds is a kTypeConflict.
   SeriesRef register_series(layout::MetricType type, std::string_view name, std::string_view help,
                             Labels labels, layout::GaugeMode mode, std::uint32_t window_samples,
-                            std::uint32_t claimer) noexcept {
+                            std::uint32_t claimer, std::span<const double> bounds = {},
+                            const double** bounds_out = nullptr) noexcept {
     SortedLabels sorted;
     if (!valid_metric_name(name)) return refuse(layout::Refusal::kInvalidName);
     if (const auto why = sort_labels(labels, sorted)) return refuse(*why);
-    const std::uint32_t ncells = cells_for(type);
+    const bool histogram = type == layout::MetricType::kHistogram;
+    if (histogram && !valid_bounds(bounds)) return refuse(layout::Refusal::kInvalidBuckets);
+    if (!histogram) bounds = {};
+    const std::uint32_t ncells = cells_for(type, static_cast<std::uint32_t>(bounds.size()));
     if (ncells == 0) return refuse(layout::Refusal::kTypeConflict);
     const std::uint64_t hash = key_hash(type, name, sorted);
     const std::uint32_t mask = view_.geometry().max_series - 1;
@@ -52,12 +60,13 @@ class CatalogWriter {
         // A claimed entry that cannot be filled is dead for good: check for room first, so a
         // full arena or cell array refuses without using up the catalog (only a race with
         // another registration can still leave a dead entry behind).
-        if (const auto why = no_room_for(type, name, help, sorted)) return refuse(*why);
+        if (const auto why = no_room_for(ncells, name, help, sorted, bounds)) return refuse(*why);
         layout::FamilyEntry* family = nullptr;
         if (const auto why = family_admit(name, claimer, family)) return refuse(*why);
         const std::uint32_t claim = layout::kEntryClaiming | (claimer << 8);
         if (e.state.compare_exchange_strong(word, claim, std::memory_order_acq_rel)) {
-          const SeriesRef ref = fill(e, idx, type, name, help, sorted, hash, mode, window_samples);
+          const SeriesRef ref = fill(e, idx, type, ncells, name, help, sorted, hash, mode,
+                                     window_samples, bounds, bounds_out);
           if (ref.attachment == kNoopAttachment) family_release(*family);
           return ref;
         }
@@ -73,6 +82,13 @@ class CatalogWriter {
           e.first_cell >= view_.geometry().max_cells ||
           ncells > view_.geometry().max_cells - e.first_cell)
         return refuse(layout::Refusal::kTypeConflict);
+      if (histogram) {
+        // Its hot path reads these bytes in place: they must be these bounds, aligned.
+        const auto stored = view_.arena_bytes(e.bounds_offset, bounds_bytes(ncells - 3));
+        if (e.bounds_offset % alignof(double) != 0 || !stored || !bounds_equal(*stored, bounds))
+          return refuse(layout::Refusal::kTypeConflict);
+        if (bounds_out != nullptr) *bounds_out = arena_doubles(e.bounds_offset);
+      }
       return SeriesRef{e.first_cell, idx, id_};
     }
     return refuse(layout::Refusal::kCatalogFull);
@@ -212,28 +228,44 @@ class CatalogWriter {
     return first;
   }
 
-  std::optional<layout::Refusal> no_room_for(layout::MetricType type, std::string_view name,
-                                             std::string_view help,
-                                             const SortedLabels& labels) const noexcept {
-    const layout::Geometry& g = view_.geometry();
-    const std::uint64_t bytes =
+  const double* arena_doubles(std::uint64_t offset) const noexcept {
+    return reinterpret_cast<const double*>(view_.arena() + offset);
+  }
+
+  /// Arena bytes a series needs: key, help, then (a histogram's) bounds at an offset that is a
+  /// multiple of 8, which up to 7 bytes of padding make sure of wherever the run starts.
+  static std::uint64_t series_bytes(std::string_view name, std::string_view help,
+                                    const SortedLabels& labels,
+                                    std::span<const double> bounds) noexcept {
+    const std::uint64_t text =
         key_length(name, labels) + utf8_prefix(help, layout::kMaxHelpBytes).size();
+    return bounds.empty() ? text
+                          : text + alignof(double) - 1 +
+                                bounds_bytes(static_cast<std::uint32_t>(bounds.size()));
+  }
+
+  std::optional<layout::Refusal> no_room_for(std::uint32_t ncells, std::string_view name,
+                                             std::string_view help, const SortedLabels& labels,
+                                             std::span<const double> bounds) const noexcept {
+    const layout::Geometry& g = view_.geometry();
+    const std::uint64_t bytes = series_bytes(name, help, labels, bounds);
     const std::uint64_t used = view_.header().arena_used.load(std::memory_order_relaxed);
     if (used > g.arena_bytes || bytes > g.arena_bytes - used) return layout::Refusal::kArenaFull;
     const std::uint32_t cells = view_.header().cells_used.load(std::memory_order_relaxed);
-    const std::uint32_t first = first_fit(cells, cells_for(type));
-    if (first > g.max_cells || cells_for(type) > g.max_cells - first)
-      return layout::Refusal::kCellsFull;
+    const std::uint32_t first = first_fit(cells, ncells);
+    if (first > g.max_cells || ncells > g.max_cells - first) return layout::Refusal::kCellsFull;
     return std::nullopt;
   }
 
   SeriesRef fill(layout::SeriesEntry& e, std::uint32_t idx, layout::MetricType type,
-                 std::string_view name, std::string_view help, const SortedLabels& labels,
-                 std::uint64_t hash, layout::GaugeMode mode, std::uint32_t window) noexcept {
+                 std::uint32_t ncells, std::string_view name, std::string_view help,
+                 const SortedLabels& labels, std::uint64_t hash, layout::GaugeMode mode,
+                 std::uint32_t window, std::span<const double> bounds,
+                 const double** bounds_out) noexcept {
     help = utf8_prefix(help, layout::kMaxHelpBytes);
     const std::size_t klen = key_length(name, labels);
-    const auto off = arena_alloc(klen + help.size());
-    const auto first = off ? cells_alloc(cells_for(type)) : std::nullopt;
+    const auto off = arena_alloc(series_bytes(name, help, labels, bounds));
+    const auto first = off ? cells_alloc(ncells) : std::nullopt;
     if (!off || !first) {
       e.state.store(layout::kEntryDead, std::memory_order_release);
       return refuse(off ? layout::Refusal::kCellsFull : layout::Refusal::kArenaFull);
@@ -241,16 +273,23 @@ class CatalogWriter {
     char* p = view_.arena() + *off;
     encode_key(name, labels, [&p](const char* s, std::size_t n) { p = std::copy(s, s + n, p); });
     std::copy(help.begin(), help.end(), p);
+    std::uint64_t bounds_at = 0;
+    if (!bounds.empty()) {
+      bounds_at = layout::align_up(*off + klen + help.size(), alignof(double));
+      write_bounds(bounds, view_.arena() + bounds_at);
+      if (bounds_out != nullptr) *bounds_out = arena_doubles(bounds_at);
+    }
     e.hash = static_cast<std::uint32_t>(hash);
     e.key_offset = *off;
     e.key_length = static_cast<std::uint32_t>(klen);
     e.help_offset = *off + klen;
     e.help_length = static_cast<std::uint32_t>(help.size());
     e.first_cell = *first;
-    e.cell_count = static_cast<std::uint16_t>(cells_for(type));
+    e.cell_count = static_cast<std::uint16_t>(ncells);
     e.type = type;
     e.gauge_mode = type == layout::MetricType::kGauge ? mode : layout::GaugeMode::kSum;
     e.window_samples = window;
+    e.bounds_offset = static_cast<std::uint32_t>(bounds_at);
     e.state.store(layout::kEntryReady, std::memory_order_release);
     view_.header().series_count.fetch_add(1, std::memory_order_relaxed);
     return SeriesRef{*first, idx, id_};

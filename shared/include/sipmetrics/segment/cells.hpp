@@ -26,12 +26,15 @@ constexpr bool valid_sample(double v) noexcept {
 }
 
 /// Cells a series of this type owns in every lane; 0 for a type this layout cannot register.
-constexpr std::uint32_t cells_for(layout::MetricType t) noexcept {
+/// A histogram owns one per finite bound (`bounds` of them, 1..kMaxHistogramBounds), one for
+/// +Inf, its sum and its count.
+constexpr std::uint32_t cells_for(layout::MetricType t, std::uint32_t bounds = 0) noexcept {
   switch (t) {
     case layout::MetricType::kCounter: return 1;
     case layout::MetricType::kGauge:              // value and integral part, or value and stamp
     case layout::MetricType::kSummary: return 2;  // sum and count
-    case layout::MetricType::kHistogram: return 0;
+    case layout::MetricType::kHistogram:
+      return bounds >= 1 && bounds <= layout::kMaxHistogramBounds ? bounds + 3 : 0;
   }
   return 0;
 }
@@ -39,8 +42,9 @@ constexpr std::uint32_t cells_for(layout::MetricType t) noexcept {
 /// What one cell of a series holds, and so how it combines across lanes and writers.
 enum class CellRole : std::uint8_t {
   kUnused = 0,   // no valid series owns it: never read, never folded
-  kCount,        // u64 (counter, summary count): summed; kept when its writer dies
-  kSum,          // f64 bits (summary sum): summed; kept when its writer dies
+  kCount,        // u64 (counter, summary count, histogram bucket and count): summed; kept when
+                 // its writer dies
+  kSum,          // f64 bits (summary and histogram sum): summed; kept when its writer dies
   kGaugeSum,     // f64 bits of a sum-mode gauge: summed over live writers
   kGaugeSumInt,  // i64 of a sum-mode gauge (its integral add()s): summed over live writers
   kGaugeMax,     // f64 bits of a max-mode gauge: the largest over live writers; stamp follows
@@ -49,23 +53,27 @@ enum class CellRole : std::uint8_t {
   kGaugeStamp,   // u64: 0 = never set; last mode: coarse realtime ns of the set
 };
 
-/// The roles of a series' cells, first cell first (cells_for(type) of them are meaningful).
-constexpr std::array<CellRole, 2> cell_roles(layout::MetricType type,
-                                             layout::GaugeMode mode) noexcept {
+/// The role of cell `i` (0-based) of a series of `count` cells (cells_for() of its shape).
+constexpr CellRole cell_role(layout::MetricType type, layout::GaugeMode mode, std::uint32_t i,
+                             std::uint32_t count) noexcept {
+  if (i >= count) return CellRole::kUnused;
   switch (type) {
-    case layout::MetricType::kCounter: return {CellRole::kCount, CellRole::kUnused};
-    case layout::MetricType::kSummary: return {CellRole::kSum, CellRole::kCount};
+    case layout::MetricType::kCounter: return i == 0 ? CellRole::kCount : CellRole::kUnused;
+    case layout::MetricType::kSummary: return i == 0 ? CellRole::kSum : CellRole::kCount;
+    case layout::MetricType::kHistogram:  // buckets, +Inf, sum, count
+      return i == count - 2 ? CellRole::kSum : CellRole::kCount;
     case layout::MetricType::kGauge:
+      if (i == 1)
+        return mode == layout::GaugeMode::kSum ? CellRole::kGaugeSumInt : CellRole::kGaugeStamp;
       switch (mode) {
-        case layout::GaugeMode::kSum: return {CellRole::kGaugeSum, CellRole::kGaugeSumInt};
-        case layout::GaugeMode::kMax: return {CellRole::kGaugeMax, CellRole::kGaugeStamp};
-        case layout::GaugeMode::kMin: return {CellRole::kGaugeMin, CellRole::kGaugeStamp};
-        case layout::GaugeMode::kLast: return {CellRole::kGaugeLast, CellRole::kGaugeStamp};
+        case layout::GaugeMode::kSum: return CellRole::kGaugeSum;
+        case layout::GaugeMode::kMax: return CellRole::kGaugeMax;
+        case layout::GaugeMode::kMin: return CellRole::kGaugeMin;
+        case layout::GaugeMode::kLast: return CellRole::kGaugeLast;
       }
       break;
-    case layout::MetricType::kHistogram: break;
   }
-  return {CellRole::kUnused, CellRole::kUnused};
+  return CellRole::kUnused;
 }
 
 /// Whether a cell's value outlives its writer: folded into the retained totals when the writer
