@@ -111,6 +111,12 @@ check("gzip OpenMetrics parser: calls = 10000", values(om_families(omgz)).get(ca
 check("plain answer to br: calls = 10000",
       values(text_string_to_metric_families(open(f"{tmp}/br.txt").read())).get(calls) == 10000)
 check("text and OpenMetrics agree on e2e _count = 600", t.get(count) == o.get(count) == 600)
+# The summary's NaN, +Inf, -Inf and -5 (per child) are counted apart, never in _sum or quantiles.
+check("summary: 8 invalid samples counted, _sum of the valid ones only, quantiles >= 0",
+      t.get(("sipmetrics_invalid_samples_total", ())) == 8 and
+      o.get(("sipmetrics_invalid_samples_total", ())) == 8 and
+      t.get(("voiceserver_e2e_first_byte_ms_sum", ())) == 2 * sum(i % 100 + 0.25 for i in range(300)) and
+      all(v >= 0 for k, v in o.items() if k[0] == "voiceserver_e2e_first_byte_ms"))
 # The histogram: 300 values per child plus NaN, +Inf and -1, in 2 children.
 sip = (("transport", "sip"),)
 hcount = ("voiceserver_test_setup_ms_count", sip)

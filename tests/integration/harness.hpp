@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -347,14 +348,11 @@ class Sandbox {
 
   /// Starts sipmetricsd on this segment and 127.0.0.1:`port` without waiting for it.
   Process spawn_daemon(int port, const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> args{"--segment",
-                                  segment_,
-                                  "--listen",
-                                  "127.0.0.1:" + std::to_string(port),
-                                  "--housekeeping-interval-ms",
-                                  "50",
-                                  "--drain-interval-ms",
-                                  "2"};
+    std::vector<std::string> args{
+        "--segment",           segment_, "--listen", "127.0.0.1:" + std::to_string(port),
+        "--drain-interval-ms", "2"};
+    if (std::find(extra.begin(), extra.end(), "--housekeeping-interval-ms") == extra.end())
+      args.insert(args.end(), {"--housekeeping-interval-ms", "50"});
     args.insert(args.end(), extra.begin(), extra.end());
     return spawn(kDaemonPath, std::move(args), {}, "daemon");
   }

@@ -5,7 +5,8 @@
 //
 // The parent attaches, resolves every handle, then forks PROCESSES children. Each child does
 // INCREMENTS x voiceserver_calls_total{transport="sip",status="ok"}.inc(), SAMPLES x
-// voiceserver_e2e_first_byte_ms.observe(i % 100 + 0.25), SAMPLES x
+// voiceserver_e2e_first_byte_ms.observe(i % 100 + 0.25) (plus a NaN, ±Inf and a negative value,
+// which a summary does not record: sipmetrics_invalid_samples_total), SAMPLES x
 // voiceserver_test_setup_ms{transport="sip"}.observe(i * 37 % 40000), a histogram with
 // kSipLatencyBucketsMs (plus one NaN, one +Inf and one negative value), and exits (so its counts
 // must survive in the daemon's retained totals). The parent sets
@@ -102,6 +103,7 @@ int main(int argc, char** argv) {
       // Handles resolved before fork() write into this child's own writer slot.
       for (long i = 0; i < increments; ++i) calls.inc();
       for (long i = 0; i < samples; ++i) e2e.observe(static_cast<double>(i % 100) + 0.25);
+      for (double bad : {std::nan(""), HUGE_VAL, -HUGE_VAL, -5.0}) e2e.observe(bad);  // not kept
       for (long i = 0; i < samples; ++i) setup.observe(static_cast<double>(i * 37 % 40000));
       setup.observe(std::nan(""));  // +Inf bucket and _count, not _sum
       setup.observe(HUGE_VAL);      // the same

@@ -174,7 +174,7 @@ Config parse_args(int argc, char** argv) {
                                   split(std::string_view(spec).substr(eq + 1), ','));
     } else if (arg == "--children") {
       cfg.children = static_cast<unsigned>(parse_u64(value(), "--children"));
-      if (cfg.children > 64) usage("--children must be at most 64");
+      if (cfg.children > 512) usage("--children must be at most 512");
     } else if (arg == "--pre-fork") {
       cfg.pre_fork = parse_u64(value(), "--pre-fork");
     } else if (arg == "--alias") {

@@ -347,4 +347,32 @@ TEST_CASE("concurrent registration from threads and processes yields one series 
   for (std::uint32_t cell : cells) CHECK(count_total(v, cell) == kThreads * kProcesses);
 }
 
+TEST_CASE("a runaway family cannot take the catalog from the others; long values never merge") {
+  test::TempSegment seg;
+  Client& c = client_for(seg);  // 4,096 series, a family 1,024 at most
+  const auto& v = view_of(seg);
+  REQUIRE(v.geometry().family_series_limit == 1024);
+  int ok = 0;
+  for (int i = 0; i < 5000; ++i)
+    ok += c.counter("runaway_total", "", {{"call_id", std::to_string(i)}}).valid() ? 1 : 0;
+  CHECK(ok == 1024);
+  CHECK(refusals(v, layout::Refusal::kFamilyFull) == 5000 - 1024);
+  CHECK(refusals(v, layout::Refusal::kCatalogFull) == 0);
+  // Every other family still registers, and the runaway's existing series still resolve.
+  for (int i = 0; i < 100; ++i)
+    CHECK(c.counter("other_total", "", {{"n", std::to_string(i)}}).valid());
+  CHECK(c.counter("runaway_total", "", {{"call_id", "7"}}).valid());
+  CHECK(refusals(v, layout::Refusal::kFamilyFull) == 5000 - 1024);
+
+  // Label values longer than 1024 bytes are refused, never cut: two values that differ past the
+  // cut would otherwise become one series.
+  const std::uint32_t series = v.header().series_count.load();
+  const std::string a = std::string(1 << 20, 'x') + "a", b = std::string(1 << 20, 'x') + "b";
+  CHECK_FALSE(c.counter("long_total", "", {{"v", a}}).valid());
+  CHECK_FALSE(c.counter("long_total", "", {{"v", b}}).valid());
+  CHECK(refusals(v, layout::Refusal::kLabelTooLong) == 2);
+  CHECK(c.counter("long_total", "", {{"v", std::string(1024, 'x')}}).valid());  // the limit
+  CHECK(v.header().series_count.load() == series + 1);
+}
+
 }  // namespace sipmetrics
