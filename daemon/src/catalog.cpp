@@ -1,6 +1,7 @@
 #include "catalog.hpp"
 
 #include <algorithm>
+#include "segment_counts.hpp"
 
 #include <sipmetrics/segment/buckets.hpp>
 #include <sipmetrics/segment/key.hpp>
@@ -37,6 +38,8 @@ bool Catalog::refresh() {
       } else {
         state_[i] = kCorrupt;
         ++corrupt_entries_;
+        count_once(view_.entry(i).daemon_flags, layout::kFlagCorruptCounted,
+                   corrupt_count(view_, layout::Corrupt::kCatalog));
       }
     }
     seen_ready_ = seen;
@@ -115,13 +118,11 @@ bool Catalog::refresh_whitelists() {
     const std::uint64_t offset = w.offset;
     const std::uint32_t length = w.length;
     const auto bytes = view_.arena_bytes(offset, length);
-    if (state != layout::kWhitelistReady || !bytes) {
-      ++corrupt_whitelists_;
-      continue;
-    }
     detail::DecodedWhitelist decoded;
-    if (!detail::decode_whitelist(*bytes, decoded)) {
+    if (state != layout::kWhitelistReady || !bytes || !detail::decode_whitelist(*bytes, decoded)) {
       ++corrupt_whitelists_;
+      count_once(view_.whitelist(whitelists_seen_ - 1).daemon_flags, layout::kFlagCorruptCounted,
+                 corrupt_count(view_, layout::Corrupt::kWhitelist));
       continue;
     }
     const std::string_view family = decoded.family;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include "segment_counts.hpp"
 
 #include <sipmetrics/segment/cells.hpp>
 
@@ -39,6 +40,7 @@ std::uint64_t Drainer::drain_lane(std::uint32_t lane_index, Catalog& catalog, st
   const std::uint64_t head = lane.ring_head.load(std::memory_order_acquire);
   std::uint64_t tail = lane.ring_tail.load(std::memory_order_relaxed);
   if (head == tail) return 0;
+  const std::uint64_t corrupt_before = corrupt_;
   if (head < tail || head - tail > cap) {
     // Only a broken or scribbling producer gets here: keep the newest ring's worth, and count
     // the event once (the positions are garbage: their difference says nothing).
@@ -79,6 +81,10 @@ std::uint64_t Drainer::drain_lane(std::uint32_t lane_index, Catalog& catalog, st
   }
   lane.ring_tail.store(tail, std::memory_order_release);
   drained_ += taken;
+  // The segment keeps the counts that /metrics serves, so a restarted daemon continues them.
+  view_.header().samples_drained.fetch_add(taken, std::memory_order_relaxed);
+  corrupt_count(view_, layout::Corrupt::kRing)
+      .fetch_add(corrupt_ - corrupt_before, std::memory_order_relaxed);
   return taken;
 }
 

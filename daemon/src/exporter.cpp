@@ -1,6 +1,7 @@
 #include "exporter.hpp"
 
 #include <thread>
+#include "segment_counts.hpp"
 
 #include "inspect.hpp"
 
@@ -78,7 +79,7 @@ void Exporter::scrape(std::string& out, Format format) {
   if (plan_stale_ || plan_.catalog_version != catalog_.version()) {
     plan_ = build_plan(catalog_, settings_.plan);
     plan_stale_ = false;
-    count_unknown_labels();
+    count_plan_events();
   }
   take_snapshot(view_, catalog_, totals_);
   render_plan(exposition, plan_, totals_, drainer_, scratch_);
@@ -86,19 +87,46 @@ void Exporter::scrape(std::string& out, Format format) {
   exposition.finish();
 }
 
-void Exporter::count_unknown_labels() {
+void Exporter::count_plan_events() {
   // Each series once for the life of the segment: its flag is set in the segment with the count,
-  // so a reload that restores a whitelist, or a daemon restart, never takes the counter back.
+  // so a reload that restores a whitelist, or a daemon restart, never takes a counter back.
   layout::Header& h = view_.header();
-  for (std::uint32_t idx : plan_.unknown_label_series) {
-    const std::uint32_t before = view_.entry(idx).daemon_flags.fetch_or(
-        layout::kFlagUnknownLabelCounted, std::memory_order_relaxed);
-    if ((before & layout::kFlagUnknownLabelCounted) == 0)
-      h.unknown_label_series.fetch_add(1, std::memory_order_relaxed);
-  }
-  // The header word is in shared memory: what this daemon has served never goes down.
-  unknown_label_series_ =
-      std::max(unknown_label_series_, h.unknown_label_series.load(std::memory_order_relaxed));
+  for (std::uint32_t idx : plan_.unknown_label_series)
+    count_once(view_.entry(idx).daemon_flags, layout::kFlagUnknownLabelCounted,
+               h.unknown_label_series);
+  for (std::uint32_t r = 0; r < plan_.rejected.size(); ++r)
+    for (std::uint32_t idx : plan_.rejected[r])
+      count_once(view_.entry(idx).daemon_flags, layout::kFlagRejectedCounted << r,
+                 h.series_rejected[r]);
+}
+
+namespace {
+
+// Slots of Exporter::served(), one per counter read from the segment.
+enum : std::size_t {
+  kServedDropped,
+  kServedUnknownLabel,
+  kServedSpill,
+  kServedInvalid,
+  kServedWritersFolded,
+  kServedDrained,
+  kServedRefusals,
+  kServedRejected = kServedRefusals + layout::kRefusalSlots,
+  kServedCorrupt = kServedRejected + 3,
+};
+
+std::uint64_t load(const std::atomic<std::uint64_t>& word) noexcept {
+  return word.load(std::memory_order_relaxed);
+}
+
+}  // namespace
+
+std::uint64_t Exporter::served(std::size_t slot, std::uint64_t now) {
+  // Counters read from shared memory: what this daemon has served never goes down, even if a
+  // scribbler lowers the word.
+  if (served_.size() <= slot) served_.resize(slot + 1, 0);
+  served_[slot] = std::max(served_[slot], now);
+  return served_[slot];
 }
 
 void Exporter::render_self_metrics(Exposition& out, std::chrono::steady_clock::time_point started) {
@@ -113,18 +141,18 @@ void Exporter::render_self_metrics(Exposition& out, std::chrono::steady_clock::t
   single(kObserveDroppedFamily,
          "Summary samples dropped because a writer's ring was full (quantiles only; _sum and "
          "_count stay exact).",
-         "counter", dropped_samples(view_));
+         "counter", served(kServedDropped, dropped_samples(view_)));
   single(kUnknownLabelFamily,
          "Series found with a label key outside their family's whitelist (each series once, "
          "across reloads and restarts).",
-         "counter", unknown_label_series_);
+         "counter", served(kServedUnknownLabel, load(h.unknown_label_series)));
   single("sipmetrics_spill_bindings_total",
          "Threads that found no free writer slot or lane and wrote through the shared spill lane "
          "(counts and summaries kept; gauges not recorded).",
-         "counter", h.spill_bindings.load(std::memory_order_relaxed));
+         "counter", served(kServedSpill, load(h.spill_bindings)));
   single("sipmetrics_invalid_samples_total",
          "Summary samples not recorded because they were NaN, infinite or negative.", "counter",
-         h.invalid_samples.load(std::memory_order_relaxed));
+         served(kServedInvalid, load(h.invalid_samples)));
 
   {
     const std::string name(
@@ -138,7 +166,7 @@ void Exporter::render_self_metrics(Exposition& out, std::chrono::steady_clock::t
          std::uint64_t{tracker_.live_writers()});
   single("sipmetrics_writers_exited_total",
          "Writers found gone (exited or crashed) and folded into retained totals.", "counter",
-         h.writers_folded.load(std::memory_order_relaxed));
+         served(kServedWritersFolded, load(h.writers_folded)));
 
   struct Use {
     const char* resource;
@@ -181,28 +209,30 @@ void Exporter::render_self_metrics(Exposition& out, std::chrono::steady_clock::t
                                       "counter"));
     for (std::uint32_t r = 0; r < layout::kRefusalKinds; ++r)
       out.sample(name, "", labels.assign("reason=\"") + kRefusalNames[r] + "\"",
-                 h.refusals[r].load(std::memory_order_relaxed));
+                 served(kServedRefusals + r, load(h.refusals[r])));
   }
   {
     const std::string name(out.family("sipmetrics_series_rejected_total",
-                                      "Registered series the exporter does not expose, by reason.",
+                                      "Registered series the exporter does not expose, by reason "
+                                      "(each series once, across reloads and restarts).",
                                       "counter"));
-    out.sample(name, "", "reason=\"family_cap\"", plan_.rejected_family_cap);
-    out.sample(name, "", "reason=\"name_clash\"", plan_.rejected_name_clash);
-    out.sample(name, "", "reason=\"type_conflict\"", plan_.rejected_type_conflict);
+    const char* const reasons[] = {"family_cap", "name_clash", "type_conflict"};
+    for (std::uint32_t r = 0; r < 3; ++r)
+      out.sample(name, "", labels.assign("reason=\"") + reasons[r] + "\"",
+                 served(kServedRejected + r, load(h.series_rejected[r])));
   }
   {
     const std::string name(out.family(
         "sipmetrics_corrupt_entries_total",
         "Entries read from the segment that failed validation and were skipped.", "counter"));
-    out.sample(name, "", "region=\"catalog\"", catalog_.corrupt_entries());
-    out.sample(name, "", "region=\"lane\"", tracker_.orphan_lanes());
-    out.sample(name, "", "region=\"ring\"", drainer_.corrupt_samples());
-    out.sample(name, "", "region=\"whitelist\"", catalog_.corrupt_whitelists());
+    const char* const regions[] = {"catalog", "lane", "ring", "whitelist"};
+    for (std::uint32_t r = 0; r < 4; ++r)
+      out.sample(name, "", labels.assign("region=\"") + regions[r] + "\"",
+                 served(kServedCorrupt + r, load(h.corrupt[r])));
   }
   single("sipmetrics_samples_drained_total",
          "Summary samples moved from writer rings into quantile windows.", "counter",
-         drainer_.samples_drained());
+         served(kServedDrained, load(h.samples_drained)));
   last_scrape_seconds_ =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   single("sipmetrics_scrape_duration_seconds",

@@ -53,7 +53,9 @@ class Exporter {
   SegmentReport report();
 
  private:
-  void count_unknown_labels();
+  void count_plan_events();
+  /// `now`, or more if a larger value of counter `slot` was served before.
+  std::uint64_t served(std::size_t slot, std::uint64_t now);
   void render_self_metrics(Exposition& out, std::chrono::steady_clock::time_point started);
   static std::int64_t now_ns() noexcept;
 
@@ -67,7 +69,7 @@ class Exporter {
   Plan plan_;
   bool plan_stale_ = true;
   std::uint64_t capacity_wanted_seen_ = 0;  // Header::capacity_wanted at the last sweep
-  std::uint64_t unknown_label_series_ = 0;  // served; never goes down (count_unknown_labels)
+  std::vector<std::uint64_t> served_;       // by counter slot (served())
   CellTotals totals_;
   std::vector<double> scratch_;
   double last_scrape_seconds_ = 0;

@@ -12,10 +12,9 @@
 namespace sipmetrics {
 
 const char* const kRefusalNames[layout::kRefusalKinds] = {
-    "catalog_full", "arena_full",     "cells_full",      "invalid_name",
-    "writers_full", "lanes_full",     "whitelist_full",  "type_conflict",
-    "family_full",  "label_too_long", "duplicate_label", "reserved_label",
-    "invalid_buckets"};
+    "catalog_full",    "arena_full",     "cells_full",     "invalid_name", "writers_full",
+    "lanes_full",      "whitelist_full", "type_conflict",  "family_full",  "label_too_long",
+    "duplicate_label", "reserved_label", "invalid_buckets"};
 
 namespace {
 

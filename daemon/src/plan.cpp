@@ -43,6 +43,9 @@ std::array<std::string, 4> exposed_names(const std::string& family, layout::Metr
 }  // namespace
 
 Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
+  constexpr auto kFamilyCap = static_cast<std::size_t>(layout::Rejected::kFamilyCap);
+  constexpr auto kNameClash = static_cast<std::size_t>(layout::Rejected::kNameClash);
+  constexpr auto kTypeConflict = static_cast<std::size_t>(layout::Rejected::kTypeConflict);
   Plan plan;
   plan.catalog_version = catalog.version();
   // Built with per-family maps first, then flattened.
@@ -79,7 +82,7 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
 
   for (const auto& [first_cell, idx, s] : by_registration) {
     if (reserved_family(s->name)) {
-      ++plan.rejected_type_conflict;
+      plan.rejected[kTypeConflict].push_back(idx);
       continue;
     }
     auto [exposed, scale] = exposed_family(s->name, s->type, settings.base_units);
@@ -89,7 +92,7 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
       if (std::any_of(names.begin(), names.end(),
                       [&taken](const std::string& n) { return !n.empty() && taken.contains(n); })) {
         it->second = kClashed;
-        ++plan.rejected_name_clash;
+        plan.rejected[kNameClash].push_back(idx);
         continue;
       }
       for (const std::string& n : names)
@@ -99,13 +102,13 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
       pending.emplace_back();
     }
     if (it->second == kClashed) {
-      ++plan.rejected_name_clash;
+      plan.rejected[kNameClash].push_back(idx);
       continue;
     }
     PlanFamily& fam = plan.families[it->second];
     // A family seen under two types, or a `_seconds` family colliding with a renamed `_ms` one.
     if (fam.type != s->type || fam.scale != scale) {
-      ++plan.rejected_type_conflict;
+      plan.rejected[kTypeConflict].push_back(idx);
       continue;
     }
     if (fam.help.empty()) fam.help = s->help;
@@ -148,7 +151,7 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
     if (fresh) {
       if (fam_pending.size() >= settings.max_series_per_family) {
         index.erase(sit);
-        ++plan.rejected_family_cap;
+        plan.rejected[kFamilyCap].push_back(idx);
         continue;
       }
       fam_pending.push_back(Pending{std::move(labels), {}, &s->bounds});
@@ -156,7 +159,7 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
     // Histograms that collapse into one series add up bucket by bucket: only with equal bounds.
     Pending& into = fam_pending[sit->second];
     if (s->type == layout::MetricType::kHistogram && *into.bounds != s->bounds) {
-      ++plan.rejected_type_conflict;
+      plan.rejected[kTypeConflict].push_back(idx);
       continue;
     }
     into.sources.push_back(PlanSource{idx, s->first_cell, s->mode});

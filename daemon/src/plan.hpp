@@ -3,6 +3,7 @@
 // whitelists change; each scrape only fills in values.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <span>
@@ -50,10 +51,11 @@ struct Plan {
   std::vector<std::pair<std::uint32_t, std::uint32_t>> le_text;
   /// Series that carried a label key outside their family's whitelist (each series once).
   std::vector<std::uint32_t> unknown_label_series;  // their catalog indexes
-  std::uint64_t rejected_type_conflict = 0;  // series whose family already has another type,
-                                             // or histograms merged with other bounds
-  std::uint64_t rejected_family_cap = 0;     // series beyond max_series_per_family
-  std::uint64_t rejected_name_clash = 0;     // series of a family whose sample names another's uses
+  /// Catalog indexes of the series not exposed, by layout::Rejected: kFamilyCap (beyond
+  /// max_series_per_family), kNameClash (a family whose sample names another's uses),
+  /// kTypeConflict (a family that already has another type, or histograms merged with other
+  /// bounds).
+  std::array<std::vector<std::uint32_t>, 3> rejected;
   std::uint64_t catalog_version = 0;
 
   std::string_view labels(const PlanSeries& s) const noexcept {

@@ -1,6 +1,7 @@
 #include "writer_tracker.hpp"
 
 #include <cstring>
+#include "segment_counts.hpp"
 
 #include <sipmetrics/segment/liveness.hpp>
 
@@ -36,6 +37,8 @@ std::uint32_t WriterTracker::sweep(Catalog& catalog, Drainer& drainer, std::int6
   if (!orphans.empty()) {
     fold_lanes(orphans, nullptr, catalog, drainer, now_ns);
     orphan_lanes_ += orphans.size();
+    corrupt_count(view_, layout::Corrupt::kLane)
+        .fetch_add(orphans.size(), std::memory_order_relaxed);
   }
   // Writers on the spill lane retry for a slot or lane of their own when this moves.
   if (folded > 0 || !orphans.empty())

@@ -4,7 +4,13 @@
 // real worker processes; every total is exact.
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "harness.hpp"
@@ -93,4 +99,154 @@ TEST_CASE("200 short-lived children forked back to back: every count lands") {
   CHECK(await_value(d, "cap_forks_total", 201'000) == 201'000);
   CHECK(await_value(d, kWriters, 0) == 0);
   CHECK(value_of(d, "cap_forks_total") == 201'000);
+}
+
+namespace {
+
+/// Scrapes 127.0.0.1:port every few milliseconds on its own thread and remembers, per series,
+/// the last value of every counter-like sample (`_total`, `_count`, `_bucket`, `_sum`): a value
+/// below the one before is a counter going backwards, as Prometheus would read it (a reset).
+class MonotonicScraper {
+ public:
+  explicit MonotonicScraper(int port) : port_(port), thread_([this] { run(); }) {}
+  ~MonotonicScraper() { stop(); }
+  MonotonicScraper(const MonotonicScraper&) = delete;
+  MonotonicScraper& operator=(const MonotonicScraper&) = delete;
+
+  void stop() {
+    stopping_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  std::size_t scrapes() const { return scrapes_; }
+  const std::vector<std::string>& backwards() const { return backwards_; }
+
+ private:
+  void run() {
+    while (!stopping_) {
+      httplib::Client cli("127.0.0.1", port_);
+      cli.set_connection_timeout(0, 200'000);
+      cli.set_read_timeout(2, 0);
+      if (auto res = cli.Get("/metrics"); res && res->status == 200) {
+        check(res->body);
+        ++scrapes_;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+
+  void check(const std::string& text) {
+    std::size_t at = 0;
+    while (at < text.size()) {
+      std::size_t end = text.find('\n', at);
+      if (end == std::string::npos) end = text.size();
+      const std::string_view line(text.data() + at, end - at);
+      at = end + 1;
+      if (line.empty() || line[0] == '#') continue;
+      const std::size_t space = line.rfind(' ');
+      if (space == std::string_view::npos) continue;
+      const std::string key(line.substr(0, space));
+      const std::string_view name = line.substr(0, std::min(line.find('{'), space));
+      if (name.starts_with("sipmetrics_scrape_duration")) continue;  // the scrape's own time
+      if (!name.ends_with("_total") && !name.ends_with("_count") && !name.ends_with("_bucket") &&
+          !name.ends_with("_sum"))
+        continue;
+      const double v = std::strtod(std::string(line.substr(space + 1)).c_str(), nullptr);
+      auto [it, fresh] = last_.try_emplace(key, v);
+      if (!fresh && v < it->second && backwards_.size() < 20)
+        backwards_.push_back(key + ": " + std::to_string(it->second) + " -> " + std::to_string(v));
+      it->second = std::max(it->second, v);
+    }
+  }
+
+  const int port_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::size_t> scrapes_{0};
+  std::map<std::string, double> last_;
+  std::vector<std::string> backwards_;
+  std::thread thread_;
+};
+
+double sum_of(const std::string& text, std::string_view family) {
+  double sum = 0;
+  for (std::size_t at = text.find(family); at != std::string::npos;
+       at = text.find(family, at + 1)) {
+    if (at > 0 && text[at - 1] != '\n') continue;
+    const std::size_t end = text.find('\n', at);
+    const std::string line = text.substr(at, end - at);
+    if (line.compare(family.size(), 1, "{") != 0 && line.compare(family.size(), 1, " ") != 0)
+      continue;
+    sum += std::strtod(line.substr(line.rfind(' ') + 1).c_str(), nullptr);
+  }
+  return sum;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a scrape loop across reloads, restarts, SIGKILLs and exhausted capacity: nothing "
+    "goes backwards, nothing is lost") {
+  Sandbox box;
+  const std::string config = (box.dir() / "sipmetricsd.toml").string();
+  std::ofstream(config) << "label-whitelist = [\"mono_calls_total=transport\"]\n";
+  // 8 writer slots and 11 lanes for 10 processes of 3 threads, and a SIGKILLed burst.
+  const std::vector<std::string> flags{"--config", config,        "--max-writers",
+                                       "8",        "--lane-pool", "12"};
+  const int port = free_loopback_port();
+  auto start = [&] {
+    Daemon d(box.spawn_daemon(port, flags), port);
+    REQUIRE(eventually([&] { return d.get("/healthz").has_value(); }, 10s));
+    return d;
+  };
+  std::optional<Daemon> d(start());
+  MonotonicScraper scraper(port);
+
+  std::vector<Process> workers;
+  for (int i = 0; i < 10; ++i)
+    workers.push_back(box.worker({"--counter", "mono_calls_total{transport=sip,call=x}",
+                                  "--increments", "20000", "--threads", "3", "--summary",
+                                  "mono_lat_ms", "--observe", "1000", "--value", "1", "--hold"}));
+  for (Process& w : workers) REQUIRE(w.wait_for_line("ready", 1, 60s));
+  auto again = [&](std::size_t round) {
+    for (Process& w : workers) REQUIRE(w.signal(SIGUSR1));
+    for (Process& w : workers) REQUIRE(w.wait_for_line("ready", round, 60s));
+  };
+
+  // A reload that widens the whitelist, and one that narrows it again.
+  std::ofstream(config) << "label-whitelist = [\"mono_calls_total=transport,call\"]\n";
+  REQUIRE(d->process().signal(SIGHUP));
+  std::this_thread::sleep_for(100ms);
+  again(2);
+  std::ofstream(config) << "label-whitelist = [\"mono_calls_total=transport\"]\n";
+  REQUIRE(d->process().signal(SIGHUP));
+  std::this_thread::sleep_for(100ms);
+
+  // A worker SIGKILLed mid-burst; a daemon SIGKILLed, then one stopped cleanly.
+  Process burst({SIPMETRICS_FAULT_WORKER_PATH,
+                 {"burst", "2"},
+                 {{"SIPMETRICS_SEGMENT", box.segment()}},
+                 box.dir() / "burst.out",
+                 box.dir() / "burst.err"});
+  REQUIRE(burst.wait_for_line("bursting", 1, 30s));
+  REQUIRE(burst.signal(SIGKILL));
+  REQUIRE(d->process().signal(SIGKILL));
+  d.reset();
+  d.emplace(start());
+  again(3);
+  REQUIRE(d->process().signal(SIGTERM));
+  d.reset();
+  d.emplace(start());
+  std::this_thread::sleep_for(200ms);
+  scraper.stop();
+
+  INFO("daemon log:\n" << d->log());
+  CHECK(scraper.scrapes() > 20);
+  CHECK_MESSAGE(scraper.backwards().empty(), "went backwards: " << scraper.backwards().front());
+  const auto text = d->metrics();
+  REQUIRE(text.has_value());
+  // 3 rounds x 10 processes x 3 threads x 20,000; 3 x 10 x 1,000 samples.
+  CHECK(sum_of(*text, "mono_calls_total") == 1'800'000);
+  CHECK(sum_of(*text, "mono_lat_ms_count") == 30'000);
+  CHECK(sample(*text, "sipmetrics_spill_bindings_total").value_or(0) > 0);  // capacity ran out
+  for (Process& w : workers) REQUIRE(w.signal(SIGTERM));
+  for (Process& w : workers) CHECK(exit_status(w, 30s) == 0);
 }

@@ -209,8 +209,19 @@ struct alignas(kCacheLine) Header {
   std::atomic<std::uint32_t> reserved_daemon;
   std::uint8_t reserved_daemon_line[8];
 
-  std::uint8_t reserved_tail[kCacheLine * 7];
+  // Written by the daemon only: its own event counts, kept here so that they never go back
+  // when a daemon restarts (each served as a counter).
+  alignas(kCacheLine) std::atomic<std::uint64_t> samples_drained;
+  std::atomic<std::uint64_t> corrupt[4];          // by Corrupt: entries skipped, lanes freed
+  std::atomic<std::uint64_t> series_rejected[3];  // by Rejected: each series once (daemon_flags)
+
+  std::uint8_t reserved_tail[kCacheLine * 6];
 };
+
+/// Header::corrupt: where the daemon found data that failed validation.
+enum class Corrupt : std::uint32_t { kCatalog = 0, kLane = 1, kRing = 2, kWhitelist = 3 };
+/// Header::series_rejected: why a registered series is not exposed.
+enum class Rejected : std::uint32_t { kFamilyCap = 0, kNameClash = 1, kTypeConflict = 2 };
 
 // ---- Writers ------------------------------------------------------------------------------------
 inline constexpr std::uint32_t kWriterFree = 0;
@@ -314,8 +325,12 @@ struct alignas(kCacheLine) SeriesEntry {
   std::uint8_t reserved[12];
 };
 
-/// SeriesEntry::daemon_flags: the series has been counted in Header::unknown_label_series.
-inline constexpr std::uint32_t kFlagUnknownLabelCounted = 1;
+/// SeriesEntry::daemon_flags (and WhitelistEntry's): what the daemon has counted this entry in
+/// already, so that a reload or a restart never counts it twice.
+inline constexpr std::uint32_t kFlagUnknownLabelCounted = 1;  // Header::unknown_label_series
+inline constexpr std::uint32_t kFlagCorruptCounted = 2;       // Header::corrupt
+/// Header::series_rejected[r] is counted under kFlagRejectedCounted << r.
+inline constexpr std::uint32_t kFlagRejectedCounted = 4;
 
 // ---- Families -----------------------------------------------------------------------------------
 /// Series registered per metric name, for Geometry::family_series_limit. An open-addressing
@@ -341,8 +356,9 @@ inline constexpr std::uint32_t kWhitelistReady = 2;
 struct alignas(32) WhitelistEntry {
   std::atomic<std::uint32_t> state;
   std::uint32_t length;
-  std::uint64_t offset;  // arena-relative
-  std::uint8_t reserved[16];
+  std::uint64_t offset;                     // arena-relative
+  std::atomic<std::uint32_t> daemon_flags;  // the daemon's own (kFlag*); clients never write it
+  std::uint8_t reserved[12];
 };
 
 // ---- Pinned ABI ---------------------------------------------------------------------------------
@@ -361,6 +377,7 @@ static_assert(offsetof(Header, arena_used) == 256);
 static_assert(offsetof(Header, refusals) == 320);
 static_assert(offsetof(Header, spill_bindings) == 448);
 static_assert(offsetof(Header, retained_epoch) == 512);
+static_assert(offsetof(Header, samples_drained) == 576);
 static_assert(sizeof(WriterSlot) == 128);
 static_assert(offsetof(WriterSlot, name) == 40);
 static_assert(sizeof(Lane) == 128, "producer and consumer on their own cache lines");
