@@ -23,6 +23,9 @@ int run(int argc, char** argv) {
   DaemonConfig cfg;
   try {
     cfg = sipmetrics::parse_config(argc, argv);
+  } catch (const sipmetrics::ConfigFileError& e) {
+    std::fprintf(stderr, "sipmetricsd: %s\n", e.what());
+    return e.get_exit_code();
   } catch (const CLI::ParseError& e) {
     CLI::App app{"sipmetricsd", "sipmetricsd"};
     DaemonConfig unused;
