@@ -172,6 +172,10 @@ void Exporter::render_self_metrics(Exposition& out, std::chrono::steady_clock::t
     out.sample(name, "", "region=\"ring\"", drainer_.corrupt_samples());
     out.sample(name, "", "region=\"whitelist\"", catalog_.corrupt_whitelists());
   }
+  single("sipmetrics_config_reload_failures_total",
+         "SIGHUP reloads refused because a config or web config file could not be used; the "
+         "running configuration was kept.",
+         "counter", reload_failures_.load(std::memory_order_relaxed));
   single("sipmetrics_samples_drained_total",
          "Summary samples moved from writer rings into quantile windows.", "counter",
          drainer_.samples_drained());

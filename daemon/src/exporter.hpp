@@ -3,6 +3,7 @@
 // wait for it.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -47,6 +48,9 @@ class Exporter {
   void scrape(std::string& out, Format format = Format::kText);
   /// Applies reloaded settings (whitelists, caps, windows, intervals).
   void apply(const ExporterSettings& settings);
+  /// Counts a reload refused (the running configuration kept), shown as
+  /// `sipmetrics_config_reload_failures_total`. Thread-safe.
+  void count_reload_failure() noexcept { reload_failures_.fetch_add(1, std::memory_order_relaxed); }
   ExporterStatus status();
   std::vector<WriterInfo> writers();
   /// What `sipmetrics-ctl inspect` and the landing page show.
@@ -68,6 +72,7 @@ class Exporter {
   CellTotals totals_;
   std::vector<double> scratch_;
   double last_scrape_seconds_ = 0;
+  std::atomic<std::uint64_t> reload_failures_{0};
 };
 
 }  // namespace sipmetrics

@@ -92,6 +92,7 @@ int run(int argc, char** argv) {
       spdlog::info("reload: configuration applied ({} operator whitelists)",
                    next.label_whitelist.size());
     } catch (const std::exception& e) {
+      exporter.count_reload_failure();
       spdlog::error("reload failed, keeping the running configuration: {}", e.what());
     }
   }
