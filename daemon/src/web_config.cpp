@@ -170,7 +170,7 @@ WebConfig read_web_config(std::string_view text, const std::filesystem::path& so
     const std::filesystem::path path(p);
     return path.is_absolute() || base.empty() ? path : base / path;
   };
-  const std::vector<std::string> kKeys = {"tls_server_config", "basic_auth_users",
+  const std::vector<std::string> known = {"tls_server_config", "basic_auth_users",
                                           "bearer_token_file"};
 
   for (const auto& [key_node, node] : schema.entries(root)) {
@@ -248,7 +248,7 @@ WebConfig read_web_config(std::string_view text, const std::filesystem::path& so
     } else if (key == "http_server_config") {
       throw schema.fail(key_node, "http_server_config is not supported by sipmetricsd");
     } else {
-      const std::string maybe = did_you_mean(key, kKeys);
+      const std::string maybe = did_you_mean(key, known);
       throw schema.fail(key_node, "unknown key \"" + key + "\"" +
                                       (maybe.empty() ? std::string(" (expected tls_server_config, "
                                                                    "basic_auth_users or "
