@@ -15,9 +15,11 @@
 #include <fstream>
 #include <random>
 #include <set>
+#include <sstream>
 #include <utility>
 #include <vector>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include "ascii.hpp"
@@ -146,6 +148,28 @@ class Schema {
   std::string name_;
 };
 
+/// Counts documents, and where the second one starts.
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (++documents == 2) second = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+  int documents = 0;
+  YAML::Mark second = YAML::Mark::null_mark();
+};
+
 WebConfig read_web_config(std::string_view text, const std::filesystem::path& source,
                           const Schema& schema) {
   if (text.size() > kMaxFileBytes)
@@ -155,12 +179,22 @@ WebConfig read_web_config(std::string_view text, const std::filesystem::path& so
   // it refuses it as it should. Trailing whitespace means nothing in a web config.
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
     text.remove_suffix(1);
-  const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
+  const std::string yaml(text);
+  {
+    // One document only. Counted with the event parser, at most two: yaml-cpp 0.7's LoadAll()
+    // never returns on some invalid input (a leading ','), and its Load() reads that as empty.
+    std::istringstream in(yaml);
+    YAML::Parser parser(in);
+    DocumentCounter counter;
+    for (int n = 0; n < 2 && parser.HandleNextDocument(counter); ++n) {
+    }
+    if (counter.documents > 1)
+      throw schema.fail(counter.second, "a second YAML document (a web config is one)");
+  }
+  const YAML::Node root = YAML::Load(yaml);
   WebConfig c;
   c.source = source;
-  if (documents.size() > 1) throw schema.fail(documents[1], "more than one YAML document");
-  if (documents.empty() || documents[0].IsNull()) return c;
-  const YAML::Node& root = documents[0];
+  if (root.IsNull()) return c;
   if (!root.IsMap())
     throw schema.fail(root,
                       "a web config is a mapping (tls_server_config, basic_auth_users, "

@@ -216,7 +216,8 @@ TEST_CASE("every mistake is refused with the file, the line and the problem") {
       {"bearer_token_file: empty\n", f + ":1:20: bearer_token_file '"},
       {"bearer_token_file: nowhere\n", "nowhere"},
       {"bearer_token_file:\n  x: y\n", f + ":2:3: 'bearer_token_file' needs a non-empty value"},
-      {"---\nbasic_auth_users:\n---\n", "more than one YAML document"},
+      {"---\nbasic_auth_users:\n---\n", "a second YAML document"},
+      {",w\n", f + ":1:"},  // yaml-cpp's LoadAll() would loop for ever
       {"basic_auth_users:\n  u: " + costly + "\n",
        f + ":2:6: user 'u': bcrypt cost 17 is above 16"},
       {"bearer_token_file: /dev/zero\n", "bearer_token_file '/dev/zero': not a regular file"},
