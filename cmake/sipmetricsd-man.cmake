@@ -53,7 +53,9 @@ ${options}
 .SH SIGNALS
 .TP
 .B SIGHUP
-re-read the config file: whitelists, caps, quantile windows and the log level
+re-read the config file: whitelists, caps, quantile windows and the log level. A file that
+cannot be used (a TOML syntax error, an unknown key, a bad value) is refused with its file, line
+and reason, and the running configuration is kept
 .TP
 .BR SIGTERM \", \" SIGINT
 stop cleanly

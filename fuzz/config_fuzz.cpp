@@ -1,11 +1,12 @@
 // libFuzzer target: sipmetricsd's configuration parsing on arbitrary text.
 //
-// The input is written to a file and parsed as `sipmetricsd --config FILE` (CLI11's TOML/INI
-// reader and every option's validator, then the exporter settings built from the result), and
-// each of its lines is given to parse_whitelist(). A parse error is an answer, not a finding:
-// the daemon reports it and exits at start, or keeps its configuration on SIGHUP. Findings are
-// crashes, hangs, sanitizer reports, exceptions its callers do not catch, and a configuration
-// accepted with values the daemon cannot use.
+// The input is written to a file and parsed as `sipmetricsd --config FILE` (toml++, the walk of
+// its keys against the options, every option's validator, then the exporter settings built from
+// the result), and each of its lines is given to parse_whitelist(). A parse error is an answer,
+// not a finding: the daemon reports it and exits at start, or keeps its configuration on SIGHUP.
+// Findings are crashes, hangs, sanitizer reports, exceptions its callers do not catch, a refusal
+// of the file that does not name it, and a configuration accepted with values the daemon cannot
+// use.
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -88,6 +89,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const std::string& spec : cfg.label_whitelist) check_whitelist(spec);
     const sipmetrics::ExporterSettings s = cfg.exporter_settings();
     if (s.windows.default_samples == 0) finding("a zero quantile window accepted");
+  } catch (const sipmetrics::ConfigFileError& e) {
+    // Every refusal of the file's content says where: FILE:LINE:COLUMN or FILE: (unreadable).
+    if (!std::string_view(e.what()).starts_with(path + ":"))
+      finding(std::string("a config file error that does not name the file: ") + e.what());
   } catch (const CLI::ParseError&) {
   } catch (const std::exception&) {
     // Callers catch these too: main() makes them a fatal exit with the message, a SIGHUP

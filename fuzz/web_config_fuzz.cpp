@@ -1,11 +1,11 @@
-// libFuzzer target: the web config parser (`--web-config`, the exporter-toolkit format) on
-// arbitrary text.
+// libFuzzer target: the web config parser (`--web-config`, the exporter-toolkit format: yaml-cpp,
+// then the schema walk) on arbitrary text.
 //
 // The file is "/nonexistent/web.yml", so relative paths name nothing; absolute ones may name
 // real files, which are only read (bounded, regular files only). A WebConfigError is an
 // answer: the daemon stops at start with it, or keeps its configuration on SIGHUP. Findings are
-// crashes, hangs, sanitizer reports, any other exception, and a configuration accepted that the
-// daemon could not use.
+// crashes, hangs, sanitizer reports, any other exception (yaml-cpp's included: none may get past
+// parse_web_config), and a configuration accepted that the daemon could not use.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>

@@ -6,10 +6,20 @@
 #include "config.hpp"
 
 #include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <stdexcept>
+#include <utility>
 
+#include <toml++/toml.h>  // Debian 12 (toml++ 3.3) has no toml.hpp
 #include <sipmetrics/segment/key.hpp>
 #include <sipmetrics/segment/naming.hpp>
+
+#include "suggest.hpp"
 
 namespace sipmetrics {
 namespace {
@@ -26,6 +36,158 @@ bool split_listen(const std::string& listen, std::string& host, int& port) {
   if (p.empty() || p.size() > 5 || !std::all_of(p.begin(), p.end(), ::isdigit)) return false;
   port = std::stoi(p);
   return port >= 0 && port <= 65535;  // 0: any free port (logged at start)
+}
+
+// ---- The config file ----------------------------------------------------------------------------
+// Read with toml++ and walked here against the options CLI11 declares, so the file knows exactly
+// the keys and values the command line does. Every problem is refused with its position: a file
+// the daemon accepts means what it says, and a broken one never half-applies.
+
+constexpr std::size_t kMaxConfigBytes = 1 << 20;
+
+std::string position(const std::string& file, const toml::source_region& where) {
+  return file + ":" + std::to_string(where.begin.line) + ":" + std::to_string(where.begin.column);
+}
+
+[[noreturn]] void fail(const std::string& file, const toml::source_region& where,
+                       const std::string& why) {
+  throw ConfigFileError(position(file, where) + ": " + why);
+}
+
+/// The option a config file key sets; nullptr when the key is not one.
+CLI::Option* option_for(CLI::App& app, const std::string& key) {
+  if (key.empty() || key == "help" || key == "config") return nullptr;
+  CLI::Option* opt = app.get_option_no_throw("--" + key);
+  return opt != nullptr && !opt->get_lnames().empty() && opt->get_lnames().front() == key ? opt
+                                                                                          : nullptr;
+}
+
+std::vector<std::string> file_keys(const CLI::App& app) {
+  std::vector<std::string> keys;
+  for (const CLI::Option* opt : app.get_options())
+    for (const std::string& name : opt->get_lnames())
+      if (name != "help" && name != "config") keys.push_back(name);
+  return keys;
+}
+
+const char* type_of(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a floating-point number";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::table: return "a table";
+    case toml::node_type::none: break;
+  }
+  return "nothing";
+}
+
+/// `n` as the text CLI11 converts for an option of CLI11 type `type` (UINT, INT, FLOAT, TEXT);
+/// throws for a TOML value of another type.
+std::string scalar_text(const std::string& file, const std::string& key, const std::string& type,
+                        const toml::node& n) {
+  auto wrong = [&](const char* expected) {
+    return key + ": expected " + expected + ", not " + type_of(n);
+  };
+  if (type.starts_with("UINT") || type.starts_with("INT")) {
+    if (const auto* i = n.as_integer()) return std::to_string(i->get());
+    fail(file, n.source(), wrong("an integer"));
+  }
+  if (type.starts_with("FLOAT")) {
+    if (const auto* i = n.as_integer()) return std::to_string(i->get());
+    if (const auto* f = n.as_floating_point()) {
+      if (!std::isfinite(f->get())) fail(file, n.source(), key + ": expected a finite number");
+      std::array<char, 64> buf{};
+      const auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), f->get());
+      return std::string(buf.data(), ec == std::errc() ? end : buf.data());
+    }
+    fail(file, n.source(), wrong("a number"));
+  }
+  if (const auto* str = n.as_string()) return str->get();
+  fail(file, n.source(), wrong("a string"));
+}
+
+/// Adds `inputs` to `opt` as CLI11 would from the command line and runs its validators and
+/// conversion; a refusal is rethrown at `where`.
+void set_option(CLI::Option& opt, const std::string& key, std::vector<std::string> inputs,
+                const std::string& file, const toml::source_region& where) {
+  try {
+    opt.add_result(std::move(inputs));
+    opt.run_callback();
+  } catch (const CLI::ParseError& e) {
+    // CLI11's messages start with the option's name; the file's reader knows it as the key.
+    std::string why = e.what();
+    if (const std::string flag = "--" + key + ": "; why.starts_with(flag))
+      why.erase(0, flag.size());
+    fail(file, where, key + ": " + why);
+  }
+}
+
+std::string read_config_file(const std::string& path) {
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (ec) throw ConfigFileError(path + ": " + ec.message());
+  // A FIFO or a device would block the daemon or never end.
+  if (!std::filesystem::is_regular_file(st)) throw ConfigFileError(path + ": not a regular file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigFileError(path + ": cannot be opened");
+  std::string text(kMaxConfigBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad()) throw ConfigFileError(path + ": read error");
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > kMaxConfigBytes) throw ConfigFileError(path + ": larger than 1 MiB");
+  return text;
+}
+
+toml::table load_config_file(const std::string& path) {
+  const std::string text = read_config_file(path);
+  try {
+    return toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    fail(path, e.source(), std::string(e.description()));
+  }
+}
+
+/// Sets every option the file names, except those already set (by the command line).
+void apply_config_file(CLI::App& app, const toml::table& root, const std::string& path) {
+  // toml++ keeps keys sorted; the first problem reported is the first in the file.
+  std::vector<std::pair<const toml::key*, const toml::node*>> entries;
+  for (const auto& [key, node] : root) entries.emplace_back(&key, &node);
+  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+    const toml::source_position& pa = a.first->source().begin;
+    const toml::source_position& pb = b.first->source().begin;
+    return pa.line != pb.line ? pa.line < pb.line : pa.column < pb.column;
+  });
+  for (const auto& [k, node] : entries) {
+    const std::string key(k->str());
+    CLI::Option* opt = option_for(app, key);
+    if (opt == nullptr)
+      fail(path, k->source(), "unknown key \"" + key + "\"" + did_you_mean(key, file_keys(app)));
+    if (opt->count() > 0) continue;
+    if (opt->get_expected_min() == 0) {  // a flag
+      if (!node->is_boolean())
+        fail(path, node->source(), key + ": expected true or false, not " + type_of(*node));
+      set_option(*opt, key, {*node->value<bool>() ? "true" : "false"}, path, node->source());
+      continue;
+    }
+    const std::string type = opt->get_type_name();
+    if (opt->get_items_expected_max() > 1) {  // repeatable: an array (or one value)
+      const toml::array* a = node->as_array();
+      if (a == nullptr) {
+        set_option(*opt, key, {scalar_text(path, key, type, *node)}, path, node->source());
+        continue;
+      }
+      // One at a time, so that a refusal points at its item.
+      for (const toml::node& item : *a)
+        set_option(*opt, key, {scalar_text(path, key, type, item)}, path, item.source());
+      continue;
+    }
+    set_option(*opt, key, {scalar_text(path, key, type, *node)}, path, node->source());
+  }
 }
 
 }  // namespace
@@ -85,11 +247,14 @@ void add_options(CLI::App& app, DaemonConfig& cfg) {
   app.description(
       "sipmetricsd: serves the counters, gauges and latency summaries that SIP worker processes "
       "write into a shared-memory segment, as Prometheus metrics over HTTP.\n"
-      "Every option can also be set by the environment variable shown, or in the config file "
-      "(TOML: `listen = \"0.0.0.0:9477\"`, `label-whitelist = [\"family=key1,key2\"]`). The "
-      "command line wins over the config file, which wins over the environment. SIGHUP "
-      "reloads the file; SIGTERM stops.");
-  app.set_config("--config", "", "Config file (TOML or INI); reloaded on SIGHUP")
+      "Every option can also be set by the environment variable shown, or in the config file, "
+      "a TOML file whose keys are the long option names (`listen = \"0.0.0.0:9477\"`, "
+      "`label-whitelist = [\"family=key1,key2\"]`, `base-units = true`). The command line wins "
+      "over the config file, which wins over the environment. A file with a syntax error, an "
+      "unknown key or a bad value stops the start with its file, line and reason; on SIGHUP it "
+      "is refused and the running configuration kept. SIGTERM stops.");
+  app.add_option("--config", cfg.config_file,
+                 "Config file (TOML, keys as the long options); reloaded on SIGHUP")
       ->envname("SIPMETRICSD_CONFIG")
       ->check(CLI::ExistingFile);
   app.add_option("--listen", cfg.listen,
@@ -236,9 +401,50 @@ DaemonConfig parse_config(int argc, const char* const* argv) {
   DaemonConfig cfg;
   CLI::App app{"sipmetricsd", "sipmetricsd"};
   add_options(app, cfg);
+  // First the command line alone, then the file for what it left unset, then the environment
+  // for the rest: that is the precedence, and it lets each file value be refused at its line.
+  std::vector<std::pair<CLI::Option*, std::string>> env;
+  for (CLI::Option* opt : app.get_options()) {
+    if (opt->get_envname().empty()) continue;
+    env.emplace_back(opt, opt->get_envname());
+    opt->envname("");
+  }
   app.parse(argc, argv);
-  if (auto* c = app.get_config_ptr(); c != nullptr && c->count() > 0)
-    cfg.config_file = c->as<std::string>();
+  for (auto& [opt, name] : env) opt->envname(name);
+  CLI::Option* config = app.get_option("--config");
+  const char* config_env = std::getenv("SIPMETRICSD_CONFIG");
+  if (config->count() == 0 && config_env != nullptr && *config_env != '\0') {
+    cfg.config_file = config_env;
+    config->add_result(cfg.config_file);
+    try {
+      config->run_callback();  // the same check as for --config
+    } catch (const CLI::ParseError& e) {
+      throw CLI::ValidationError("SIPMETRICSD_CONFIG", e.what());
+    }
+  }
+  if (!cfg.config_file.empty()) {
+    const toml::table file = load_config_file(cfg.config_file);
+    {
+      // Every key and value is checked, also those the command line overrides (a scratch set of
+      // options takes them all): a file is valid or it is not, whatever the flags.
+      DaemonConfig scratch;
+      CLI::App all{"sipmetricsd", "sipmetricsd"};
+      add_options(all, scratch);
+      apply_config_file(all, file, cfg.config_file);
+    }
+    apply_config_file(app, file, cfg.config_file);
+  }
+  for (auto& [opt, name] : env) {
+    if (opt->count() > 0) continue;
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr || *value == '\0') continue;
+    try {
+      opt->add_result(std::string(value));
+      opt->run_callback();
+    } catch (const CLI::ParseError& e) {
+      throw CLI::ValidationError(name, e.what());
+    }
+  }
   if (cfg.segment.empty()) cfg.segment = detail::default_segment_name();
   cfg.geometry.arena_bytes = std::uint64_t{cfg.arena_kib} << 10;
   cfg.geometry.family_series_limit = cfg.family_series_limit != 0

@@ -1,5 +1,5 @@
-// sipmetricsd options: command line, environment and config file (TOML or INI), one set of
-// definitions for all three, so they cannot disagree.
+// sipmetricsd options: command line, environment and config file (TOML, read with toml++), one
+// set of definitions for all three, so they cannot disagree.
 #pragma once
 
 #include <cstdint>
@@ -45,11 +45,23 @@ struct DaemonConfig {
   ExporterSettings exporter_settings() const;
 };
 
+/// A config file that cannot be used: what() is `FILE:LINE:COLUMN: reason` (just `FILE: reason`
+/// when the file cannot be read), e.g. `/etc/sipmetrics/sipmetricsd.toml:3:1: unknown key
+/// "label-whitelst" (did you mean "label-whitelist"?)`.
+class ConfigFileError : public CLI::ConfigError {
+ public:
+  explicit ConfigFileError(const std::string& what) : CLI::ConfigError(what) {}
+};
+
 /// Declares every option on `app`, bound to `cfg`. Validation errors name the option.
 void add_options(CLI::App& app, DaemonConfig& cfg);
 
-/// Parses a full configuration (used at start and again on SIGHUP). Throws CLI::ParseError
-/// (including CLI::CallForHelp) on bad input; the message says which option and why.
+/// Parses a full configuration (used at start and again on SIGHUP): the command line, then the
+/// config file (`--config`, else $SIPMETRICSD_CONFIG) for options the command line left unset,
+/// then the environment. The file is TOML whose keys are the long option names; a syntax error,
+/// an unknown key (with a suggestion for a near miss), a value of the wrong type or one the
+/// option refuses throws ConfigFileError naming the file, line and column. Other bad input
+/// throws CLI::ParseError (including CLI::CallForHelp) saying which option and why.
 DaemonConfig parse_config(int argc, const char* const* argv);
 
 /// Parses one `family=key1,key2` whitelist; throws std::invalid_argument naming what is wrong.

@@ -110,6 +110,7 @@ enum : std::size_t {
   kServedInvalid,
   kServedWritersFolded,
   kServedDrained,
+  kServedReloadFailures,
   kServedRefusals,
   kServedRejected = kServedRefusals + layout::kRefusalSlots,
   kServedCorrupt = kServedRejected + 3,
@@ -230,6 +231,11 @@ void Exporter::render_self_metrics(Exposition& out, std::chrono::steady_clock::t
       out.sample(name, "", labels.assign("region=\"") + regions[r] + "\"",
                  served(kServedCorrupt + r, load(h.corrupt[r])));
   }
+  single("sipmetrics_config_reload_failures_total",
+         "SIGHUP reloads refused because a config or web config file could not be used; the "
+         "running configuration was kept.",
+         "counter",
+         served(kServedReloadFailures, h.config_reload_failures.load(std::memory_order_relaxed)));
   single("sipmetrics_samples_drained_total",
          "Summary samples moved from writer rings into quantile windows.", "counter",
          served(kServedDrained, load(h.samples_drained)));

@@ -3,6 +3,7 @@
 // wait for it.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -47,6 +48,11 @@ class Exporter {
   void scrape(std::string& out, Format format = Format::kText);
   /// Applies reloaded settings (whitelists, caps, windows, intervals).
   void apply(const ExporterSettings& settings);
+  /// Counts a reload refused (the running configuration kept), shown as
+  /// `sipmetrics_config_reload_failures_total`. Thread-safe.
+  void count_reload_failure() noexcept {
+    view_.header().config_reload_failures.fetch_add(1, std::memory_order_relaxed);
+  }
   ExporterStatus status();
   std::vector<WriterInfo> writers();
   /// What `sipmetrics-ctl inspect` and the landing page show.

@@ -23,6 +23,9 @@ int run(int argc, char** argv) {
   DaemonConfig cfg;
   try {
     cfg = sipmetrics::parse_config(argc, argv);
+  } catch (const sipmetrics::ConfigFileError& e) {
+    std::fprintf(stderr, "sipmetricsd: %s\n", e.what());
+    return e.get_exit_code();
   } catch (const CLI::ParseError& e) {
     CLI::App app{"sipmetricsd", "sipmetricsd"};
     DaemonConfig unused;
@@ -89,6 +92,7 @@ int run(int argc, char** argv) {
       spdlog::info("reload: configuration applied ({} operator whitelists)",
                    next.label_whitelist.size());
     } catch (const std::exception& e) {
+      exporter.count_reload_failure();
       spdlog::error("reload failed, keeping the running configuration: {}", e.what());
     }
   }

@@ -15,217 +15,21 @@
 #include <fstream>
 #include <random>
 #include <set>
+#include <sstream>
 #include <utility>
 #include <vector>
 
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/yaml.h>
+
 #include "ascii.hpp"
+#include "suggest.hpp"
 
 namespace sipmetrics {
 namespace {
 
-// ---- The YAML subset ----------------------------------------------------------------------------
-// Block mappings of scalars, two levels deep at most, which is all a web config needs. Being
-// strict is the point: a file this parser accepts means exactly what it says, and anything it
-// does not understand (flow style, anchors, tags, sequences, block scalars) is refused with its
-// line number instead of being half-read.
-
 constexpr std::size_t kMaxFileBytes = 1 << 20;
 constexpr int kMaxBcryptCost = 16;
-constexpr int kMaxDepth = 2;
-
-struct Field;
-struct Node {
-  int line = 0;
-  bool is_map = false;
-  bool is_null = false;
-  std::string scalar;
-  std::vector<Field> map;  // in file order
-};
-struct Field {
-  std::string key;
-  Node value;
-};
-
-struct Line {
-  int number = 0;
-  std::size_t indent = 0;
-  std::string key;
-  std::string value;  // the scalar after "key:", unquoted
-  bool has_value = false;
-  bool quoted = false;  // the value was quoted (so "" and "~" are strings, not null)
-};
-
-class Parser {
- public:
-  Parser(std::string_view text, std::string name) : text_(text), name_(std::move(name)) {}
-
-  Node parse() {
-    lex();
-    Node root;
-    root.is_map = true;
-    std::size_t i = 0;
-    if (!lines_.empty()) {
-      if (lines_[0].indent != 0) fail(lines_[0].number, "the first key must not be indented");
-      root = block(i, 0, 1);
-    }
-    if (i != lines_.size()) fail(lines_[i].number, "unexpected indentation");
-    return root;
-  }
-
- private:
-  [[noreturn]] void fail(int line, const std::string& why) const {
-    throw WebConfigError(name_ + ":" + std::to_string(line) + ": " + why);
-  }
-
-  // One mapping whose keys all sit at column `indent`.
-  Node block(std::size_t& i, std::size_t indent, int depth) {
-    Node n;
-    n.is_map = true;
-    n.line = lines_[i].number;
-    while (i < lines_.size() && lines_[i].indent == indent) {
-      const Line& l = lines_[i];
-      for (const auto& [k, v] : n.map)
-        if (k == l.key) fail(l.number, "duplicate key '" + l.key + "'");
-      Node child;
-      child.line = l.number;
-      ++i;
-      if (l.has_value) {
-        if (!l.quoted && l.value == "{}") {
-          child.is_map = true;
-        } else if (!l.quoted && (l.value == "~" || l.value == "null")) {
-          child.is_null = true;
-        } else {
-          child.scalar = l.value;
-        }
-        if (i < lines_.size() && lines_[i].indent > indent)
-          fail(lines_[i].number, "unexpected indentation (the key above has a value)");
-      } else if (i < lines_.size() && lines_[i].indent > indent) {
-        if (depth >= kMaxDepth) fail(lines_[i].number, "nesting is deeper than a web config has");
-        child = block(i, lines_[i].indent, depth + 1);
-        child.line = l.number;  // errors about a section point at its key
-      } else {
-        child.is_null = true;
-      }
-      n.map.push_back(Field{l.key, std::move(child)});
-    }
-    if (i < lines_.size() && lines_[i].indent > indent)
-      fail(lines_[i].number, "unexpected indentation");
-    return n;
-  }
-
-  void lex() {
-    if (text_.size() > kMaxFileBytes) fail(0, "larger than 1 MiB: not a web config");
-    if (text_.starts_with("\xEF\xBB\xBF")) text_.remove_prefix(3);  // UTF-8 byte order mark
-    int number = 0;
-    bool content_seen = false;
-    while (!text_.empty()) {
-      const auto nl = text_.find('\n');
-      std::string_view raw = text_.substr(0, nl);
-      text_ = nl == std::string_view::npos ? std::string_view() : text_.substr(nl + 1);
-      ++number;
-      if (raw.ends_with('\r')) raw.remove_suffix(1);
-      std::size_t indent = 0;
-      while (indent < raw.size() && (raw[indent] == ' ' || raw[indent] == '\t')) {
-        if (raw[indent] == '\t') fail(number, "tab in indentation (YAML allows spaces only)");
-        ++indent;
-      }
-      std::string_view rest = raw.substr(indent);
-      if (rest.empty() || rest.front() == '#') continue;
-      for (char c : rest)
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\t') fail(number, "control character");
-      if (!content_seen && indent == 0 && (rest == "---" || rest.starts_with("--- #"))) {
-        content_seen = true;
-        continue;
-      }
-      content_seen = true;
-      if (rest == "---" || rest == "...") fail(number, "more than one YAML document");
-      if (rest.front() == '-' && (rest.size() == 1 || rest[1] == ' '))
-        fail(number, "sequences are not part of a web config");
-      lines_.push_back(entry(number, indent, rest));
-    }
-  }
-
-  Line entry(int number, std::size_t indent, std::string_view s) {
-    Line l;
-    l.number = number;
-    l.indent = indent;
-    std::size_t at = 0;
-    if (s.front() == '"' || s.front() == '\'') {
-      l.key = quoted(number, s, at);
-      if (at >= s.size() || s[at] != ':') fail(number, "expected ':' after the quoted key");
-    } else {
-      // A plain key ends at the first ": " (or ':' at the end of the line).
-      for (; at < s.size(); ++at)
-        if (s[at] == ':' && (at + 1 == s.size() || s[at + 1] == ' ')) break;
-      if (at == s.size()) fail(number, "expected 'key: value'");
-      l.key = std::string(s.substr(0, at));
-      while (!l.key.empty() && l.key.back() == ' ') l.key.pop_back();
-      if (l.key.empty()) fail(number, "empty key");
-      if (std::string_view("[]{}&*!|>%@`?,").find(l.key.front()) != std::string_view::npos)
-        fail(number, "'" + l.key + "': complex keys, anchors and tags are not supported");
-    }
-    ++at;  // the ':'
-    while (at < s.size() && s[at] == ' ') ++at;
-    if (at == s.size() || s[at] == '#') return l;
-    l.has_value = true;
-    if (s[at] == '"' || s[at] == '\'') {
-      l.quoted = true;
-      l.value = quoted(number, s, at);
-      while (at < s.size() && s[at] == ' ') ++at;
-      if (at < s.size() && s[at] != '#') fail(number, "text after the closing quote");
-      return l;
-    }
-    std::string_view v = s.substr(at);
-    // A comment starts at " #"; a '#' inside a plain scalar (no space before it) is text.
-    for (std::size_t k = 1; k < v.size(); ++k)
-      if (v[k] == '#' && v[k - 1] == ' ') {
-        v = v.substr(0, k);
-        break;
-      }
-    while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
-    if (v != "{}" && std::string_view("[{&*!|>%@`").find(v.front()) != std::string_view::npos)
-      fail(number, "'" + std::string(v) +
-                       "': flow collections, anchors, aliases, tags and block scalars are not "
-                       "supported; write a plain or quoted value");
-    l.value = std::string(v);
-    return l;
-  }
-
-  // A single- or double-quoted scalar starting at s[at]; `at` ends just past the closing quote.
-  std::string quoted(int number, std::string_view s, std::size_t& at) {
-    const char q = s[at++];
-    std::string out;
-    for (;;) {
-      if (at >= s.size()) fail(number, "unterminated quoted string");
-      const char c = s[at++];
-      if (c == q) {
-        if (q == '\'' && at < s.size() && s[at] == '\'') {  // '' is a quote inside '...'
-          out += '\'';
-          ++at;
-          continue;
-        }
-        return out;
-      }
-      if (q == '"' && c == '\\') {
-        if (at >= s.size()) fail(number, "unterminated quoted string");
-        const char e = s[at++];
-        switch (e) {
-          case '\\': out += '\\'; break;
-          case '"': out += '"'; break;
-          case '/': out += '/'; break;
-          case 't': out += '\t'; break;
-          default: fail(number, std::string("unsupported escape '\\") + e + "'");
-        }
-        continue;
-      }
-      out += c;
-    }
-  }
-
-  std::string_view text_;
-  std::string name_;
-  std::vector<Line> lines_;
-};
 
 // ---- Meaning ------------------------------------------------------------------------------------
 
@@ -301,99 +105,203 @@ std::string_view as_view(const std::array<unsigned char, 32>& a) {
   return {reinterpret_cast<const char*>(a.data()), a.size()};
 }
 
-}  // namespace
+// ---- Reading the YAML ---------------------------------------------------------------------------
+// yaml-cpp reads any YAML (block or flow style, quoted or plain scalars, comments, anchors); what
+// it reads is then held to the web config's schema here, each error at its node's position.
+// yaml-cpp's exceptions stop at this boundary: callers see WebConfigError only.
 
-WebConfig parse_web_config(std::string_view text, const std::filesystem::path& source) {
-  const std::string name = source.string();
-  const Node root = Parser(text, name).parse();
+class Schema {
+ public:
+  explicit Schema(std::string name) : name_(std::move(name)) {}
+
+  [[nodiscard]] WebConfigError fail(const YAML::Node& at, const std::string& why) const {
+    return fail(at.Mark(), why);
+  }
+  [[nodiscard]] WebConfigError fail(const YAML::Mark& at, const std::string& why) const {
+    if (at.is_null()) return WebConfigError(name_ + ": " + why);
+    return WebConfigError(name_ + ":" + std::to_string(at.line + 1) + ":" +
+                          std::to_string(at.column + 1) + ": " + why);
+  }
+
+  /// The entries of a mapping in file order, with their keys' nodes; a key that is not a plain
+  /// string, or one given twice (which yaml-cpp would keep silently), is refused.
+  std::vector<std::pair<YAML::Node, YAML::Node>> entries(const YAML::Node& map) const {
+    std::vector<std::pair<YAML::Node, YAML::Node>> out;
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      const YAML::Node key = it->first;
+      if (!key.IsScalar()) throw fail(key, "a key must be a name, not a collection");
+      for (const auto& [k, v] : out)
+        if (k.Scalar() == key.Scalar()) throw fail(key, "duplicate key '" + key.Scalar() + "'");
+      out.emplace_back(key, it->second);
+    }
+    return out;
+  }
+
+  std::string string_of(const YAML::Node& n, const std::string& key) const {
+    if (!n.IsScalar() || n.Scalar().empty()) throw fail(n, "'" + key + "' needs a non-empty value");
+    return n.Scalar();
+  }
+
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
+};
+
+/// Counts documents, and where the second one starts.
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (++documents == 2) second = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+  int documents = 0;
+  YAML::Mark second = YAML::Mark::null_mark();
+};
+
+WebConfig read_web_config(std::string_view text, const std::filesystem::path& source,
+                          const Schema& schema) {
+  if (text.size() > kMaxFileBytes)
+    throw WebConfigError(schema.name() + ": larger than 1 MiB: not a web config");
+  // yaml-cpp 0.7 takes a quoted scalar left open at the end of the file as closed there when a
+  // line break comes before the end (`key: "value` and a newline); without trailing whitespace
+  // it refuses it as it should. Trailing whitespace means nothing in a web config.
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+    text.remove_suffix(1);
+  const std::string yaml(text);
+  {
+    // One document only. Counted with the event parser, at most two: yaml-cpp 0.7's LoadAll()
+    // never returns on some invalid input (a leading ','), and its Load() reads that as empty.
+    std::istringstream in(yaml);
+    YAML::Parser parser(in);
+    DocumentCounter counter;
+    for (int n = 0; n < 2 && parser.HandleNextDocument(counter); ++n) {
+    }
+    if (counter.documents > 1)
+      throw schema.fail(counter.second, "a second YAML document (a web config is one)");
+  }
+  const YAML::Node root = YAML::Load(yaml);
+  WebConfig c;
+  c.source = source;
+  if (root.IsNull()) return c;
+  if (!root.IsMap())
+    throw schema.fail(root,
+                      "a web config is a mapping (tls_server_config, basic_auth_users, "
+                      "bearer_token_file)");
   const std::filesystem::path base = source.parent_path();
-  auto fail = [&name](const Node& n, const std::string& why) -> WebConfigError {
-    return WebConfigError(name + ":" + std::to_string(n.line) + ": " + why);
-  };
   auto resolve = [&base](const std::string& p) {
     const std::filesystem::path path(p);
     return path.is_absolute() || base.empty() ? path : base / path;
   };
-  auto string_of = [&fail](const Node& n, const std::string& key) {
-    if (n.is_map || n.is_null || n.scalar.empty())
-      throw fail(n, "'" + key + "' needs a non-empty value");
-    return n.scalar;
-  };
+  const std::vector<std::string> known = {"tls_server_config", "basic_auth_users",
+                                          "bearer_token_file"};
 
-  WebConfig c;
-  c.source = source;
-  for (const auto& [key, node] : root.map) {
+  for (const auto& [key_node, node] : schema.entries(root)) {
+    const std::string key = key_node.Scalar();
     if (key == "tls_server_config") {
       // Empty (as exporter-toolkit reads it): no TLS.
-      if (node.is_null || (node.is_map && node.map.empty())) continue;
-      if (!node.is_map) throw fail(node, "'tls_server_config' must be a mapping");
+      if (node.IsNull() || (node.IsMap() && node.size() == 0)) continue;
+      if (!node.IsMap()) throw schema.fail(node, "'tls_server_config' must be a mapping");
       TlsFiles tls;
-      for (const auto& [k, v] : node.map) {
+      for (const auto& [k_node, v] : schema.entries(node)) {
+        const std::string k = k_node.Scalar();
         if (k == "cert_file") {
-          tls.cert_file = resolve(string_of(v, k));
+          tls.cert_file = resolve(schema.string_of(v, k));
         } else if (k == "key_file") {
-          tls.key_file = resolve(string_of(v, k));
+          tls.key_file = resolve(schema.string_of(v, k));
         } else if (std::find(std::begin(kTlsKeysNotSupported), std::end(kTlsKeysNotSupported), k) !=
                    std::end(kTlsKeysNotSupported)) {
-          throw fail(v, "tls_server_config." + k + " is not supported by sipmetricsd");
+          throw schema.fail(k_node, "tls_server_config." + k + " is not supported by sipmetricsd");
         } else {
-          throw fail(v, "unknown key tls_server_config." + k);
+          throw schema.fail(k_node, "unknown key \"tls_server_config." + k + "\"" +
+                                        did_you_mean(k, {"cert_file", "key_file"}));
         }
       }
       if (tls.cert_file.empty() || tls.key_file.empty())
-        throw fail(node, "tls_server_config needs both cert_file and key_file");
+        throw schema.fail(key_node, "tls_server_config needs both cert_file and key_file");
       // Load them now, so that a bad file stops the start (or a reload) with a clear message.
       std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_server_method()),
                                                             &SSL_CTX_free);
       std::string why;
-      if (ctx == nullptr || !load_tls_files(ctx.get(), tls, why)) throw fail(node, why);
+      if (ctx == nullptr || !load_tls_files(ctx.get(), tls, why)) throw schema.fail(key_node, why);
       c.tls = tls;
     } else if (key == "basic_auth_users") {
-      if (node.is_null) continue;
-      if (!node.is_map) throw fail(node, "'basic_auth_users' must map user names to bcrypt hashes");
-      for (const auto& [user, hash] : node.map) {
+      if (node.IsNull()) continue;
+      if (!node.IsMap())
+        throw schema.fail(node, "'basic_auth_users' must map user names to bcrypt hashes");
+      for (const auto& [user_node, hash] : schema.entries(node)) {
+        const std::string user = user_node.Scalar();
         if (user.find(':') != std::string::npos)
-          throw fail(hash, "user '" + user + "': a user name cannot contain ':'");
-        const std::string h = string_of(hash, user);
+          throw schema.fail(user_node, "user '" + user + "': a user name cannot contain ':'");
+        const std::string h = schema.string_of(hash, user);
         if (!valid_bcrypt_hash(h))
-          throw fail(hash, "user '" + user +
-                               "': not a bcrypt hash ($2y$..., 60 characters; make one with "
-                               "`mkpasswd -m bcrypt` or `htpasswd -nB user`)");
+          throw schema.fail(hash, "user '" + user +
+                                      "': not a bcrypt hash ($2y$..., 60 characters; make one "
+                                      "with `mkpasswd -m bcrypt` or `htpasswd -nB user`)");
         // Each check of a password not yet verified runs bcrypt at the hash's cost: 2^cost rounds,
         // about 0.25 s at 12 and 4 s at 16 on a current core, doubling with each step.
         if (const int cost = std::stoi(h.substr(4, 2)); cost > kMaxBcryptCost)
-          throw fail(
+          throw schema.fail(
               hash,
               "user '" + user + "': bcrypt cost " + std::to_string(cost) + " is above " +
                   std::to_string(kMaxBcryptCost) +
                   " (each check of a new password would take seconds to minutes); use 10 to 12");
         // libxcrypt must understand it: refuse now rather than reject every request later.
         if (!crypt_understands(h))
-          throw fail(hash, "user '" + user + "': this system's crypt(3) cannot check the hash");
+          throw schema.fail(hash,
+                            "user '" + user + "': this system's crypt(3) cannot check the hash");
         c.basic_auth_users.emplace(user, h);
       }
     } else if (key == "bearer_token_file") {
-      if (node.is_null) continue;
-      c.bearer_token_file = resolve(string_of(node, key));
+      if (node.IsNull()) continue;
+      c.bearer_token_file = resolve(schema.string_of(node, key));
       std::string token = read_file(c.bearer_token_file, 4096, "bearer_token_file");
       while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back())))
         token.pop_back();
       if (token.empty())
-        throw fail(node, "bearer_token_file '" + c.bearer_token_file.string() + "' is empty");
+        throw schema.fail(node,
+                          "bearer_token_file '" + c.bearer_token_file.string() + "' is empty");
       if (!std::all_of(token.begin(), token.end(), [](char ch) {
             return ch > 0x20 && ch < 0x7f;  // RFC 6750 token68-ish: printable, no spaces
           }))
-        throw fail(node, "bearer_token_file '" + c.bearer_token_file.string() +
-                             "': the token must be one line of printable ASCII without spaces");
+        throw schema.fail(node, "bearer_token_file '" + c.bearer_token_file.string() +
+                                    "': the token must be one line of printable ASCII without "
+                                    "spaces");
       c.bearer_token = std::move(token);
     } else if (key == "http_server_config") {
-      throw fail(node, "http_server_config is not supported by sipmetricsd");
+      throw schema.fail(key_node, "http_server_config is not supported by sipmetricsd");
     } else {
-      throw fail(node, "unknown key '" + key +
-                           "' (expected tls_server_config, basic_auth_users or bearer_token_file)");
+      const std::string maybe = did_you_mean(key, known);
+      throw schema.fail(key_node, "unknown key \"" + key + "\"" +
+                                      (maybe.empty() ? std::string(" (expected tls_server_config, "
+                                                                   "basic_auth_users or "
+                                                                   "bearer_token_file)")
+                                                     : maybe));
     }
   }
   return c;
+}
+
+}  // namespace
+
+WebConfig parse_web_config(std::string_view text, const std::filesystem::path& source) {
+  const Schema schema(source.string());
+  try {
+    return read_web_config(text, source, schema);
+  } catch (const YAML::Exception& e) {
+    throw schema.fail(e.mark, e.msg);
+  }
 }
 
 WebConfig load_web_config(const std::filesystem::path& path) {

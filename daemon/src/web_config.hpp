@@ -8,9 +8,12 @@
 //     prometheus: $2y$10$...
 //   bearer_token_file: token          # optional, sipmetricsd's own: a file holding one token
 //
-// With users and a token, either one is accepted. Only this subset of YAML is read (block
-// mappings, plain and quoted scalars, comments); anything else, and any key exporter-toolkit
-// knows but sipmetricsd does not implement, is an error rather than silently ignored.
+// With users and a token, either one is accepted. The file is read with yaml-cpp, so any YAML
+// spelling of this schema is accepted: block or flow style (`basic_auth_users: {prometheus:
+// "$2y$10$..."}`), plain or quoted scalars, comments, anchors and aliases. Anything outside the
+// schema (an unknown key, with a suggestion for a near miss; a key given twice; a key
+// exporter-toolkit knows but sipmetricsd does not implement; more than one document) is an
+// error naming the file, line and column, never silently ignored.
 #pragma once
 
 #include <atomic>
@@ -32,8 +35,8 @@ struct ssl_ctx_st;  // OpenSSL's SSL_CTX
 
 namespace sipmetrics {
 
-/// A web config that cannot be used; what() names the file, the line when there is one, and the
-/// problem.
+/// A web config that cannot be used; what() is `FILE:LINE:COLUMN: problem` (`FILE: problem` or
+/// the unreadable path when there is no position).
 class WebConfigError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -57,7 +60,8 @@ struct WebConfig {
 };
 
 /// Parses web config text; `source` names it in errors and anchors relative paths. Reads the
-/// bearer token file and checks every bcrypt hash. Throws WebConfigError. Cold path.
+/// bearer token file and checks every bcrypt hash. Throws WebConfigError, and nothing else of
+/// the YAML reader's. Cold path.
 WebConfig parse_web_config(std::string_view text, const std::filesystem::path& source);
 
 /// Reads and parses the file at `path`. Throws WebConfigError.

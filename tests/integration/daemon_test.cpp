@@ -2,9 +2,11 @@
 // segment file of their own, checked through exact values on /metrics.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <optional>
@@ -467,6 +469,91 @@ TEST_CASE("SIGHUP reloads the config file and a broken file keeps the running co
   CHECK(eventually([&] { return contains(d.log(), "reload failed"); }, 5s));
   CHECK(d.value(R"(voiceserver_calls_total{status="ok",transport="sip"})").value_or(kNaN) == 4);
   CHECK(d.process().running());
+}
+
+}  // namespace sipmetrics::test
+
+namespace sipmetrics::test {
+namespace {
+
+constexpr const char* kReloadFailures = "sipmetrics_config_reload_failures_total";
+
+/// Replaces the file's content at once (a SIGHUP never reads a half-written file).
+void write_config(const std::filesystem::path& path, const std::string& text) {
+  const std::filesystem::path tmp = path.string() + ".new";
+  std::ofstream(tmp, std::ios::binary) << text;
+  std::filesystem::rename(tmp, path);
+}
+
+}  // namespace
+
+TEST_CASE("SIGHUP with an unterminated array on the last line keeps the running whitelist") {
+  Sandbox box;
+  const std::filesystem::path config = box.dir() / "sipmetricsd.toml";
+  write_config(config, "label-whitelist = [\"voiceserver_calls_total=transport,status\"]\n");
+  Daemon d = box.start_daemon({"--config", config.string()});
+  INFO("daemon log:\n" << d.log());
+  Process w = box.worker({"--counter", "voiceserver_calls_total{transport=sip,status=ok}@4",
+                          "--counter", "voiceserver_calls_total{transport=sip,status=busy}@6"});
+  CHECK(exit_status(w, 30s) == 0);
+  CHECK(await_value(d, R"(voiceserver_calls_total{status="busy",transport="sip"})", 6) == 6);
+  CHECK(value_of(d, kReloadFailures) == 0);
+
+  write_config(config,
+               "log-level = \"info\"\nlabel-whitelist = [\"voiceserver_calls_total=transport\"");
+  d.process().signal(SIGHUP);
+  CHECK(eventually([&] { return contains(d.log(), "reload failed"); }, 5s));
+  CHECK(contains(d.log(), config.string() + ":2:"));
+  CHECK(await_value(d, kReloadFailures, 1) == 1);
+  const auto text = d.metrics();
+  REQUIRE(text.has_value());
+  CHECK(sample(*text, R"(voiceserver_calls_total{status="ok",transport="sip"})").value_or(kNaN) ==
+        4);
+  CHECK(sample(*text, R"(voiceserver_calls_total{status="busy",transport="sip"})").value_or(kNaN) ==
+        6);
+  CHECK_FALSE(contains(*text, R"(voiceserver_calls_total{transport="sip"})"));
+  CHECK(d.process().running());
+}
+
+TEST_CASE("SIGHUP with a misspelled key keeps the running whitelist") {
+  Sandbox box;
+  const std::filesystem::path config = box.dir() / "sipmetricsd.toml";
+  write_config(config, "label-whitelist = [\"voiceserver_calls_total=transport\"]\n");
+  Daemon d = box.start_daemon({"--config", config.string()});
+  INFO("daemon log:\n" << d.log());
+  Process w = box.worker({"--counter", "voiceserver_calls_total{transport=sip,status=ok}@4",
+                          "--counter", "voiceserver_calls_total{transport=sip,status=busy}@6"});
+  CHECK(exit_status(w, 30s) == 0);
+  CHECK(await_value(d, R"(voiceserver_calls_total{transport="sip"})", 10) == 10);
+
+  write_config(config, "label-whitelst = [\"voiceserver_calls_total=transport\"]\n");
+  d.process().signal(SIGHUP);
+  CHECK(eventually([&] { return contains(d.log(), "reload failed"); }, 5s));
+  CHECK(contains(d.log(), config.string() + ":1:1: unknown key \"label-whitelst\" (did you mean "
+                                            "\"label-whitelist\"?)"));
+  CHECK(await_value(d, kReloadFailures, 1) == 1);
+  CHECK(value_of(d, R"(voiceserver_calls_total{transport="sip"})") == 10);
+  CHECK(std::isnan(value_of(d, R"(voiceserver_calls_total{status="ok",transport="sip"})")));
+
+  // Corrected, the file applies again.
+  write_config(config, "label-whitelist = [\"voiceserver_calls_total=transport,status\"]\n");
+  d.process().signal(SIGHUP);
+  CHECK(await_value(d, R"(voiceserver_calls_total{status="ok",transport="sip"})", 4) == 4);
+  CHECK(value_of(d, kReloadFailures) == 1);
+}
+
+TEST_CASE("a broken config file stops the start with the file, the line and the reason") {
+  Sandbox box;
+  const std::filesystem::path config = box.dir() / "sipmetricsd.toml";
+  write_config(config, "listen = \"127.0.0.1:0\"\n\nlabel-whitelst = [\"a_total=x\"]\n");
+  Process d = box.spawn_daemon(free_loopback_port(), {"--config", config.string()});
+  const int status = exit_status(d, 5s);
+  const std::string log = d.err();
+  INFO("daemon log:\n" << log);
+  CHECK(status > 0);
+  CHECK(contains(log, "sipmetricsd: " + config.string() +
+                          ":3:1: unknown key \"label-whitelst\" (did you mean "
+                          "\"label-whitelist\"?)\n"));
 }
 
 }  // namespace sipmetrics::test

@@ -483,7 +483,7 @@ TEST_CASE("a web config that cannot be used stops sipmetricsd at start, naming f
   };
   write_file(dir / "bad.yml", "basic_auth_users:\n  prometheus: not-a-hash\n");
   start_fails({"--web-config", (dir / "bad.yml").string()},
-              (dir / "bad.yml").string() + ":2: user 'prometheus': not a bcrypt hash");
+              (dir / "bad.yml").string() + ":2:15: user 'prometheus': not a bcrypt hash");
   start_fails({"--web-config", (dir / "missing.yml").string()}, "missing.yml");
   write_file(dir / "k.key", "not a key\n");
   write_file(dir / "c.crt", "not a cert\n");

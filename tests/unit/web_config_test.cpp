@@ -13,6 +13,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -155,6 +156,7 @@ TEST_CASE("YAML details: comments, quotes, document marker, CRLF, empty sections
   CHECK_FALSE(c.tls.has_value());
   CHECK(c.bearer_token.empty());
   CHECK(parse_web_config("basic_auth_users:\n", dir.path() / "web.yml").basic_auth_users.empty());
+  CHECK(parse_web_config("  basic_auth_users:\n", dir.path() / "web.yml").basic_auth_users.empty());
 }
 
 TEST_CASE("every mistake is refused with the file, the line and the problem") {
@@ -163,6 +165,7 @@ TEST_CASE("every mistake is refused with the file, the line and the problem") {
   make_certificate(dir.path() / "other.crt", dir.path() / "other.key");
   dir.file("junk.crt", "not a certificate\n");
   dir.file("empty", "\n\n");
+  dir.file("token", "tok\n");
   const std::string f = (dir.path() / "web.yml").string();
   const std::string users = std::string("basic_auth_users:\n  u: ") + kSecret5 + "\n";
   std::string costly = kSecret5;
@@ -172,52 +175,133 @@ TEST_CASE("every mistake is refused with the file, the line and the problem") {
     std::string text, expect;
   };
   const std::vector<Case> cases = {
-      {"basic_auth_users:\n\tu: x\n", f + ":2: tab in indentation"},
-      {"basic_auth_user:\n", f + ":1: unknown key 'basic_auth_user'"},
+      {"basic_auth_users:\n\tu: x\n", f + ":2:"},  // a tab in indentation
+      {"basic_auth_user:\n",
+       f + ":1:1: unknown key \"basic_auth_user\" (did you mean \"basic_auth_users\"?)"},
+      {"tls: {}\n", f + ":1:1: unknown key \"tls\" (expected tls_server_config, basic_auth_users"},
       {"tls_server_config:\n  cert_file: c.crt\n  key_file: k.key\n  client_ca_file: ca\n",
-       f + ":4: tls_server_config.client_ca_file is not supported"},
-      {"tls_server_config:\n  cert: c.crt\n", f + ":2: unknown key tls_server_config.cert"},
-      {"tls_server_config:\n  cert_file: c.crt\n", f + ":1: tls_server_config needs both"},
+       f + ":4:3: tls_server_config.client_ca_file is not supported"},
+      {"tls_server_config:\n  cert: c.crt\n", f + ":2:3: unknown key \"tls_server_config.cert\""},
+      {"tls_server_config: {cert_file: c.crt, key_fil: k.key}\n",
+       f + ":1:39: unknown key \"tls_server_config.key_fil\" (did you mean \"key_file\"?)"},
+      {"tls_server_config:\n  cert_file: c.crt\n", f + ":1:1: tls_server_config needs both"},
       {"tls_server_config:\n  cert_file: c.crt\n  key_file: missing.key\n",
-       f + ":1: TLS key_file '" + (dir.path() / "missing.key").string() + "': "},
+       f + ":1:1: TLS key_file '" + (dir.path() / "missing.key").string() + "': "},
       {"tls_server_config:\n  cert_file: junk.crt\n  key_file: k.key\n",
-       f + ":1: TLS cert_file '" + (dir.path() / "junk.crt").string() + "': "},
+       f + ":1:1: TLS cert_file '" + (dir.path() / "junk.crt").string() + "': "},
       {"tls_server_config:\n  cert_file: c.crt\n  key_file: other.key\n",
-       f + ":1: TLS key_file '" + (dir.path() / "other.key").string() + "'"},  // OpenSSL: mismatch
-      {"http_server_config:\n  http2: false\n", f + ":1: http_server_config is not supported"},
-      {users + "basic_auth_users:\n", f + ":3: duplicate key 'basic_auth_users'"},
-      {"basic_auth_users:\n  u: x\n  u: y\n", f + ":3: duplicate key 'u'"},
-      {"basic_auth_users: [a, b]\n", f + ":1: '[a, b]': flow collections"},
-      {"basic_auth_users:\n  - u\n", f + ":2: sequences are not part of a web config"},
-      {"basic_auth_users:\n  u: &anchor x\n", f + ":2: '&anchor x': flow collections"},
-      {"basic_auth_users:\n  u: |\n", f + ":2: '|': flow collections"},
-      {"basic_auth_users:\n  u: plaintext\n", f + ":2: user 'u': not a bcrypt hash"},
+       f + ":1:1: TLS key_file '" + (dir.path() / "other.key").string() +
+           "'"},  // OpenSSL: mismatch
+      {"http_server_config:\n  http2: false\n", f + ":1:1: http_server_config is not supported"},
+      {users + "basic_auth_users:\n", f + ":3:1: duplicate key 'basic_auth_users'"},
+      {"basic_auth_users:\n  u: x\n  u: y\n", f + ":3:3: duplicate key 'u'"},
+      {"basic_auth_users: {u: x, u: y}\n", f + ":1:26: duplicate key 'u'"},
+      {"basic_auth_users: [a, b]\n", f + ":1:19: 'basic_auth_users' must map"},
+      {"basic_auth_users:\n  - u\n", f + ":2:3: 'basic_auth_users' must map"},
+      {"basic_auth_users:\n  u: &anchor x\n", f + ":2:6: user 'u': not a bcrypt hash"},
+      {"basic_auth_users:\n  u: |\n", f + ":2:6: 'u' needs a non-empty value"},
+      {"basic_auth_users:\n  ? [a]\n  : x\n", f + ":2:5: a key must be a name"},
+      {"basic_auth_users:\n  u: plaintext\n", f + ":2:6: user 'u': not a bcrypt hash"},
       {"basic_auth_users:\n  u: $1$abc$defghijklmnopqrstuv\n",
-       f + ":2: user 'u': not a bcrypt hash"},
+       f + ":2:6: user 'u': not a bcrypt hash"},
       {std::string("basic_auth_users:\n  'a:b': ") + kSecret5 + "\n",
-       f + ":2: user 'a:b': a user name cannot contain ':'"},
-      {"basic_auth_users: x\n", f + ":1: 'basic_auth_users' must map"},
-      {"basic_auth_users:\n  u: \"unterminated\n", f + ":2: unterminated quoted string"},
-      {"basic_auth_users:\n  u:\n    deeper: x\n", f + ":3: nesting is deeper"},
-      {"basic_auth_users:\n    u: a\n  v: b\n", f + ":3: unexpected indentation"},
-      {"  basic_auth_users:\n", f + ":1: the first key must not be indented"},
-      {"just text\n", f + ":1: expected 'key: value'"},
-      {"bearer_token_file: empty\n", f + ":1: bearer_token_file '"},
+       f + ":2:3: user 'a:b': a user name cannot contain ':'"},
+      {"basic_auth_users: x\n", f + ":1:19: 'basic_auth_users' must map"},
+      {"basic_auth_users:\n  u: \"unterminated\n", f + ":2:"},
+      {"bearer_token_file: \"token\n\n", f + ":1:"},  // would name an existing file
+      {"basic_auth_users: {u: x\n", f + ":"},         // an unclosed flow mapping
+      {"basic_auth_users:\n  u:\n    deeper: x\n", f + ":3:5: 'u' needs a non-empty value"},
+      {"basic_auth_users:\n    u: a\n  v: b\n", f + ":3:3: "},
+      {"just text\n", f + ":1:1: a web config is a mapping"},
+      {"bearer_token_file: empty\n", f + ":1:20: bearer_token_file '"},
       {"bearer_token_file: nowhere\n", "nowhere"},
-      {"bearer_token_file:\n  x: y\n", f + ":1: 'bearer_token_file' needs a non-empty value"},
-      {"---\nbasic_auth_users:\n---\n", f + ":3: more than one YAML document"},
-      {"basic_auth_users:\n  u: " + costly + "\n", f + ":2: user 'u': bcrypt cost 17 is above 16"},
+      {"bearer_token_file:\n  x: y\n", f + ":2:3: 'bearer_token_file' needs a non-empty value"},
+      {"---\nbasic_auth_users:\n---\n", "a second YAML document"},
+      {",w\n", f + ":1:"},  // yaml-cpp's LoadAll() would loop for ever
+      {"basic_auth_users:\n  u: " + costly + "\n",
+       f + ":2:6: user 'u': bcrypt cost 17 is above 16"},
       {"bearer_token_file: /dev/zero\n", "bearer_token_file '/dev/zero': not a regular file"},
       {"bearer_token_file: fifo\n", "/fifo': not a regular file"},
       {"bearer_token_file: .\n", "': not a regular file"},
       {"tls_server_config:\n  cert_file: fifo\n  key_file: k.key\n",
-       f + ":1: TLS cert_file '" + (dir.path() / "fifo").string() + "': not a regular file"},
+       f + ":1:1: TLS cert_file '" + (dir.path() / "fifo").string() + "': not a regular file"},
+      {std::string(10000, '[') + "\n", f + ":"},  // nesting bounded by yaml-cpp
   };
   for (const Case& c : cases) {
     INFO(c.text);
     const std::string e = error_of(c.text, dir);
     CHECK_MESSAGE(e.find(c.expect) != std::string::npos, e);
   }
+}
+
+TEST_CASE("web config: a flow mapping of users, as other exporters' files have it, is accepted") {
+  TempDir dir;
+  const WebConfig c = parse_web_config(std::string("basic_auth_users: {prometheus: \"") +
+                                           kSecret10 + "\", other: '" + kSecret5 + "'}\n",
+                                       dir.path() / "web.yml");
+  CHECK(c.basic_auth_users.size() == 2);
+  CHECK(c.basic_auth_users.at("prometheus") == kSecret10);
+  CHECK(c.basic_auth_users.at("other") == kSecret5);
+}
+
+TEST_CASE("web config: block and flow styles, plain and quoted scalars, aliases") {
+  TempDir dir;
+  make_certificate(dir.path() / "c.crt", dir.path() / "k.key");
+  dir.file("token", "tok\n");
+  const WebConfig c = parse_web_config(
+      std::string(
+          "%YAML 1.2\n---\n"
+          "tls_server_config: {cert_file: c.crt,\n                    key_file: \"k.key\"}\n"
+          "? basic_auth_users\n"
+          ": prometheus: &hash ") +
+          kSecret5 +
+          "\n"
+          "  \"with space\": *hash\n"
+          "  it's: !!str " +
+          kSecret10 +
+          "\n"
+          "bearer_token_file: >-\n"
+          "  token\n"
+          "...\n",
+      dir.path() / "web.yml");
+  REQUIRE(c.tls.has_value());
+  CHECK(c.tls->key_file == dir.path() / "k.key");
+  CHECK(c.basic_auth_users.at("prometheus") == kSecret5);
+  CHECK(c.basic_auth_users.at("with space") == kSecret5);
+  CHECK(c.basic_auth_users.at("it's") == kSecret10);
+  CHECK(c.bearer_token == "tok");
+  CHECK(parse_web_config("{}\n", dir.path() / "web.yml").basic_auth_users.empty());
+  CHECK(
+      parse_web_config("basic_auth_users: {}\n", dir.path() / "web.yml").basic_auth_users.empty());
+}
+
+TEST_CASE("web config: the README's example is accepted") {
+  std::ifstream readme(SIPMETRICS_README_MD);
+  REQUIRE(readme.good());
+  std::stringstream all;
+  all << readme.rdbuf();
+  const std::string text = all.str();
+  const auto fence = text.find("```yaml\n");
+  REQUIRE(fence != std::string::npos);
+  const auto line_start = text.rfind('\n', fence) + 1;
+  const std::size_t indent = fence - line_start;  // the block sits in a list item
+  const auto end = text.find("```", fence + 8);
+  REQUIRE(end != std::string::npos);
+  std::string yaml;
+  std::istringstream lines(text.substr(fence + 8, end - fence - 8));
+  for (std::string line; std::getline(lines, line);)
+    yaml += (line.size() >= indent ? line.substr(indent) : std::string()) + "\n";
+  const auto placeholder = yaml.find("$2y$10$...");
+  REQUIRE(placeholder != std::string::npos);
+  yaml.replace(placeholder, 10, kSecret10);
+  TempDir dir;
+  make_certificate(dir.path() / "tls.crt", dir.path() / "tls.key");
+  dir.file("token", "tok-1\n");
+  INFO(yaml);
+  const WebConfig c = load_web_config(dir.file("web.yml", yaml));
+  CHECK(c.tls.has_value());
+  CHECK(c.basic_auth_users.size() == 1);
+  CHECK(c.bearer_token == "tok-1");
 }
 
 TEST_CASE("load_web_config names a file it cannot read") {

@@ -206,7 +206,7 @@ struct alignas(kCacheLine) Header {
   std::atomic<std::uint64_t> unknown_label_series;  // series ever found with a label key
                                                     // outside their whitelist (daemon_flags)
   std::atomic<std::uint32_t> daemon_pid;
-  std::atomic<std::uint32_t> reserved_daemon;
+  std::atomic<std::uint32_t> config_reload_failures;  // SIGHUPs whose config was refused
   std::uint8_t reserved_daemon_line[8];
 
   // Written by the daemon only: its own event counts, kept here so that they never go back
