@@ -7,7 +7,6 @@
 #include <atomic>
 #include <bit>
 #include <cstdint>
-#include <limits>
 
 #include <sipmetrics/layout.hpp>
 
@@ -21,8 +20,10 @@ inline double bits_f64(std::uint64_t v) noexcept { return std::bit_cast<double>(
 /// `_sum`, `_count` and the quantiles stay those of real observations, and every format stays
 /// valid for its own parser (OpenMetrics forbids a NaN or negative `_sum` and negative
 /// quantiles). The daemon applies the same rule to every sum and sample it reads.
-constexpr bool valid_sample(double v) noexcept {
-  return v >= 0.0 && v <= std::numeric_limits<double>::max();
+/// One integer compare of the bits: a clear sign bit (so -0.0 counts as negative) and an
+/// exponent below all-ones (not NaN, not Inf).
+inline bool valid_sample(double v) noexcept {
+  return std::bit_cast<std::uint64_t>(v) < 0x7ff0'0000'0000'0000ULL;
 }
 
 /// Cells a series of this type owns in every lane; 0 for a type this layout cannot register.
