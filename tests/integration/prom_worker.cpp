@@ -15,6 +15,7 @@
 // setup_count=... setup_sum=... setup_le_1000=..." and stays alive until SIGTERM/SIGINT or
 // LINGER_SECONDS pass (so it can never outlive a broken test for long).
 #include <sipmetrics/client.hpp>
+#include <sipmetrics/sip.hpp>
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -26,6 +27,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -88,6 +90,13 @@ int main(int argc, char** argv) {
   sipmetrics::Histogram setup =
       client.histogram("voiceserver_test_setup_ms", "Test call setup latency, ms.",
                        {{"transport", "sip"}}, sipmetrics::kSipLatencyBucketsMs);
+  // The SIP latency histograms' names and bounds, as SIPMETRICS_LATENCY_HISTOGRAMS=1 registers
+  // them, so that promtool sees them in both unit modes.
+  std::vector<sipmetrics::Histogram> twins;
+  for (const auto& t : sipmetrics::sip::kLatencyHistograms)
+    twins.push_back(client.histogram(t.name, t.help, {}, t.bounds));
+  for (const auto& h : twins)
+    if (!h.valid()) return 1;
   if (!calls.valid() || !active.valid() || !e2e.valid() || !setup.valid()) {
     std::fprintf(stderr, "sipmetrics-prom-worker: a series registration was refused\n");
     return 1;
@@ -108,6 +117,7 @@ int main(int argc, char** argv) {
       setup.observe(std::nan(""));  // +Inf bucket and _count, not _sum
       setup.observe(HUGE_VAL);      // the same
       setup.observe(-1);            // the first bucket and _count, not _sum
+      for (auto& h : twins) h.observe(h.bounds()[h.bounds().size() / 2]);
       _exit(0);
     }
   }

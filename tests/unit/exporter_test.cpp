@@ -20,16 +20,14 @@
 namespace sipmetrics {
 namespace {
 
+using test::has_line;
+
 using test::Writer;
 
 std::string scrape(Exporter& e) {
   std::string out;
   e.scrape(out);
   return out;
-}
-
-bool has_line(const std::string& text, const std::string& line) {
-  return text.find("\n" + line + "\n") != std::string::npos || text.starts_with(line + "\n");
 }
 
 ExporterSettings fast() {

@@ -24,6 +24,8 @@
 namespace sipmetrics {
 namespace {
 
+using test::has_line;
+
 using test::Writer;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 const double kNaN = std::nan("");
@@ -76,10 +78,6 @@ std::string scrape(Exporter& e, Format f = Format::kText) {
   std::string out;
   e.scrape(out, f);
   return out;
-}
-
-bool has_line(const std::string& text, const std::string& line) {
-  return text.find("\n" + line + "\n") != std::string::npos || text.starts_with(line + "\n");
 }
 
 ExporterSettings fast() {

@@ -610,3 +610,54 @@ TEST_CASE("observe_async shares observe's ring; async_dropped_count is this proc
 }
 
 }  // namespace sipmetrics
+
+namespace sipmetrics {
+
+TEST_CASE("SIPMETRICS_LATENCY_HISTOGRAMS=1 adds a histogram twin to every latency summary") {
+  test::TempSegment seg;
+  auto file = test::open_segment(seg.path());
+  REQUIRE(file);
+  test::Writer w(seg.path(), [](Client& c) {
+    ::setenv("SIPMETRICS_LATENCY_HISTOGRAMS", "1", 1);  // in the writer only (a child process)
+    for (int i = 1; i <= 100; ++i) {
+      sip::observe_call_qos(c, static_cast<std::uint32_t>(i), i * 0.5, i / 1000.0, 4.5);
+      sip::observe_e2e_first_byte(c, i * 40);
+      sip::observe_llm_first_byte(c, i * 20);
+      sip::observe_tts_first_byte(c, i * 10);
+    }
+    sip::observe_call_qos(c, 0, -1, 0, 0);  // "no data": neither the summaries nor the twins
+  });
+  Exporter e(std::move(file), settings());
+  const std::string text = scrape(e);
+  // The summaries are unchanged ...
+  CHECK(test::has_line(text, "sip_call_rtt_ms_count 100"));
+  CHECK(test::has_line(text, "voiceserver_e2e_first_byte_ms_count 100"));
+  // ... and each twin holds the same samples in buckets that add up across hosts.
+  for (const sip::HistogramTwin& t : sip::kLatencyHistograms) {
+    CAPTURE(t.name);
+    CHECK(test::has_line(text, "# TYPE " + std::string(t.name) + " histogram"));
+    CHECK(test::has_line(text, std::string(t.name) + "_count 100"));
+    CHECK(test::has_line(text, std::string(t.name) + "_bucket{le=\"+Inf\"} 100"));
+  }
+  CHECK(test::has_line(text, "sip_call_rtt_hist_ms_sum 5050"));
+  CHECK(test::has_line(text, "sip_call_rtt_hist_ms_bucket{le=\"50\"} 50"));
+  CHECK(test::has_line(text, "voiceserver_e2e_first_byte_hist_ms_bucket{le=\"1000\"} 25"));
+  CHECK(test::has_line(text, "sip_call_mos_estimate_hist_bucket{le=\"4.4\"} 0"));
+}
+
+TEST_CASE("without SIPMETRICS_LATENCY_HISTOGRAMS, no histogram series at all") {
+  test::TempSegment seg;
+  auto file = test::open_segment(seg.path());
+  REQUIRE(file);
+  test::Writer w(seg.path(), [](Client& c) {
+    ::unsetenv("SIPMETRICS_LATENCY_HISTOGRAMS");
+    sip::observe_call_qos(c, 10, 1, 0.01, 4);
+  });
+  Exporter e(std::move(file), settings());
+  const std::string text = scrape(e);
+  CHECK(test::has_line(text, "sip_call_rtt_ms_count 1"));
+  CHECK(text.find("_hist") == std::string::npos);
+  CHECK(text.find(" histogram\n") == std::string::npos);  // no # TYPE ... histogram
+}
+
+}  // namespace sipmetrics

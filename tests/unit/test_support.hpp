@@ -76,4 +76,9 @@ inline layout::Geometry small_geometry() {
   return g;
 }
 
+/// Whether `text` holds `line` as a whole line (a scrape's exposition).
+inline bool has_line(const std::string& text, const std::string& line) {
+  return text.find("\n" + line + "\n") != std::string::npos || text.starts_with(line + "\n");
+}
+
 }  // namespace sipmetrics::test
