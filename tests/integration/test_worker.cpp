@@ -5,6 +5,7 @@
 //       [--counter SERIES[@N]]...  [--increments N] [--threads T]
 //       [--gauge SERIES --add V]
 //       [--summary SERIES --observe N --value V [--step S]]
+//       [--e2e-first-byte --observe N --value V [--step S]]
 //       [--whitelist FAMILY=KEY[,KEY...]]...
 //       [--children K [--pre-fork N]]
 //       [--alias NAME|PATH]...
@@ -13,6 +14,8 @@
 // SERIES is `name` or `name{key=value,...}`. Each counter gets N increments (its own @N, else
 // --increments) from each of T threads; the threads start together, so up to T lanes are in use
 // at once. The gauge gets add(V); the summary observes V, V+S, V+2S, ... (N samples).
+// --e2e-first-byte: the same samples (as whole ms) through sip::observe_e2e_first_byte(), so with
+// SIPMETRICS_LATENCY_HISTOGRAMS=1 they land in its histogram twin too.
 // --children K: after resolving the handles (and, with --pre-fork, incrementing each counter N
 // times in the parent), fork K children; the parent and every child then run the workload.
 // --hold: print `ready` once the workload is done (in every process), then wait: SIGUSR1 runs
@@ -43,6 +46,7 @@
 #include <vector>
 
 #include <sipmetrics/client.hpp>
+#include <sipmetrics/sip.hpp>
 
 namespace sipmetrics {
 namespace {
@@ -68,6 +72,7 @@ struct Config {
   std::optional<SeriesSpec> gauge;
   double gauge_add = 0;
   std::optional<SeriesSpec> summary;
+  bool e2e = false;
   std::uint64_t observations = 0;
   double value = 0;
   double step = 0;
@@ -79,6 +84,7 @@ struct Config {
 };
 
 struct Handles {
+  Client* client = nullptr;
   std::vector<std::pair<Counter, std::uint64_t>> counters;  // handle, increments per thread
   Gauge gauge;
   Summary summary;
@@ -158,6 +164,8 @@ Config parse_args(int argc, char** argv) {
       cfg.gauge = parse_series(value());
     } else if (arg == "--add") {
       cfg.gauge_add = parse_double(value(), "--add");
+    } else if (arg == "--e2e-first-byte") {
+      cfg.e2e = true;
     } else if (arg == "--summary") {
       cfg.summary = parse_series(value());
     } else if (arg == "--observe") {
@@ -240,8 +248,13 @@ void run_workload(const Config& cfg, Handles& h) {
     for (std::thread& t : threads) t.join();
   }
   if (cfg.gauge) h.gauge.add(cfg.gauge_add);
-  for (std::uint64_t i = 0; i < cfg.observations; ++i)
-    h.summary.observe(cfg.value + cfg.step * static_cast<double>(i));
+  for (std::uint64_t i = 0; i < cfg.observations; ++i) {
+    const double v = cfg.value + cfg.step * static_cast<double>(i);
+    if (cfg.e2e)
+      sip::observe_e2e_first_byte(*h.client, static_cast<int>(v));
+    else
+      h.summary.observe(v);
+  }
 }
 
 void say(const char* line) {
@@ -297,6 +310,7 @@ int run(int argc, char** argv) {
   say(client.attached() ? "attached" : "detached");
 
   Handles h;
+  h.client = &client;
   if (!resolve(client, cfg, h)) {
     std::fprintf(stderr, "sipmetrics-test-worker: a registration was refused\n");
     return 1;
