@@ -452,6 +452,9 @@ DaemonConfig parse_config(int argc, const char* const* argv) {
                                          : std::max(1u, cfg.geometry.max_series / 4);
   if (cfg.geometry.family_series_limit > cfg.geometry.max_series)
     throw CLI::ValidationError("--family-series-limit", "more than --max-series");
+  // CLI::Range lets NaN through (it fails every comparison, the range's included).
+  if (!std::isfinite(cfg.window_age_seconds))
+    throw CLI::ValidationError("--window-age", "not a number of seconds");
   if (!layout::geometry_valid(cfg.geometry))
     throw CLI::ValidationError("segment capacities", "out of range");
   return cfg;

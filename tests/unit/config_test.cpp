@@ -110,6 +110,9 @@ TEST_CASE("bad values are refused with the option's name") {
   CHECK(error_of({"--log-level", "loud"}).find("log-level") != std::string::npos);
   CHECK(error_of({"--config", "/nonexistent/file.toml"}).find("config") != std::string::npos);
   CHECK(error_of({"--unknown-flag"}).find("unknown-flag") != std::string::npos);
+  CHECK(error_of({"--window-age", "nan"}).find("window-age") != std::string::npos);
+  CHECK(error_of({"--family-series-limit", "5000", "--max-series", "4096"})
+            .find("family-series-limit") != std::string::npos);
 }
 
 TEST_CASE("config file: an unterminated string is refused with the file and the line") {
