@@ -57,10 +57,10 @@ constexpr const char* kCorruptCatalog = "sipmetrics_corrupt_entries_total{region
 constexpr const char* kCorruptRing = "sipmetrics_corrupt_entries_total{region=\"ring\"}";
 constexpr const char* kCorruptLane = "sipmetrics_corrupt_entries_total{region=\"lane\"}";
 constexpr const char* kCorruptWhitelist = "sipmetrics_corrupt_entries_total{region=\"whitelist\"}";
-constexpr const char* kRefusalReasons[] = {"catalog_full",   "arena_full",      "cells_full",
-                                           "invalid_name",   "writers_full",    "lanes_full",
-                                           "whitelist_full", "type_conflict",   "family_full",
-                                           "label_too_long", "duplicate_label", "reserved_label", "invalid_buckets"};
+constexpr const char* kRefusalReasons[] = {
+    "catalog_full",    "arena_full",     "cells_full",     "invalid_name", "writers_full",
+    "lanes_full",      "whitelist_full", "type_conflict",  "family_full",  "label_too_long",
+    "duplicate_label", "reserved_label", "invalid_buckets"};
 
 std::string refusals(const char* reason) {
   return std::string("sipmetrics_refusals_total{reason=\"") + reason + "\"}";

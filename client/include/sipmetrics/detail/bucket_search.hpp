@@ -2,6 +2,7 @@
 // sorted bounds (at most layout::kMaxHistogramBounds of them, read in place from the arena).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace sipmetrics::detail {
@@ -22,7 +23,7 @@ namespace sipmetrics::detail {
   while (len > 1) {
     const std::uint32_t half = len / 2;
     // A multiply, not a ?: (which GCC 12 turns into a branch): the step is data, not control.
-    base += half * static_cast<std::uint32_t>(!(v <= base[half - 1]));
+    base += std::size_t{half} * static_cast<std::size_t>(!(v <= base[half - 1]));
     len -= half;
   }
   return static_cast<std::uint32_t>(base - bounds) + (!(v <= *base) ? 1u : 0u);
