@@ -12,8 +12,9 @@ set -euo pipefail
 build=(build-essential cmake pkg-config libboost-dev libcpp-httplib-dev libspdlog-dev
        libcli11-dev doctest-dev curl ca-certificates python3 python3-dev
        libssl-dev libcrypt-dev zlib1g-dev openssl whois wrk  # TLS, bcrypt, gzip; tests: openssl, mkpasswd, wrk
-       liblua5.1-0-dev)  # the Lua 5.1 module (bindings/lua); python3-dev: the Python module
-runtime=(libcpp-httplib0.11 libspdlog1.10 libssl3 libcrypt1 zlib1g curl ca-certificates)
+       liblua5.1-0-dev  # the Lua 5.1 module (bindings/lua); python3-dev: the Python module
+       libprotobuf-dev protobuf-compiler golang-github-prometheus-client-model-dev)  # protobuf exposition: metrics.proto
+runtime=(libcpp-httplib0.11 libspdlog1.10 libssl3 libcrypt1 zlib1g libprotobuf32 curl ca-certificates)
 want=("${build[@]}")
 for flag in "$@"; do
   case "$flag" in

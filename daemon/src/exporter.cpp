@@ -1,6 +1,7 @@
 #include "exporter.hpp"
 
 #include <thread>
+#include <type_traits>
 
 #include "inspect.hpp"
 
@@ -70,8 +71,10 @@ bool Exporter::tick(bool housekeeping) {
 void Exporter::scrape(std::string& out, Format format) {
   const auto started = std::chrono::steady_clock::now();
   out.clear();
-  Exposition exposition(out, format);
   std::lock_guard lock(mu_);
+  TextWriter text(out, format);
+  if (format == Format::kProtobuf) protobuf_.begin(out);
+  MetricWriter& writer = format == Format::kProtobuf ? static_cast<MetricWriter&>(protobuf_) : text;
   const std::int64_t now = now_ns();
   if (catalog_.refresh()) plan_stale_ = true;
   drainer_.drain_all(catalog_, now);
@@ -81,9 +84,9 @@ void Exporter::scrape(std::string& out, Format format) {
     count_unknown_labels();
   }
   take_snapshot(view_, catalog_, totals_);
-  render_plan(exposition, plan_, totals_, drainer_, scratch_);
-  render_self_metrics(exposition, started);
-  exposition.finish();
+  render_plan(writer, plan_, totals_, drainer_, scratch_);
+  render_self_metrics(writer, started);
+  writer.finish();
 }
 
 void Exporter::count_unknown_labels() {
@@ -101,43 +104,64 @@ void Exporter::count_unknown_labels() {
       std::max(unknown_label_series_, h.unknown_label_series.load(std::memory_order_relaxed));
 }
 
-void Exporter::render_self_metrics(Exposition& out, std::chrono::steady_clock::time_point started) {
+void Exporter::render_self_metrics(MetricWriter& out,
+                                   std::chrono::steady_clock::time_point started) {
   const layout::Header& h = view_.header();
   const layout::Geometry& g = view_.geometry();
-  auto single = [&out](std::string_view name, std::string_view help, std::string_view type,
-                       auto value) {
-    const std::string sample_name(out.family(name, help, type));
-    out.sample(sample_name, "", "", value);
+  using layout::MetricType;
+  constexpr MetricType kCounter = MetricType::kCounter, kGauge = MetricType::kGauge;
+  // A sample of the open family: a counter's value is a count, a gauge's a count or a double.
+  auto sample = [&out](MetricType type, const SeriesLabels& labels, auto value) {
+    if constexpr (std::is_same_v<decltype(value), double>)
+      out.gauge(labels, value);
+    else if (type == kCounter)
+      out.counter(labels, std::uint64_t{value});
+    else
+      out.gauge(labels, std::uint64_t{value});
+  };
+  auto single = [&out, &sample](std::string_view name, std::string_view help, MetricType type,
+                                auto value) {
+    out.family(name, help, type);
+    sample(type, SeriesLabels{}, value);
+  };
+  // One label: `key="value"` (values here need no escaping) and its pair.
+  std::string text;
+  LabelView pair;
+  auto label = [&text, &pair](std::string_view key, std::string_view value) {
+    text.assign(key).append("=\"").append(value).append("\"");
+    pair = LabelView{key, value};
+    return SeriesLabels{text, std::span<const LabelView>(&pair, 1)};
   };
 
   single(kObserveDroppedFamily,
          "Summary samples dropped because a writer's ring was full (quantiles only; _sum and "
          "_count stay exact).",
-         "counter", dropped_samples(view_));
+         kCounter, dropped_samples(view_));
   single(kUnknownLabelFamily,
          "Series found with a label key outside their family's whitelist (each series once, "
          "across reloads and restarts).",
-         "counter", unknown_label_series_);
+         kCounter, unknown_label_series_);
   single("sipmetrics_spill_bindings_total",
          "Threads that found no free writer slot or lane and wrote through the shared spill lane "
          "(counts and summaries kept; gauges not recorded).",
-         "counter", h.spill_bindings.load(std::memory_order_relaxed));
+         kCounter, h.spill_bindings.load(std::memory_order_relaxed));
   single("sipmetrics_invalid_samples_total",
-         "Summary samples not recorded because they were NaN, infinite or negative.", "counter",
+         "Summary samples not recorded because they were NaN, infinite or negative.", kCounter,
          h.invalid_samples.load(std::memory_order_relaxed));
 
   {
-    const std::string name(
-        out.family("sipmetrics_build_info", "sipmetricsd version and segment layout.", "gauge"));
-    const std::string labels = "layout=\"" + std::to_string(layout::kVersionMajor) + "." +
-                               std::to_string(layout::kVersionMinor) + "\",version=\"" +
-                               SIPMETRICS_VERSION + "\"";
-    out.sample(name, "", labels, std::uint64_t{1});
+    out.family("sipmetrics_build_info", "sipmetricsd version and segment layout.", kGauge);
+    const std::string layout_version =
+        std::to_string(layout::kVersionMajor) + "." + std::to_string(layout::kVersionMinor);
+    const std::string build_text =
+        "layout=\"" + layout_version + "\",version=\"" SIPMETRICS_VERSION "\"";
+    const LabelView build_pairs[] = {{"layout", layout_version}, {"version", SIPMETRICS_VERSION}};
+    out.gauge(SeriesLabels{build_text, build_pairs}, std::uint64_t{1});
   }
-  single("sipmetrics_writers", "Writer processes attached and alive.", "gauge",
+  single("sipmetrics_writers", "Writer processes attached and alive.", kGauge,
          std::uint64_t{tracker_.live_writers()});
   single("sipmetrics_writers_exited_total",
-         "Writers found gone (exited or crashed) and folded into retained totals.", "counter",
+         "Writers found gone (exited or crashed) and folded into retained totals.", kCounter,
          h.writers_folded.load(std::memory_order_relaxed));
 
   struct Use {
@@ -157,56 +181,38 @@ void Exporter::render_self_metrics(Exposition& out, std::chrono::steady_clock::t
        g.max_whitelists},
       {"writers", tracker_.live_writers(), g.max_writers},
   };
-  std::string labels;
-  {
-    const std::string name(
-        out.family("sipmetrics_segment_used", "Segment resources in use.", "gauge"));
-    for (const Use& u : uses)
-      out.sample(name, "", labels.assign("resource=\"") + u.resource + "\"", u.used);
-  }
-  {
-    const std::string name(
-        out.family("sipmetrics_segment_capacity",
-                   "Segment resource capacities, fixed when the segment was created.", "gauge"));
-    for (const Use& u : uses)
-      out.sample(name, "", labels.assign("resource=\"") + u.resource + "\"", u.capacity);
-  }
-  single("sipmetrics_segment_size_bytes", "Size of the shared-memory segment.", "gauge",
-         view_.size());
+  out.family("sipmetrics_segment_used", "Segment resources in use.", kGauge);
+  for (const Use& u : uses) out.gauge(label("resource", u.resource), u.used);
+  out.family("sipmetrics_segment_capacity",
+             "Segment resource capacities, fixed when the segment was created.", kGauge);
+  for (const Use& u : uses) out.gauge(label("resource", u.resource), u.capacity);
+  single("sipmetrics_segment_size_bytes", "Size of the shared-memory segment.", kGauge,
+         std::uint64_t{view_.size()});
 
-  {
-    const std::string name(out.family("sipmetrics_refusals_total",
-                                      "Registrations and attaches refused by clients, by reason; "
-                                      "the affected handles are no-ops.",
-                                      "counter"));
-    for (std::uint32_t r = 0; r < layout::kRefusalKinds; ++r)
-      out.sample(name, "", labels.assign("reason=\"") + kRefusalNames[r] + "\"",
-                 h.refusals[r].load(std::memory_order_relaxed));
-  }
-  {
-    const std::string name(out.family("sipmetrics_series_rejected_total",
-                                      "Registered series the exporter does not expose, by reason.",
-                                      "counter"));
-    out.sample(name, "", "reason=\"family_cap\"", plan_.rejected_family_cap);
-    out.sample(name, "", "reason=\"name_clash\"", plan_.rejected_name_clash);
-    out.sample(name, "", "reason=\"type_conflict\"", plan_.rejected_type_conflict);
-  }
-  {
-    const std::string name(out.family(
-        "sipmetrics_corrupt_entries_total",
-        "Entries read from the segment that failed validation and were skipped.", "counter"));
-    out.sample(name, "", "region=\"catalog\"", catalog_.corrupt_entries());
-    out.sample(name, "", "region=\"lane\"", tracker_.orphan_lanes());
-    out.sample(name, "", "region=\"ring\"", drainer_.corrupt_samples());
-    out.sample(name, "", "region=\"whitelist\"", catalog_.corrupt_whitelists());
-  }
+  out.family("sipmetrics_refusals_total",
+             "Registrations and attaches refused by clients, by reason; the affected handles are "
+             "no-ops.",
+             kCounter);
+  for (std::uint32_t r = 0; r < layout::kRefusalKinds; ++r)
+    out.counter(label("reason", kRefusalNames[r]), h.refusals[r].load(std::memory_order_relaxed));
+  out.family("sipmetrics_series_rejected_total",
+             "Registered series the exporter does not expose, by reason.", kCounter);
+  out.counter(label("reason", "family_cap"), plan_.rejected_family_cap);
+  out.counter(label("reason", "name_clash"), plan_.rejected_name_clash);
+  out.counter(label("reason", "type_conflict"), plan_.rejected_type_conflict);
+  out.family("sipmetrics_corrupt_entries_total",
+             "Entries read from the segment that failed validation and were skipped.", kCounter);
+  out.counter(label("region", "catalog"), catalog_.corrupt_entries());
+  out.counter(label("region", "lane"), tracker_.orphan_lanes());
+  out.counter(label("region", "ring"), drainer_.corrupt_samples());
+  out.counter(label("region", "whitelist"), catalog_.corrupt_whitelists());
   single("sipmetrics_samples_drained_total",
-         "Summary samples moved from writer rings into quantile windows.", "counter",
+         "Summary samples moved from writer rings into quantile windows.", kCounter,
          drainer_.samples_drained());
   last_scrape_seconds_ =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   single("sipmetrics_scrape_duration_seconds",
-         "Time this scrape took to collect and render, up to this line.", "gauge",
+         "Time this scrape took to collect and render, up to this line.", kGauge,
          last_scrape_seconds_);
 }
 

@@ -18,6 +18,7 @@
 #include "exposition.hpp"
 #include "inspect.hpp"
 #include "plan.hpp"
+#include "protobuf_format.hpp"
 #include "settings.hpp"
 #include "snapshot.hpp"
 #include "writer_tracker.hpp"
@@ -43,7 +44,8 @@ class Exporter {
   /// True when some ring was at least a quarter full (drain again soon).
   bool tick(bool housekeeping);
 
-  /// Renders /metrics into `out` (cleared first).
+  /// Renders /metrics into `out` (cleared first), in any Format: one snapshot, one plan, one
+  /// set of rules, whatever the format.
   void scrape(std::string& out, Format format = Format::kText);
   /// Applies reloaded settings (whitelists, caps, windows, intervals).
   void apply(const ExporterSettings& settings);
@@ -54,7 +56,7 @@ class Exporter {
 
  private:
   void count_unknown_labels();
-  void render_self_metrics(Exposition& out, std::chrono::steady_clock::time_point started);
+  void render_self_metrics(MetricWriter& out, std::chrono::steady_clock::time_point started);
   static std::int64_t now_ns() noexcept;
 
   std::unique_ptr<detail::SegmentFile> segment_;
@@ -69,7 +71,8 @@ class Exporter {
   std::uint64_t capacity_wanted_seen_ = 0;  // Header::capacity_wanted at the last sweep
   std::uint64_t unknown_label_series_ = 0;  // served; never goes down (count_unknown_labels)
   CellTotals totals_;
-  std::vector<double> scratch_;
+  RenderScratch scratch_;
+  ProtobufWriter protobuf_;  // its messages are reused from scrape to scrape
   double last_scrape_seconds_ = 0;
 };
 
