@@ -93,6 +93,7 @@ sipmetrics::layout::Geometry geometry_for(std::uint32_t series) {
   g.max_writers = 64;
   g.ring_capacity = 4096;
   g.arena_bytes = std::uint64_t{cap} * 96;
+  g.family_series_limit = cap;  // every benchmark family is one family: no registration refused
   return g;
 }
 
