@@ -73,7 +73,6 @@ void Exporter::scrape(std::string& out, Format format) {
   out.clear();
   std::lock_guard lock(mu_);
   TextWriter text(out, format);
-  if (format == Format::kProtobuf) protobuf_.begin(out);
   MetricWriter& writer = format == Format::kProtobuf ? static_cast<MetricWriter&>(protobuf_) : text;
   const std::int64_t now = now_ns();
   if (catalog_.refresh()) plan_stale_ = true;
@@ -81,8 +80,10 @@ void Exporter::scrape(std::string& out, Format format) {
   if (plan_stale_ || plan_.catalog_version != catalog_.version()) {
     plan_ = build_plan(catalog_, settings_.plan);
     plan_stale_ = false;
+    ++plan_generation_;
     count_unknown_labels();
   }
+  if (format == Format::kProtobuf) protobuf_.begin(out, plan_generation_);
   take_snapshot(view_, catalog_, totals_);
   render_plan(writer, plan_, totals_, drainer_, scratch_);
   render_self_metrics(writer, started);

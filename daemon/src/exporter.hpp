@@ -68,6 +68,7 @@ class Exporter {
   WriterTracker tracker_;
   Plan plan_;
   bool plan_stale_ = true;
+  std::uint64_t plan_generation_ = 0;       // bumped by every rebuild of plan_
   std::uint64_t capacity_wanted_seen_ = 0;  // Header::capacity_wanted at the last sweep
   std::uint64_t unknown_label_series_ = 0;  // served; never goes down (count_unknown_labels)
   CellTotals totals_;

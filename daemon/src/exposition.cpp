@@ -182,13 +182,14 @@ void TextWriter::finish() {
 void render_plan(MetricWriter& out, const Plan& plan, const CellTotals& totals, Drainer& drainer,
                  RenderScratch& scratch) {
   double q_out[std::size(kQuantiles)];
+  const bool pairs = out.wants_label_pairs();
   for (const PlanFamily& fam : plan.families) {
     if (fam.series_begin == fam.series_end) continue;
     out.family(fam.name, fam.help, fam.type);
     for (std::uint32_t i = fam.series_begin; i < fam.series_end; ++i) {
       const PlanSeries& ps = plan.series[i];
-      scratch.pairs.resize(ps.pairs_count);
-      for (std::uint32_t p = 0; p < ps.pairs_count; ++p) scratch.pairs[p] = plan.pair(ps, p);
+      scratch.pairs.resize(pairs ? ps.pairs_count : 0);
+      for (std::uint32_t p = 0; p < scratch.pairs.size(); ++p) scratch.pairs[p] = plan.pair(ps, p);
       const SeriesLabels labels{plan.labels(ps), scratch.pairs};
       const std::span<const PlanSource> sources = plan.sources_of(ps);
       switch (fam.type) {

@@ -62,6 +62,8 @@ struct HistogramValues {
 class MetricWriter {
  public:
   virtual ~MetricWriter() = default;
+  /// Whether the writer reads SeriesLabels::pairs (else render_plan leaves them empty).
+  virtual bool wants_label_pairs() const noexcept = 0;
   /// Starts a family. `help` is raw (each format escapes or sanitises it its own way).
   virtual void family(std::string_view name, std::string_view help, layout::MetricType type) = 0;
   virtual void counter(const SeriesLabels& labels, std::uint64_t value) = 0;
@@ -81,6 +83,7 @@ class TextWriter final : public MetricWriter {
   /// `format` is kText or kOpenMetrics.
   TextWriter(std::string& out, Format format) : out_(out), format_(format) {}
 
+  bool wants_label_pairs() const noexcept override { return false; }
   void family(std::string_view name, std::string_view help, layout::MetricType type) override;
   void counter(const SeriesLabels& labels, std::uint64_t value) override;
   void gauge(const SeriesLabels& labels, double value) override;

@@ -5,6 +5,7 @@
 // come from render_plan, which owns the rules.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -12,10 +13,11 @@
 
 namespace sipmetrics {
 
-/// Writes one family message at a time into a string. The messages are kept from family to
-/// family and from scrape to scrape (protobuf's Clear() keeps sub-messages and string capacity),
-/// so once the largest family has been seen a scrape allocates nothing here. Not thread-safe:
-/// one exposition at a time (the exporter renders under its lock).
+/// Writes one family message at a time into a string. One message per family is kept from
+/// scrape to scrape (memory: a few hundred bytes per series, for as long as the plan has them):
+/// while the structure key given to begin() stays the same, a scrape only overwrites values,
+/// and once sizes settle it allocates nothing here. Not thread-safe: one exposition at a time
+/// (the exporter renders under its lock).
 class ProtobufWriter final : public MetricWriter {
  public:
   ProtobufWriter();
@@ -23,9 +25,14 @@ class ProtobufWriter final : public MetricWriter {
   ProtobufWriter(const ProtobufWriter&) = delete;
   ProtobufWriter& operator=(const ProtobufWriter&) = delete;
 
-  /// Starts an exposition appended to `out`, which must outlive finish().
-  void begin(std::string& out);
+  /// Starts an exposition appended to `out`, which must outlive finish(). `structure` names
+  /// the families, series and labels about to be rendered: the same value as the last scrape's
+  /// promises the same ones in the same order (the exporter passes its plan's generation), any
+  /// other value rebuilds them. A family whose name differs from last time rebuilds the rest of
+  /// the scrape whatever the key.
+  void begin(std::string& out, std::uint64_t structure);
 
+  bool wants_label_pairs() const noexcept override { return true; }
   void family(std::string_view name, std::string_view help, layout::MetricType type) override;
   void counter(const SeriesLabels& labels, std::uint64_t value) override;
   void gauge(const SeriesLabels& labels, double value) override;

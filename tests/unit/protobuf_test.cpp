@@ -215,7 +215,7 @@ TEST_CASE("protobuf: native buckets become spans and deltas that decode to the c
 
   ProtobufWriter w;
   std::string bytes;
-  w.begin(bytes);
+  w.begin(bytes, 1);
   w.family("lat_ms", "", layout::MetricType::kHistogram);
   w.histogram(SeriesLabels{}, hv);
   w.finish();
@@ -258,7 +258,7 @@ TEST_CASE("protobuf: native buckets become spans and deltas that decode to the c
   hv.count = 0;
   hv.sum = 0;
   std::string empty;
-  w.begin(empty);
+  w.begin(empty, 1);  // the same structure: the values of the first are overwritten
   w.family("lat_ms", "", layout::MetricType::kHistogram);
   w.histogram(SeriesLabels{}, hv);
   w.finish();
