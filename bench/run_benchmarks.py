@@ -90,6 +90,8 @@ rows.append(("2 processes, one series", f"{two / 1e6:.0f} M inc/s", "1 process",
 for n in (1000, 10000, 100000):
     ratio(f"BM_Exporter_Scrape/{n}", ns(daemon[f"BM_Exporter_Scrape/{n}"]), "BM_Floor_ToChars",
           ns(daemon[f"BM_Floor_ToChars/{n}"]), 2.5, "us")
+ratio("BM_Exporter_ScrapeMixed/protobuf", ns(daemon["BM_Exporter_ScrapeMixed/protobuf"]),
+      "BM_Exporter_ScrapeMixed/text", ns(daemon["BM_Exporter_ScrapeMixed/text"]), 1.5, "us")
 ratio("BM_Exporter_Quantiles", ns(daemon["BM_Exporter_Quantiles"]), "BM_Floor_NthElement",
       ns(daemon["BM_Floor_NthElement"]), 1.2, "us")
 

@@ -12,7 +12,8 @@
 //   * through a file and the whole Exporter, as sipmetricsd runs it: SegmentFile::open (header
 //     checks, re-initialisation), the start-up sweep, tick(), scrape() in both formats, status(),
 //     writers(), report().
-// Every text exposition must pass the strict parser of the integration tests; anything else
+// Every text exposition must pass the strict parser of the integration tests and every protobuf
+// one must parse back as delimited MetricFamily messages (libprotobuf's own reader); anything else
 // (crash, sanitizer report, leak, hang, an invariant below) is a finding.
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -36,10 +37,14 @@
 #include <sipmetrics/segment/key.hpp>
 #include <sipmetrics/segment/whitelist.hpp>
 
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/util/delimited_message_util.h>
+
 #include "catalog.hpp"
 #include "drain.hpp"
 #include "exporter.hpp"
 #include "exposition_parser.hpp"
+#include "metrics.pb.h"
 #include "writer_tracker.hpp"
 
 namespace {
@@ -296,6 +301,44 @@ void check_openmetrics(const std::string& text) {
   if (!text.ends_with("# EOF\n")) finding("OpenMetrics exposition does not end with # EOF", text);
 }
 
+/// The protobuf exposition: delimited MetricFamily messages to the last byte, each family with a
+/// name and at least one metric of its type, histogram buckets never above the count.
+void check_protobuf(const std::string& bytes, std::size_t families) {
+  namespace pb = io::prometheus::client;
+  google::protobuf::io::ArrayInputStream in(bytes.data(), static_cast<int>(bytes.size()));
+  std::size_t seen = 0;
+  for (;;) {
+    pb::MetricFamily f;
+    bool eof = false;
+    if (!google::protobuf::util::ParseDelimitedFromZeroCopyStream(&f, &in, &eof)) {
+      if (!eof) finding("protobuf exposition does not parse");
+      break;
+    }
+    ++seen;
+    if (f.name().empty() || f.metric_size() == 0) finding("protobuf family without name or metric");
+    for (const pb::Metric& m : f.metric()) {
+      const bool typed = (f.type() == pb::COUNTER && m.has_counter()) ||
+                         (f.type() == pb::GAUGE && m.has_gauge()) ||
+                         (f.type() == pb::SUMMARY && m.has_summary()) ||
+                         (f.type() == pb::HISTOGRAM && m.has_histogram());
+      if (!typed) finding("protobuf metric not of its family's type", f.name());
+      if (m.has_histogram())
+        for (const pb::Bucket& b : m.histogram().bucket())
+          if (b.cumulative_count() > m.histogram().sample_count())
+            finding("protobuf bucket above sample_count", f.name());
+    }
+  }
+  if (seen != families) finding("protobuf and text expositions differ in families");
+}
+
+std::size_t text_families(const std::string& text) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find("# TYPE "); at != std::string::npos;
+       at = text.find("# TYPE ", at + 1))
+    if (at == 0 || text[at - 1] == '\n') ++n;  // a line of its own (help text is escaped)
+  return n;
+}
+
 struct Scratch {
   std::string path;
   int fd = -1;
@@ -385,6 +428,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check_text(out);
     e.scrape(out, Format::kOpenMetrics);
     check_openmetrics(out);
+    e.scrape(out);
+    const std::size_t families = text_families(out);
+    e.scrape(out, Format::kProtobuf);
+    check_protobuf(out, families);
     (void)e.status();
     (void)e.writers();
     (void)e.report();

@@ -13,9 +13,10 @@ build=(build-essential cmake pkg-config libboost-dev libcpp-httplib-dev libspdlo
        libcli11-dev doctest-dev curl ca-certificates python3 python3-dev
        libtomlplusplus-dev libyaml-cpp-dev  # the config file (TOML), the web config (YAML)
        libssl-dev libcrypt-dev zlib1g-dev openssl whois wrk  # TLS, bcrypt, gzip; tests: openssl, mkpasswd, wrk
-       liblua5.1-0-dev)  # the Lua 5.1 module (bindings/lua); python3-dev: the Python module
+       liblua5.1-0-dev  # the Lua 5.1 module (bindings/lua); python3-dev: the Python module
+       libprotobuf-dev protobuf-compiler golang-github-prometheus-client-model-dev)  # protobuf exposition: metrics.proto
 # One line: tests/deploy/dockerfile_test.py reads it with grep.
-runtime=(libcpp-httplib0.11 libspdlog1.10 libssl3 libcrypt1 zlib1g libtomlplusplus3 libyaml-cpp0.7 curl ca-certificates)
+runtime=(libcpp-httplib0.11 libspdlog1.10 libssl3 libcrypt1 zlib1g libtomlplusplus3 libyaml-cpp0.7 libprotobuf32 curl ca-certificates)
 want=("${build[@]}")
 for flag in "$@"; do
   case "$flag" in

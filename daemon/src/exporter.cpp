@@ -1,6 +1,8 @@
 #include "exporter.hpp"
 
 #include <thread>
+#include <type_traits>
+
 #include "segment_counts.hpp"
 
 #include "inspect.hpp"
@@ -71,20 +73,23 @@ bool Exporter::tick(bool housekeeping) {
 void Exporter::scrape(std::string& out, Format format) {
   const auto started = std::chrono::steady_clock::now();
   out.clear();
-  Exposition exposition(out, format);
   std::lock_guard lock(mu_);
+  TextWriter text(out, format);
+  MetricWriter& writer = format == Format::kProtobuf ? static_cast<MetricWriter&>(protobuf_) : text;
   const std::int64_t now = now_ns();
   if (catalog_.refresh()) plan_stale_ = true;
   drainer_.drain_all(catalog_, now);
   if (plan_stale_ || plan_.catalog_version != catalog_.version()) {
     plan_ = build_plan(catalog_, settings_.plan);
     plan_stale_ = false;
+    ++plan_generation_;
     count_plan_events();
   }
+  if (format == Format::kProtobuf) protobuf_.begin(out, plan_generation_);
   take_snapshot(view_, catalog_, totals_);
-  render_plan(exposition, plan_, totals_, drainer_, scratch_);
-  render_self_metrics(exposition, started);
-  exposition.finish();
+  render_plan(writer, plan_, totals_, drainer_, scratch_);
+  render_self_metrics(writer, started);
+  writer.finish();
 }
 
 void Exporter::count_plan_events() {
@@ -130,43 +135,64 @@ std::uint64_t Exporter::served(std::size_t slot, std::uint64_t now) {
   return served_[slot];
 }
 
-void Exporter::render_self_metrics(Exposition& out, std::chrono::steady_clock::time_point started) {
+void Exporter::render_self_metrics(MetricWriter& out,
+                                   std::chrono::steady_clock::time_point started) {
   const layout::Header& h = view_.header();
   const layout::Geometry& g = view_.geometry();
-  auto single = [&out](std::string_view name, std::string_view help, std::string_view type,
-                       auto value) {
-    const std::string sample_name(out.family(name, help, type));
-    out.sample(sample_name, "", "", value);
+  using layout::MetricType;
+  constexpr MetricType kCounter = MetricType::kCounter, kGauge = MetricType::kGauge;
+  // A sample of the open family: a counter's value is a count, a gauge's a count or a double.
+  auto sample = [&out](MetricType type, const SeriesLabels& labels, auto value) {
+    if constexpr (std::is_same_v<decltype(value), double>)
+      out.gauge(labels, value);
+    else if (type == kCounter)
+      out.counter(labels, std::uint64_t{value});
+    else
+      out.gauge(labels, std::uint64_t{value});
+  };
+  auto single = [&out, &sample](std::string_view name, std::string_view help, MetricType type,
+                                auto value) {
+    out.family(name, help, type);
+    sample(type, SeriesLabels{}, value);
+  };
+  // One label: `key="value"` (values here need no escaping) and its pair.
+  std::string text;
+  LabelView pair;
+  auto label = [&text, &pair](std::string_view key, std::string_view value) {
+    text.assign(key).append("=\"").append(value).append("\"");
+    pair = LabelView{key, value};
+    return SeriesLabels{text, std::span<const LabelView>(&pair, 1)};
   };
 
   single(kObserveDroppedFamily,
          "Summary samples dropped because a writer's ring was full (quantiles only; _sum and "
          "_count stay exact).",
-         "counter", served(kServedDropped, dropped_samples(view_)));
+         kCounter, served(kServedDropped, dropped_samples(view_)));
   single(kUnknownLabelFamily,
          "Series found with a label key outside their family's whitelist (each series once, "
          "across reloads and restarts).",
-         "counter", served(kServedUnknownLabel, load(h.unknown_label_series)));
+         kCounter, served(kServedUnknownLabel, load(h.unknown_label_series)));
   single("sipmetrics_spill_bindings_total",
          "Threads that found no free writer slot or lane and wrote through the shared spill lane "
          "(counts and summaries kept; gauges not recorded).",
-         "counter", served(kServedSpill, load(h.spill_bindings)));
+         kCounter, served(kServedSpill, load(h.spill_bindings)));
   single("sipmetrics_invalid_samples_total",
-         "Summary samples not recorded because they were NaN, infinite or negative.", "counter",
+         "Summary samples not recorded because they were NaN, infinite or negative.", kCounter,
          served(kServedInvalid, load(h.invalid_samples)));
 
   {
-    const std::string name(
-        out.family("sipmetrics_build_info", "sipmetricsd version and segment layout.", "gauge"));
-    const std::string labels = "layout=\"" + std::to_string(layout::kVersionMajor) + "." +
-                               std::to_string(layout::kVersionMinor) + "\",version=\"" +
-                               SIPMETRICS_VERSION + "\"";
-    out.sample(name, "", labels, std::uint64_t{1});
+    out.family("sipmetrics_build_info", "sipmetricsd version and segment layout.", kGauge);
+    const std::string layout_version =
+        std::to_string(layout::kVersionMajor) + "." + std::to_string(layout::kVersionMinor);
+    const std::string build_text =
+        "layout=\"" + layout_version + "\",version=\"" SIPMETRICS_VERSION "\"";
+    const LabelView build_pairs[] = {{"layout", layout_version}, {"version", SIPMETRICS_VERSION}};
+    out.gauge(SeriesLabels{build_text, build_pairs}, std::uint64_t{1});
   }
-  single("sipmetrics_writers", "Writer processes attached and alive.", "gauge",
+  single("sipmetrics_writers", "Writer processes attached and alive.", kGauge,
          std::uint64_t{tracker_.live_writers()});
   single("sipmetrics_writers_exited_total",
-         "Writers found gone (exited or crashed) and folded into retained totals.", "counter",
+         "Writers found gone (exited or crashed) and folded into retained totals.", kCounter,
          served(kServedWritersFolded, load(h.writers_folded)));
 
   struct Use {
@@ -186,63 +212,46 @@ void Exporter::render_self_metrics(Exposition& out, std::chrono::steady_clock::t
        g.max_whitelists},
       {"writers", tracker_.live_writers(), g.max_writers},
   };
-  std::string labels;
-  {
-    const std::string name(
-        out.family("sipmetrics_segment_used", "Segment resources in use.", "gauge"));
-    for (const Use& u : uses)
-      out.sample(name, "", labels.assign("resource=\"") + u.resource + "\"", u.used);
-  }
-  {
-    const std::string name(
-        out.family("sipmetrics_segment_capacity",
-                   "Segment resource capacities, fixed when the segment was created.", "gauge"));
-    for (const Use& u : uses)
-      out.sample(name, "", labels.assign("resource=\"") + u.resource + "\"", u.capacity);
-  }
-  single("sipmetrics_segment_size_bytes", "Size of the shared-memory segment.", "gauge",
-         view_.size());
+  out.family("sipmetrics_segment_used", "Segment resources in use.", kGauge);
+  for (const Use& u : uses) out.gauge(label("resource", u.resource), u.used);
+  out.family("sipmetrics_segment_capacity",
+             "Segment resource capacities, fixed when the segment was created.", kGauge);
+  for (const Use& u : uses) out.gauge(label("resource", u.resource), u.capacity);
+  single("sipmetrics_segment_size_bytes", "Size of the shared-memory segment.", kGauge,
+         std::uint64_t{view_.size()});
 
-  {
-    const std::string name(out.family("sipmetrics_refusals_total",
-                                      "Registrations and attaches refused by clients, by reason; "
-                                      "the affected handles are no-ops.",
-                                      "counter"));
-    for (std::uint32_t r = 0; r < layout::kRefusalKinds; ++r)
-      out.sample(name, "", labels.assign("reason=\"") + kRefusalNames[r] + "\"",
-                 served(kServedRefusals + r, load(h.refusals[r])));
-  }
-  {
-    const std::string name(out.family("sipmetrics_series_rejected_total",
-                                      "Registered series the exporter does not expose, by reason "
-                                      "(each series once, across reloads and restarts).",
-                                      "counter"));
-    const char* const reasons[] = {"family_cap", "name_clash", "type_conflict"};
-    for (std::uint32_t r = 0; r < 3; ++r)
-      out.sample(name, "", labels.assign("reason=\"") + reasons[r] + "\"",
-                 served(kServedRejected + r, load(h.series_rejected[r])));
-  }
-  {
-    const std::string name(out.family(
-        "sipmetrics_corrupt_entries_total",
-        "Entries read from the segment that failed validation and were skipped.", "counter"));
-    const char* const regions[] = {"catalog", "lane", "ring", "whitelist"};
-    for (std::uint32_t r = 0; r < 4; ++r)
-      out.sample(name, "", labels.assign("region=\"") + regions[r] + "\"",
-                 served(kServedCorrupt + r, load(h.corrupt[r])));
-  }
+  out.family("sipmetrics_refusals_total",
+             "Registrations and attaches refused by clients, by reason; the affected handles are "
+             "no-ops.",
+             kCounter);
+  for (std::uint32_t r = 0; r < layout::kRefusalKinds; ++r)
+    out.counter(label("reason", kRefusalNames[r]),
+                served(kServedRefusals + r, load(h.refusals[r])));
+  out.family("sipmetrics_series_rejected_total",
+             "Registered series the exporter does not expose, by reason (each series once, across "
+             "reloads and restarts).",
+             kCounter);
+  const char* const reasons[] = {"family_cap", "name_clash", "type_conflict"};
+  for (std::uint32_t r = 0; r < 3; ++r)
+    out.counter(label("reason", reasons[r]),
+                served(kServedRejected + r, load(h.series_rejected[r])));
+  out.family("sipmetrics_corrupt_entries_total",
+             "Entries read from the segment that failed validation and were skipped.", kCounter);
+  const char* const regions[] = {"catalog", "lane", "ring", "whitelist"};
+  for (std::uint32_t r = 0; r < 4; ++r)
+    out.counter(label("region", regions[r]), served(kServedCorrupt + r, load(h.corrupt[r])));
   single("sipmetrics_config_reload_failures_total",
          "SIGHUP reloads refused because a config or web config file could not be used; the "
          "running configuration was kept.",
-         "counter",
+         kCounter,
          served(kServedReloadFailures, h.config_reload_failures.load(std::memory_order_relaxed)));
   single("sipmetrics_samples_drained_total",
-         "Summary samples moved from writer rings into quantile windows.", "counter",
+         "Summary samples moved from writer rings into quantile windows.", kCounter,
          served(kServedDrained, load(h.samples_drained)));
   last_scrape_seconds_ =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   single("sipmetrics_scrape_duration_seconds",
-         "Time this scrape took to collect and render, up to this line.", "gauge",
+         "Time this scrape took to collect and render, up to this line.", kGauge,
          last_scrape_seconds_);
 }
 

@@ -19,6 +19,7 @@
 #include "exposition.hpp"
 #include "inspect.hpp"
 #include "plan.hpp"
+#include "protobuf_format.hpp"
 #include "settings.hpp"
 #include "snapshot.hpp"
 #include "writer_tracker.hpp"
@@ -44,7 +45,8 @@ class Exporter {
   /// True when some ring was at least a quarter full (drain again soon).
   bool tick(bool housekeeping);
 
-  /// Renders /metrics into `out` (cleared first).
+  /// Renders /metrics into `out` (cleared first), in any Format: one snapshot, one plan, one
+  /// set of rules, whatever the format.
   void scrape(std::string& out, Format format = Format::kText);
   /// Applies reloaded settings (whitelists, caps, windows, intervals).
   void apply(const ExporterSettings& settings);
@@ -62,7 +64,7 @@ class Exporter {
   void count_plan_events();
   /// `now`, or more if a larger value of counter `slot` was served before.
   std::uint64_t served(std::size_t slot, std::uint64_t now);
-  void render_self_metrics(Exposition& out, std::chrono::steady_clock::time_point started);
+  void render_self_metrics(MetricWriter& out, std::chrono::steady_clock::time_point started);
   static std::int64_t now_ns() noexcept;
 
   std::unique_ptr<detail::SegmentFile> segment_;
@@ -74,10 +76,12 @@ class Exporter {
   WriterTracker tracker_;
   Plan plan_;
   bool plan_stale_ = true;
+  std::uint64_t plan_generation_ = 0;       // bumped by every rebuild of plan_
   std::uint64_t capacity_wanted_seen_ = 0;  // Header::capacity_wanted at the last sweep
   std::vector<std::uint64_t> served_;       // by counter slot (served())
   CellTotals totals_;
-  std::vector<double> scratch_;
+  RenderScratch scratch_;
+  ProtobufWriter protobuf_;  // its messages are reused from scrape to scrape
   double last_scrape_seconds_ = 0;
 };
 

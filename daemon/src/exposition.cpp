@@ -1,9 +1,9 @@
 #include "exposition.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 
+#include "quantiles.hpp"
 #include "text_format.hpp"
 
 namespace sipmetrics {
@@ -47,13 +47,14 @@ double gauge_value(const PlanFamily& fam, std::span<const PlanSource> sources,
 /// capped at it. A scrape reads cells while writers update them one after the other, so an
 /// observation may be seen in its bucket but not yet in _count, or the other way round: the cap
 /// keeps every scrape valid (buckets never above _count, +Inf equal to it, as OpenMetrics
-/// requires) and every sample monotonic from scrape to scrape; once writers pause, bucket
-/// totals and _count agree exactly.
-void render_histogram(Exposition& out, const Plan& plan, const PlanSeries& ps,
-                      std::string_view name, std::string_view labels,
-                      std::span<const PlanSource> sources, const CellTotals& t, double scale,
-                      std::vector<std::uint64_t>& buckets, std::string& blabels) {
+/// requires; Prometheus rejects a protobuf histogram whose buckets exceed its count) and every
+/// sample monotonic from scrape to scrape; once writers pause, bucket totals and _count agree
+/// exactly.
+void render_histogram(MetricWriter& out, const Plan& plan, const PlanSeries& ps,
+                      const SeriesLabels& labels, std::span<const PlanSource> sources,
+                      const CellTotals& t, double scale, RenderScratch& scratch) {
   const std::uint32_t n = ps.bounds_count;
+  std::vector<std::uint64_t>& buckets = scratch.buckets;
   buckets.assign(n, 0);
   double sum = 0;
   std::uint64_t count = 0;
@@ -65,30 +66,30 @@ void render_histogram(Exposition& out, const Plan& plan, const PlanSeries& ps,
     count = detail::saturating_add(count, t.u[c + n + 2]);
   }
   std::uint64_t cumulative = 0;
-  auto bucket = [&](std::string_view le, std::uint64_t v) {
-    blabels.assign(labels);
-    if (!blabels.empty()) blabels += ',';
-    blabels += "le=\"";
-    blabels += le;
-    blabels += '"';
-    out.sample(name, "_bucket", blabels, v);
-  };
+  scratch.le.resize(n);
   for (std::uint32_t b = 0; b < n; ++b) {
     cumulative = detail::saturating_add(cumulative, buckets[b]);
-    bucket(plan.le(ps, b), std::min(cumulative, count));
+    buckets[b] = std::min(cumulative, count);
+    scratch.le[b] = plan.le(ps, b);
   }
-  bucket("+Inf", count);
-  out.sample(name, "_sum", labels, sum * scale);
-  out.sample(name, "_count", labels, count);
+  HistogramValues h;
+  h.bounds = plan.bounds_of(ps);
+  h.le = scratch.le;
+  h.cumulative = buckets;
+  h.sum = sum * scale;
+  h.count = count;
+  out.histogram(labels, h);
 }
 
 }  // namespace
 
-std::string_view Exposition::family(std::string_view name, std::string_view help,
-                                    std::string_view type) {
+// ---- Text 0.0.4 and OpenMetrics
+// ------------------------------------------------------------------
+
+void TextWriter::family(std::string_view name, std::string_view help, layout::MetricType type) {
   std::string_view family_name = name;
   sample_name_.assign(name);
-  if (format_ == Format::kOpenMetrics && type == "counter") {
+  if (format_ == Format::kOpenMetrics && type == layout::MetricType::kCounter) {
     if (family_name.ends_with("_total"))
       family_name.remove_suffix(6);
     else
@@ -105,14 +106,12 @@ std::string_view Exposition::family(std::string_view name, std::string_view help
   out_ += "\n# TYPE ";
   out_ += family_name;
   out_ += ' ';
-  out_ += type;
+  out_ += type_name(type);
   out_ += '\n';
-  return sample_name_;
 }
 
-void Exposition::series_name(std::string_view name, std::string_view suffix,
-                             std::string_view labels) {
-  out_ += name;
+void TextWriter::series_name(std::string_view suffix, std::string_view labels) {
+  out_ += sample_name_;
   out_ += suffix;
   if (!labels.empty()) {
     out_ += '{';
@@ -122,72 +121,104 @@ void Exposition::series_name(std::string_view name, std::string_view suffix,
   out_ += ' ';
 }
 
-void Exposition::sample(std::string_view name, std::string_view suffix, std::string_view labels,
-                        double v) {
-  series_name(name, suffix, labels);
+void TextWriter::sample(std::string_view suffix, std::string_view labels, double v) {
+  series_name(suffix, labels);
   append_double(out_, v);
   out_ += '\n';
 }
 
-void Exposition::sample(std::string_view name, std::string_view suffix, std::string_view labels,
-                        std::uint64_t v) {
-  series_name(name, suffix, labels);
+void TextWriter::sample(std::string_view suffix, std::string_view labels, std::uint64_t v) {
+  series_name(suffix, labels);
   append_uint(out_, v);
   out_ += '\n';
 }
 
-void Exposition::finish() {
+void TextWriter::counter(const SeriesLabels& labels, std::uint64_t value) {
+  sample("", labels.text, value);
+}
+
+void TextWriter::gauge(const SeriesLabels& labels, double value) { sample("", labels.text, value); }
+
+void TextWriter::gauge(const SeriesLabels& labels, std::uint64_t value) {
+  sample("", labels.text, value);
+}
+
+void TextWriter::summary(const SeriesLabels& labels, std::span<const double> quantiles, double sum,
+                         std::uint64_t count) {
+  for (std::size_t q = 0; q < quantiles.size() && q < std::size(kQuantiles); ++q) {
+    extra_.assign(labels.text);
+    if (!extra_.empty()) extra_ += ',';
+    extra_ += "quantile=\"";
+    append_double(extra_, kQuantiles[q]);
+    extra_ += '"';
+    sample("", extra_, quantiles[q]);
+  }
+  sample("_sum", labels.text, sum);
+  sample("_count", labels.text, count);
+}
+
+void TextWriter::histogram(const SeriesLabels& labels, const HistogramValues& h) {
+  auto bucket = [&](std::string_view le, std::uint64_t v) {
+    extra_.assign(labels.text);
+    if (!extra_.empty()) extra_ += ',';
+    extra_ += "le=\"";
+    extra_ += le;
+    extra_ += '"';
+    sample("_bucket", extra_, v);
+  };
+  for (std::size_t b = 0; b < h.cumulative.size(); ++b) bucket(h.le[b], h.cumulative[b]);
+  bucket("+Inf", h.count);
+  sample("_sum", labels.text, h.sum);
+  sample("_count", labels.text, h.count);
+}
+
+void TextWriter::finish() {
   if (format_ == Format::kOpenMetrics) out_ += "# EOF\n";
 }
 
-void render_plan(Exposition& out, const Plan& plan, const CellTotals& totals, Drainer& drainer,
-                 std::vector<double>& scratch) {
-  std::string qlabels, blabels;
-  std::vector<std::uint64_t> buckets;
+// ---- The plan
+// --------------------------------------------------------------------------------------
+
+void render_plan(MetricWriter& out, const Plan& plan, const CellTotals& totals, Drainer& drainer,
+                 RenderScratch& scratch) {
   double q_out[std::size(kQuantiles)];
+  const bool pairs = out.wants_label_pairs();
   for (const PlanFamily& fam : plan.families) {
     if (fam.series_begin == fam.series_end) continue;
-    const std::string name(out.family(fam.name, fam.help, type_name(fam.type)));
+    out.family(fam.name, fam.help, fam.type);
     for (std::uint32_t i = fam.series_begin; i < fam.series_end; ++i) {
       const PlanSeries& ps = plan.series[i];
-      const std::string_view labels = plan.labels(ps);
+      scratch.pairs.resize(pairs ? ps.pairs_count : 0);
+      for (std::uint32_t p = 0; p < scratch.pairs.size(); ++p) scratch.pairs[p] = plan.pair(ps, p);
+      const SeriesLabels labels{plan.labels(ps), scratch.pairs};
       const std::span<const PlanSource> sources = plan.sources_of(ps);
       switch (fam.type) {
         case layout::MetricType::kCounter: {
           std::uint64_t v = 0;
           for (const PlanSource& src : sources)
             v = detail::saturating_add(v, totals.u[src.first_cell]);
-          out.sample(name, "", labels, v);
+          out.counter(labels, v);
           break;
         }
         case layout::MetricType::kGauge:
-          out.sample(name, "", labels, gauge_value(fam, sources, totals) * fam.scale);
+          out.gauge(labels, gauge_value(fam, sources, totals) * fam.scale);
           break;
         case layout::MetricType::kSummary: {
           double sum = 0;
           std::uint64_t count = 0;
-          scratch.clear();
+          scratch.samples.clear();
           for (const PlanSource& src : sources) {
             sum += totals.f[src.first_cell];
             count += totals.u[src.first_cell + 1];
-            if (SampleWindow* w = drainer.window(src.series)) w->append_values(scratch);
+            if (SampleWindow* w = drainer.window(src.series)) w->append_values(scratch.samples);
           }
-          compute_quantiles(scratch, kQuantiles, q_out);
-          for (std::size_t q = 0; q < std::size(kQuantiles); ++q) {
-            qlabels.assign(labels);
-            if (!qlabels.empty()) qlabels += ',';
-            qlabels += "quantile=\"";
-            append_double(qlabels, kQuantiles[q]);
-            qlabels += '"';
-            out.sample(name, "", qlabels, q_out[q] * fam.scale);
-          }
-          out.sample(name, "_sum", labels, sum * fam.scale);
-          out.sample(name, "_count", labels, count);
+          compute_quantiles(scratch.samples, kQuantiles, q_out);
+          for (double& q : q_out) q *= fam.scale;
+          out.summary(labels, q_out, sum * fam.scale, count);
           break;
         }
         case layout::MetricType::kHistogram:
-          render_histogram(out, plan, ps, name, labels, sources, totals, fam.scale, buckets,
-                           blabels);
+          render_histogram(out, plan, ps, labels, sources, totals, fam.scale, scratch);
           break;
         default: break;
       }

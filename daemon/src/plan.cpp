@@ -51,6 +51,7 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
   // Built with per-family maps first, then flattened.
   struct Pending {
     std::string labels;
+    std::vector<std::pair<std::string, std::string>> pairs;  // kept labels, unescaped
     std::vector<PlanSource> sources;
     const std::vector<double>* bounds = nullptr;  // histogram: its sources' common bounds
   };
@@ -124,6 +125,7 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
       allowed = &d->second;
 
     std::string labels;
+    std::vector<std::pair<std::string, std::string>> pairs;
     bool violated = false;
     for (const auto& [key, value] : s->labels) {
       if (allowed != nullptr && !std::binary_search(allowed->begin(), allowed->end(), key)) {
@@ -142,6 +144,7 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
       labels += "=\"";
       append_label_value(labels, value);
       labels += '"';
+      pairs.emplace_back(key, value);
     }
     if (violated) plan.unknown_label_series.push_back(idx);
 
@@ -154,7 +157,7 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
         plan.rejected[kFamilyCap].push_back(idx);
         continue;
       }
-      fam_pending.push_back(Pending{std::move(labels), {}, &s->bounds});
+      fam_pending.push_back(Pending{std::move(labels), std::move(pairs), {}, &s->bounds});
     }
     // Histograms that collapse into one series add up bucket by bucket: only with equal bounds.
     Pending& into = fam_pending[sit->second];
@@ -184,14 +187,27 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
           fam.type == layout::MetricType::kHistogram && p.bounds != nullptr ? p.bounds->size() : 0;
       plan.series.push_back(PlanSeries{
           static_cast<std::uint32_t>(plan.text.size()), static_cast<std::uint32_t>(p.labels.size()),
+          static_cast<std::uint32_t>(plan.pairs.size()), static_cast<std::uint32_t>(p.pairs.size()),
           static_cast<std::uint32_t>(plan.sources.size()),
           static_cast<std::uint32_t>(p.sources.size()),
           static_cast<std::uint32_t>(plan.le_text.size()), static_cast<std::uint32_t>(nbounds)});
       plan.text += p.labels;
+      auto raw = [&plan](std::string_view v) {
+        const std::size_t at = plan.text.size();
+        append_utf8(plan.text, v);
+        return std::pair{static_cast<std::uint32_t>(at),
+                         static_cast<std::uint32_t>(plan.text.size() - at)};
+      };
+      for (const auto& [key, value] : p.pairs) {
+        const auto [ko, kl] = raw(key);
+        const auto [vo, vl] = raw(value);
+        plan.pairs.push_back(PlanLabel{ko, kl, vo, vl});
+      }
       plan.sources.insert(plan.sources.end(), p.sources.begin(), p.sources.end());
       for (std::size_t b = 0; b < nbounds; ++b) {
         const std::size_t at = plan.text.size();
         append_double(plan.text, (*p.bounds)[b] * fam.scale);
+        plan.bounds.push_back((*p.bounds)[b] * fam.scale);
         plan.le_text.emplace_back(static_cast<std::uint32_t>(at),
                                   static_cast<std::uint32_t>(plan.text.size() - at));
       }

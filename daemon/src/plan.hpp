@@ -28,8 +28,20 @@ struct PlanSource {
 /// 100,000 series walks memory sequentially instead of chasing per-series heap blocks.
 struct PlanSeries {
   std::uint32_t labels_offset, labels_length;   // `k="v",...` escaped, in Plan::text
+  std::uint32_t pairs_offset, pairs_count;      // the same labels unescaped, in Plan::pairs
   std::uint32_t sources_offset, sources_count;  // in Plan::sources
-  std::uint32_t bounds_offset, bounds_count;    // histogram: `le` values, in Plan::bounds
+  std::uint32_t bounds_offset, bounds_count;    // histogram: in Plan::le_text and Plan::bounds
+};
+
+/// One label of a series as the protobuf format carries it: key and value unescaped (invalid
+/// UTF-8 replaced, as in the text form), both in Plan::text.
+struct PlanLabel {
+  std::uint32_t key_offset, key_length, value_offset, value_length;
+};
+
+/// A label as a writer receives it.
+struct LabelView {
+  std::string_view key, value;
 };
 
 struct PlanFamily {
@@ -49,6 +61,10 @@ struct Plan {
   /// Histogram series' finite bucket bounds as served (scaled), rendered once as `le` values
   /// into `text`: (offset, length) of each, a series' bounds_count of them at its bounds_offset.
   std::vector<std::pair<std::uint32_t, std::uint32_t>> le_text;
+  /// The same bounds as doubles (scaled), for the protobuf format's upper_bound.
+  std::vector<double> bounds;
+  /// Every series' labels unescaped, back to back (PlanSeries::pairs_offset).
+  std::vector<PlanLabel> pairs;
   /// Series that carried a label key outside their family's whitelist (each series once).
   std::vector<std::uint32_t> unknown_label_series;  // their catalog indexes
   /// Catalog indexes of the series not exposed, by layout::Rejected: kFamilyCap (beyond
@@ -63,6 +79,16 @@ struct Plan {
   }
   std::span<const PlanSource> sources_of(const PlanSeries& s) const noexcept {
     return std::span<const PlanSource>(sources).subspan(s.sources_offset, s.sources_count);
+  }
+  /// A histogram series' finite bucket bounds as served (scaled), ascending.
+  std::span<const double> bounds_of(const PlanSeries& s) const noexcept {
+    return std::span<const double>(bounds).subspan(s.bounds_offset, s.bounds_count);
+  }
+  /// Label i (i < pairs_count) of a series, unescaped.
+  LabelView pair(const PlanSeries& s, std::uint32_t i) const noexcept {
+    const PlanLabel& l = pairs[s.pairs_offset + i];
+    const std::string_view t(text);
+    return {t.substr(l.key_offset, l.key_length), t.substr(l.value_offset, l.value_length)};
   }
   /// The `le` label value of a histogram series' finite bucket i (i < bounds_count).
   std::string_view le(const PlanSeries& s, std::uint32_t i) const noexcept {

@@ -44,9 +44,10 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i,
   return length;
 }
 
-// Shared by label values and HELP text, which differ only in whether '"' is escaped. Valid bytes
+// Shared by label values and HELP text, which differ only in whether '"' is escaped, and by
+// protobuf strings, which escape nothing (kEscape false) but must still be UTF-8. Valid bytes
 // are appended in runs so that the common case is a single append of the whole input.
-template <bool kEscapeQuote>
+template <bool kEscapeQuote, bool kEscape = true>
 void append_escaped(std::string& out, std::string_view in) {
   std::size_t run_start = 0;
   std::size_t i = 0;
@@ -67,6 +68,10 @@ void append_escaped(std::string& out, std::string_view in) {
       continue;
     }
     std::string_view escape;
+    if constexpr (!kEscape) {
+      ++i;
+      continue;
+    }
     if (c == '\\') {
       escape = "\\\\";
     } else if (c == '\n') {
@@ -92,6 +97,8 @@ void append_label_value(std::string& out, std::string_view value) {
 }
 
 void append_help(std::string& out, std::string_view help) { append_escaped<false>(out, help); }
+
+void append_utf8(std::string& out, std::string_view s) { append_escaped<false, false>(out, s); }
 
 void append_double(std::string& out, double v) {
   if (std::isnan(v)) {

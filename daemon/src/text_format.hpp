@@ -22,6 +22,11 @@ void append_label_value(std::string& out, std::string_view value);
 /// same allocation, thread-safety and failure behaviour.
 void append_help(std::string& out, std::string_view help);
 
+/// Appends `s` unescaped, with invalid UTF-8 replaced exactly as by append_label_value: what a
+/// protobuf string field (names, label values, help) holds. Same allocation, thread-safety and
+/// failure behaviour.
+void append_utf8(std::string& out, std::string_view s);
+
 /// Appends `v` as a sample value: the shortest decimal form that parses back to the same double
 /// (std::to_chars), or "+Inf", "-Inf", "NaN". Negative zero is written "-0". Allocates only when
 /// `out` grows; thread-safe for distinct `out`; throws std::bad_alloc if growing fails.

@@ -13,7 +13,10 @@
 #      abbreviated units in the seed's `_ms` names (a product contract); anything else fails;
 #   4. a real prometheus server on another free loopback port scrapes the daemon every second;
 #      its HTTP API must show the target up, no scrape error, every series ingested, and the
-#      exact values written.
+#      exact values written;
+#   5. a second prometheus server, started with --enable-feature=native-histograms, scrapes the
+#      same daemon at the same time: its Accept header prefers protobuf, which the daemon must
+#      answer (gzipped when asked), and the same checks must pass against it.
 #
 # Every process this script starts runs under `timeout` (so it dies on its own even if the
 # script is SIGKILLed) and is killed, with its process group, by the EXIT trap.
@@ -160,29 +163,43 @@ scrape_configs:
     static_configs:
       - targets: ['127.0.0.1:$DAEMON_PORT']
 EOF
-PROM_PORT=""
-for attempt in 1 2 3; do  # a port picked here can be taken before prometheus binds it: retry
-  port=$(free_port)
-  start_bg prometheus.log prometheus --config.file="$TMP/prometheus.yml" \
-    --storage.tsdb.path="$TMP/tsdb" --web.listen-address="127.0.0.1:$port" --log.level=warn
-  PROM_PID=$STARTED
-  deadline=$((SECONDS + 30)); while ((SECONDS < deadline)); do  # bounded: 30 s
-    if [[ $(http_code "http://127.0.0.1:$port/-/ready") == 200 ]]; then
-      PROM_PORT=$port
-      break
-    fi
-    kill -0 "$PROM_PID" 2>/dev/null || break
-    sleep 0.1
+# Starts a prometheus server on a free loopback port: NAME (its log and tsdb), then extra flags.
+# Sets PROM_PORT and PROM_PID.
+start_prometheus() {
+  local name=$1 port attempt deadline
+  shift
+  PROM_PORT=""
+  for attempt in 1 2 3; do  # a port picked here can be taken before prometheus binds it: retry
+    port=$(free_port)
+    start_bg "$name.log" prometheus --config.file="$TMP/prometheus.yml" \
+      --storage.tsdb.path="$TMP/$name-tsdb" --web.listen-address="127.0.0.1:$port" \
+      --log.level=warn "$@"
+    PROM_PID=$STARTED
+    deadline=$((SECONDS + 30)); while ((SECONDS < deadline)); do  # bounded: 30 s
+      if [[ $(http_code "http://127.0.0.1:$port/-/ready") == 200 ]]; then
+        PROM_PORT=$port
+        break
+      fi
+      kill -0 "$PROM_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    [[ -n $PROM_PORT ]] && return 0
+    echo "prometheus $name did not come up on 127.0.0.1:$port (attempt $attempt):"
+    tail -n 5 "$TMP/$name.log" || true
+    stop_bg "$PROM_PID"
+    rm -rf "$TMP/$name-tsdb"
   done
-  [[ -n $PROM_PORT ]] && break
-  echo "prometheus did not come up on 127.0.0.1:$port (attempt $attempt):"
-  tail -n 5 "$TMP/prometheus.log" || true
-  stop_bg "$PROM_PID"
-  rm -rf "$TMP/tsdb"
-done
-[[ -n $PROM_PORT ]] || die "prometheus did not start"
+  return 1
+}
+# The second server asks for the protobuf format (native histograms on); both scrape at once,
+# so the second costs no extra wall time.
+start_prometheus prometheus || die "prometheus did not start"
 PROM_URL="http://127.0.0.1:$PROM_PORT"
-echo "prometheus (pid $PROM_PID) on $PROM_URL, scraping 127.0.0.1:$DAEMON_PORT every 1s"
+start_prometheus prometheus-native --enable-feature=native-histograms ||
+  die "prometheus --enable-feature=native-histograms did not start"
+NATIVE_URL="http://127.0.0.1:$PROM_PORT"
+NATIVE_PID=$PROM_PID
+echo "prometheus on $PROM_URL and $NATIVE_URL (native histograms), scraping 127.0.0.1:$DAEMON_PORT every 1s"
 
 # Instant query: prints the single sample's value, "none", "multiple:N" or "error:...".
 prom_query() {
@@ -210,24 +227,26 @@ expect_value() {  # DESCRIPTION QUERY EXPECTED
   fi
 }
 
-# Bounded wait: the target must be up and have been scraped at least 3 times.
-scrapes=none
-deadline=$((SECONDS + 60)); while ((SECONDS < deadline)); do  # bounded: 60 s
-  scrapes=$(prom_query "count_over_time(up{job=\"$JOB\"}[5m])" || true)
-  up=$(prom_query "up{job=\"$JOB\"}" || true)
-  if [[ $up == 1 ]] && same_number "$scrapes" "$scrapes" && python3 -c "import sys; sys.exit(0 if float('$scrapes') >= 3 else 1)"; then
-    break
-  fi
-  kill -0 "$PROM_PID" 2>/dev/null || die "prometheus exited"
-  sleep 0.1
-done
-echo "prometheus scraped the target $scrapes time(s) ($((SECONDS - START)) s since the test began)"
+# The checks every server must pass, against PROM_URL.
+check_server() {
+  # Bounded wait: the target must be up and have been scraped at least 3 times.
+  scrapes=none
+  deadline=$((SECONDS + 60)); while ((SECONDS < deadline)); do  # bounded: 60 s
+    scrapes=$(prom_query "count_over_time(up{job=\"$JOB\"}[5m])" || true)
+    up=$(prom_query "up{job=\"$JOB\"}" || true)
+    if [[ $up == 1 ]] && same_number "$scrapes" "$scrapes" && python3 -c "import sys; sys.exit(0 if float('$scrapes') >= 3 else 1)"; then
+      break
+    fi
+    kill -0 "$PROM_PID" 2>/dev/null || die "prometheus exited"
+    sleep 0.1
+  done
+  echo "prometheus scraped the target $scrapes time(s) ($((SECONDS - START)) s since the test began)"
 
-expect_value "target is up" "up{job=\"$JOB\"}" 1
-expect_value "target was up on every scrape" "min_over_time(up{job=\"$JOB\"}[5m])" 1
+  expect_value "target is up" "up{job=\"$JOB\"}" 1
+  expect_value "target was up on every scrape" "min_over_time(up{job=\"$JOB\"}[5m])" 1
 
-curl -s --max-time 5 -o "$TMP/targets.json" "$PROM_URL/api/v1/targets" || true
-target=$(python3 - "$TMP/targets.json" "$JOB" <<'EOF'
+  curl -s --max-time 5 -o "$TMP/targets.json" "$PROM_URL/api/v1/targets" || true
+  target=$(python3 - "$TMP/targets.json" "$JOB" <<'EOF'
 import json, sys
 try:
     d = json.load(open(sys.argv[1]))
@@ -236,56 +255,83 @@ try:
 except Exception as e:  # noqa: BLE001
     print("error|%s" % e)
 EOF
-)
-if [[ $target == "up|" ]]; then
-  pass "scrape target healthy, no scrape error"
-else
-  fail "scrape target: health|lastError = $target"
-fi
-
-# Every sample line of the page must be a distinct series in Prometheus: nothing dropped by the
-# scrape parser, no duplicate series.
-expect_value "samples per scrape" "scrape_samples_scraped{job=\"$JOB\"}" "$SAMPLE_LINES"
-expect_value "series ingested" "count({job=\"$JOB\",__name__!~\"up|scrape_.+\"})" "$SAMPLE_LINES"
-
-# The values written, exactly; min/max over all scrapes too, so no scrape ever saw another value.
-expect_value "calls written" "sum(voiceserver_calls_total{status=\"ok\"})" "$EXPECT_CALLS"
-expect_value "calls on every scrape (min)" \
-  "min_over_time(voiceserver_calls_total{transport=\"sip\",status=\"ok\"}[5m])" "$EXPECT_CALLS"
-expect_value "calls on every scrape (max)" \
-  "max_over_time(voiceserver_calls_total{transport=\"sip\",status=\"ok\"}[5m])" "$EXPECT_CALLS"
-expect_value "summary count" "voiceserver_e2e_first_byte_ms_count" "$EXPECT_COUNT"
-expect_value "summary sum" "voiceserver_e2e_first_byte_ms_sum" "$EXPECT_SUM"
-expect_value "gauge" "voiceserver_active_calls{transport=\"sip\"}" "$GAUGE_VALUE"
-expect_value "summary quantiles served" "count(voiceserver_e2e_first_byte_ms)" 4
-# Samples are k + 0.25 for k in 0..99: a median outside that range cannot come from them.
-expect_value "median within the observed range" \
-  "count(voiceserver_e2e_first_byte_ms{quantile=\"0.5\"} >= 0.25 <= 99.25)" 1
-expect_value "histogram count" "voiceserver_test_setup_ms_count" "$EXPECT_SETUP_COUNT"
-expect_value "histogram sum" "voiceserver_test_setup_ms_sum" "$EXPECT_SETUP_SUM"
-expect_value "histogram bucket le=1000" "voiceserver_test_setup_ms_bucket{le=\"1000\"}" \
-  "$EXPECT_SETUP_LE_1000"
-expect_value "histogram +Inf bucket = count" "voiceserver_test_setup_ms_bucket{le=\"+Inf\"}" \
-  "$EXPECT_SETUP_COUNT"
-expect_value "histogram buckets served" "count(voiceserver_test_setup_ms_bucket)" 15
-expect_value "histogram_quantile within the bounds" \
-  "count(histogram_quantile(0.5, voiceserver_test_setup_ms_bucket) > 0 <= 32000)" 1
-expect_value "live writers" "sipmetrics_writers{job=\"$JOB\"}" 1
-expect_value "no observation dropped" "voiceserver_metrics_observe_dropped_total{job=\"$JOB\"}" 0
-
-# Prometheus' own counters of samples it refused while ingesting.
-curl -s --max-time 5 -o "$TMP/prom_self.txt" "$PROM_URL/metrics" || true
-for m in prometheus_target_scrapes_sample_duplicate_timestamp_total \
-  prometheus_target_scrapes_sample_out_of_order_total \
-  prometheus_target_scrapes_sample_out_of_bounds_total; do
-  v=$(page_value "$TMP/prom_self.txt" "$m")
-  if [[ -n $v ]] && same_number "$v" 0; then
-    pass "prometheus ingested without refusals: $m $v"
+  )
+  if [[ $target == "up|" ]]; then
+    pass "scrape target healthy, no scrape error"
   else
-    fail "prometheus: $m = '${v:-absent}', expected 0"
+    fail "scrape target: health|lastError = $target"
   fi
-done
 
+  # Every sample line of the page must be a distinct series in Prometheus: nothing dropped by the
+  # scrape parser, no duplicate series.
+  expect_value "samples per scrape" "scrape_samples_scraped{job=\"$JOB\"}" "$SAMPLE_LINES"
+  expect_value "series ingested" "count({job=\"$JOB\",__name__!~\"up|scrape_.+\"})" "$SAMPLE_LINES"
+
+  # The values written, exactly; min/max over all scrapes too, so no scrape ever saw another value.
+  expect_value "calls written" "sum(voiceserver_calls_total{status=\"ok\"})" "$EXPECT_CALLS"
+  expect_value "calls on every scrape (min)" \
+    "min_over_time(voiceserver_calls_total{transport=\"sip\",status=\"ok\"}[5m])" "$EXPECT_CALLS"
+  expect_value "calls on every scrape (max)" \
+    "max_over_time(voiceserver_calls_total{transport=\"sip\",status=\"ok\"}[5m])" "$EXPECT_CALLS"
+  expect_value "summary count" "voiceserver_e2e_first_byte_ms_count" "$EXPECT_COUNT"
+  expect_value "summary sum" "voiceserver_e2e_first_byte_ms_sum" "$EXPECT_SUM"
+  expect_value "gauge" "voiceserver_active_calls{transport=\"sip\"}" "$GAUGE_VALUE"
+  expect_value "summary quantiles served" "count(voiceserver_e2e_first_byte_ms)" 4
+  # Samples are k + 0.25 for k in 0..99: a median outside that range cannot come from them.
+  expect_value "median within the observed range" \
+    "count(voiceserver_e2e_first_byte_ms{quantile=\"0.5\"} >= 0.25 <= 99.25)" 1
+  expect_value "histogram count" "voiceserver_test_setup_ms_count" "$EXPECT_SETUP_COUNT"
+  expect_value "histogram sum" "voiceserver_test_setup_ms_sum" "$EXPECT_SETUP_SUM"
+  expect_value "histogram bucket le=$LE_1000" "voiceserver_test_setup_ms_bucket{le=\"$LE_1000\"}" \
+    "$EXPECT_SETUP_LE_1000"
+  expect_value "histogram +Inf bucket = count" "voiceserver_test_setup_ms_bucket{le=\"+Inf\"}" \
+    "$EXPECT_SETUP_COUNT"
+  expect_value "histogram buckets served" "count(voiceserver_test_setup_ms_bucket)" 15
+  expect_value "histogram_quantile within the bounds" \
+    "count(histogram_quantile(0.5, voiceserver_test_setup_ms_bucket) > 0 <= 32000)" 1
+  expect_value "live writers" "sipmetrics_writers{job=\"$JOB\"}" 1
+  expect_value "no observation dropped" "voiceserver_metrics_observe_dropped_total{job=\"$JOB\"}" 0
+
+  # Prometheus' own counters of samples it refused while ingesting.
+  curl -s --max-time 5 -o "$TMP/prom_self.txt" "$PROM_URL/metrics" || true
+  for m in prometheus_target_scrapes_sample_duplicate_timestamp_total \
+    prometheus_target_scrapes_sample_out_of_order_total \
+    prometheus_target_scrapes_sample_out_of_bounds_total; do
+    v=$(page_value "$TMP/prom_self.txt" "$m")
+    if [[ -n $v ]] && same_number "$v" 0; then
+      pass "prometheus ingested without refusals: $m $v"
+    else
+      fail "prometheus: $m = '${v:-absent}', expected 0"
+    fi
+  done
+}
+
+echo "---- prometheus, text formats (OpenMetrics) ----"
+LE_1000=1000  # as written in the text
+check_server
+# ---- 5. Prometheus with native histograms: the protobuf format --------------------------------------
+echo "---- prometheus --enable-feature=native-histograms (protobuf) ----"
+PROTO_ACCEPT='application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1'
+ctype=$(curl -s --max-time 5 -H "Accept: $PROTO_ACCEPT" -o "$TMP/scrape.pb" -w '%{content_type}' \
+  "$METRICS_URL") || die "cannot fetch $METRICS_URL"
+if [[ $ctype == "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited" ]]; then
+  pass "Prometheus 2.42's native-histogram Accept gets protobuf ($(wc -c <"$TMP/scrape.pb") bytes)"
+else
+  fail "Prometheus 2.42's native-histogram Accept gets Content-Type '$ctype'"
+fi
+headers=$(curl -s --max-time 5 -H "Accept: $PROTO_ACCEPT" -H 'Accept-Encoding: gzip' \
+  -o "$TMP/scrape.pb.gz" -D - "$METRICS_URL" | tr -d '\r') || die "cannot fetch $METRICS_URL"
+if grep -qi '^content-encoding: gzip$' <<<"$headers" &&
+  python3 -c 'import gzip, sys; gzip.decompress(open(sys.argv[1], "rb").read())' "$TMP/scrape.pb.gz"; then
+  pass "protobuf answer gzipped when accepted"
+else
+  fail "protobuf answer with Accept-Encoding: gzip is not gzip"
+fi
+PROM_URL=$NATIVE_URL
+PROM_PID=$NATIVE_PID
+# From protobuf, Prometheus 2.42 writes `le` itself, in OpenMetrics' float form.
+LE_1000=1000.0
+check_server
 # ---- 6. --base-units: the same segment served in Prometheus base units is promtool-clean -------------
 stop_bg "$DAEMON_PID"
 BASE_PORT=""
