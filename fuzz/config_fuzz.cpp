@@ -47,9 +47,9 @@ void check_whitelist(const std::string& spec) {
 
 std::string& scratch_path() {
   static std::string path = [] {
+    const char* dir = std::getenv("TMPDIR");
     std::string tmpl =
-        std::string(std::getenv("TMPDIR") != nullptr ? std::getenv("TMPDIR") : "/tmp") +
-        "/sipmetricsd-config-fuzz-XXXXXX";
+        std::string(dir != nullptr ? dir : "/tmp") + "/sipmetricsd-config-fuzz-XXXXXX";
     const int fd = ::mkstemp(tmpl.data());
     if (fd < 0) finding("cannot create a scratch file");
     ::close(fd);

@@ -31,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     c = sipmetrics::parse_web_config(text, "/nonexistent/web.yml");
   } catch (const sipmetrics::WebConfigError& e) {
     if (std::string_view(e.what()).find("/nonexistent/web.yml") == std::string_view::npos &&
-        std::string_view(e.what()).find("'") == std::string_view::npos)
+        std::string_view(e.what()).find('\'') == std::string_view::npos)
       finding(std::string("an error that names neither the file nor what is wrong: ") + e.what());
     return 0;
   }

@@ -17,7 +17,9 @@ clang-format-14 --dry-run --Werror "${sources[@]}"
 
 [ -f "$build/compile_commands.json" ] ||
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-# Generated sources (the build tree's own) are not ours to lint.
+# Generated sources (the build tree's own) are not ours to lint, but the sources that include
+# them need them to exist.
+cmake --build "$build" --target sipmetricsd_proto_sources >/dev/null
 echo "lint: clang-tidy on the translation units of $build"
 run-clang-tidy-14 -quiet -p "$build" -j "$jobs" "^$(pwd)/(bindings|client|daemon|tests|examples)/" \
   >"$build/clang-tidy.log" 2>&1 || { grep -E "error:|warning:" -A3 "$build/clang-tidy.log" | head -200; exit 1; }
@@ -26,6 +28,7 @@ run-clang-tidy-14 -quiet -p "$build" -j "$jobs" "^$(pwd)/(bindings|client|daemon
 cmake -S . -B build-lint -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
   -DSIPMETRICS_BUILD_BENCH=ON -DSIPMETRICS_BUILD_FUZZ=ON -DSIPMETRICS_BUILD_TESTS=OFF \
   -DSIPMETRICS_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build build-lint --target sipmetricsd_proto_sources >/dev/null
 echo "lint: clang-tidy on the benchmarks and fuzzers (build-lint)"
 run-clang-tidy-14 -quiet -p build-lint -j "$jobs" "^$(pwd)/(bench|fuzz)/" \
   >build-lint/clang-tidy.log 2>&1 || { grep -E "error:|warning:" -A3 build-lint/clang-tidy.log | head -200; exit 1; }
