@@ -169,7 +169,8 @@ run_cell() {
         --ring-capacity 1024 >"$dir/daemon.log" 2>&1 &
       daemon=$!
       PIDS+=("$daemon")
-      await 10 curl -sf -o /dev/null "http://127.0.0.1:$dport/healthz" || die "sipmetricsd did not start"
+      await 10 curl -sf -o /dev/null "http://127.0.0.1:$dport/healthz" ||
+        { say "sipmetricsd did not start: $(tail -1 "$dir/daemon.log")"; return 1; }
       ;;
   esac
   mkdir -p "$dir/run"
@@ -178,12 +179,13 @@ run_cell() {
     -Y "$dir/run" -P "$dir/run/pid" -w "$dir/run" >"$dir/kamailio.log" 2>&1 &
   kam=$!
   PIDS+=("$kam")
-  await 30 udp_bound "$sip" || die "Kamailio did not start ($mode): $(tail -3 "$dir/kamailio.log")"
+  await 30 udp_bound "$sip" ||
+    { say "Kamailio did not start ($mode): $(grep -m1 -E 'ERROR|CRITICAL' "$dir/kamailio.log")"; return 1; }
   (cd "$dir" && exec sipp -sf "$HERE/uas.xml" -i 127.0.0.1 -p "$uas" -nostdin -bind_local \
     -timeout "$((DURATION + WARMUP + 120))s" >uas.log 2>&1) &
   uasp=$!
   PIDS+=("$uasp")
-  await 10 udp_bound "$uas" || die "no sipp UAS"
+  await 10 udp_bound "$uas" || { say "no sipp UAS: $(tail -1 "$dir/uas.log")"; return 1; }
   # Warm-up: every worker resolves its handles (sipmetrics) before the measured load.
   (cd "$dir" && sipp -sf "$dir/uac.xml" -i 127.0.0.1 -p "$uac" "127.0.0.1:$sip" -nostdin \
     -r "$RATE" -m "$((RATE * WARMUP))" -timeout 60s >warmup.log 2>&1) || say "warm-up calls failed ($mode $series)"
@@ -220,6 +222,18 @@ run_cell() {
   say "$(tail -1 "$OUT/cells.tsv")"
 }
 
+# cell MODE SERIES REP: run_cell, again on other ports (up to 3 times) when a port picked free was
+# taken before the cell bound it.
+cell() {
+  for _ in 1 2 3; do
+    run_cell "$@" && return 0
+    ((${#PIDS[@]} == 0)) || stop "${PIDS[@]}"
+    PIDS=()
+    rm -rf "$OUT/${1%%:*}-"*"-$2-$3"
+  done
+  die "$1 at $2 series did not start 3 times"
+}
+
 # ---- The matrix -------------------------------------------------------------------------------------
 say "$REPEATS x modes {$MODES} x series {$SERIES_LIST}, $RATE calls/s for $DURATION s; raw results in $OUT"
 : >"$OUT/cells.tsv"
@@ -230,18 +244,18 @@ say "$REPEATS x modes {$MODES} x series {$SERIES_LIST}, $RATE calls/s for $DURAT
 for rep in $(seq "$REPEATS"); do
   # The no-metrics baseline at the start and at the end of each round; it and app_lua have no
   # series.
-  [[ " $MODES " != *" none "* ]] || run_cell none 0 "$rep.a"
+  [[ " $MODES " != *" none "* ]] || cell none 0 "$rep.a"
   for mode in $MODES; do
-    [[ $mode != app_lua* ]] || run_cell "$mode" 0 "$rep"
+    [[ $mode != app_lua* ]] || cell "$mode" 0 "$rep"
   done
   for series in $SERIES_LIST; do
     for mode in $MODES; do
       [[ $mode == none || $mode == app_lua* ]] && continue
       [[ $mode == xhttp_prom:* && $series -ge 10000 ]] && continue
-      run_cell "$mode" "$series" "$rep"
+      cell "$mode" "$series" "$rep"
     done
   done
-  [[ " $MODES " != *" none "* ]] || run_cell none 0 "$rep.b"
+  [[ " $MODES " != *" none "* ]] || cell none 0 "$rep.b"
 done
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/machine.txt"
 python3 "$ROOT/bench/kamailio_bench_stats.py" table "$OUT/cells.tsv" --machine "$OUT/machine.txt"
