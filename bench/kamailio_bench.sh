@@ -24,7 +24,7 @@
 #
 # Environment: KBENCH_DURATION (15 s), KBENCH_RATE (500 calls/s), KBENCH_REPEATS (2),
 # KBENCH_SERIES ("1 1000 10000"), KBENCH_MODES ("none xhttp_prom xhttp_prom:10 sipmetrics
-# sipmetrics:50 app_lua:50"; MODE:K repeats the update K times per request, to resolve a cost per
+# sipmetrics:50 app_lua app_lua:50"; MODE:K repeats the update K times per request, to resolve a cost per
 # update below the run-to-run noise of a whole request; xhttp_prom:K is skipped from 10,000 series,
 # where 10 updates a request overload Kamailio; app_lua is the same lua_run() into an empty Lua
 # function and, like none, runs once a round), KBENCH_WARMUP
@@ -38,7 +38,7 @@ DURATION=${KBENCH_DURATION:-15}
 RATE=${KBENCH_RATE:-500}
 REPEATS=${KBENCH_REPEATS:-2}
 SERIES_LIST=${KBENCH_SERIES:-"1 1000 10000"}
-MODES=${KBENCH_MODES:-"none xhttp_prom xhttp_prom:10 sipmetrics sipmetrics:50 app_lua:50"}
+MODES=${KBENCH_MODES:-"none xhttp_prom xhttp_prom:10 sipmetrics sipmetrics:50 app_lua app_lua:50"}
 WARMUP=${KBENCH_WARMUP:-2}
 
 say() { echo "kamailio_bench: $*" >&2; }
@@ -210,8 +210,9 @@ run_cell() {
   t1=$(date +%s.%N)
   c1=$(cpu_ticks "$kam")
   [[ -z $daemon ]] || d1=$(cpu_ticks "$daemon")
+  # The scraper first, so that no scrape meets a daemon on its way out.
+  [[ -z $scraper ]] || stop "$scraper"
   local -a mine=("$uasp" "$kam")
-  [[ -z $scraper ]] || mine=("$scraper" "${mine[@]}")
   [[ -z $daemon ]] || mine+=("$daemon")
   stop "${mine[@]}"
   PIDS=()

@@ -125,34 +125,41 @@ def table(a):
             name, "—" if mode in ("none", "app_lua") else "{:,}".format(series), len(rs), fmt(cpu), metric,
             per_update, daemon, fmt(med("p50_ms"), 0), fmt(med("p99_ms"), 0), scrape, page,
             failed, calls))
+    # Per update: the slope between the runs with K updates a request and those with one, in the
+    # same mode and series count (what the mode costs whatever the update count, and any drift
+    # between these runs and the no-metrics ones, cancels); against the no-metrics runs where
+    # there is no one-update run.
+    med_cpu = {k: statistics.median(num(r, "cpu_us_req") for r in rs) for k, rs in groups.items()}
+
+    def per_update(mode, series):
+        ks = sorted(u for (m, u, s2) in med_cpu if m == mode and s2 == series)
+        if not ks:
+            return None
+        k = ks[-1]
+        if k > 1 and 1 in ks:
+            return (med_cpu[(mode, k, series)] - med_cpu[(mode, 1, series)]) / (k - 1), k, "slope"
+        return (med_cpu[(mode, k, series)] - base) / k, k, "vs none"
+
     lines = []
+    floor = per_update("app_lua", 0)
     for series in sorted({k[2] for k in cost}):
-        xs = [(u, c) for (m, u, s2), c in cost.items() if m == "xhttp_prom" and s2 == series]
-        sm = [(u, c) for (m, u, s2), c in cost.items() if m == "sipmetrics" and s2 == series]
-        if not xs or not sm:
+        x, sm = per_update("xhttp_prom", series), per_update("sipmetrics", series)
+        if not x or not sm:
             continue
-        xu, xc = max(xs)
-        x = xc / xu
-        u, c = max(sm)  # the most updates per request: the best resolved
-        per = c / u
-        ratio = "%.0f×" % (x / per) if per > 0 else "sipmetrics within the noise"
-        lua = [(u2, c2) for (m, u2, _), c2 in cost.items() if m == "app_lua"]
-        floor = ""
-        if lua:
-            u2, c2 = max(lua)
-            own = per - c2 / u2
-            floor = ("; of sipmetrics' %s µs, lua_run() into an empty function is %s µs, "
-                     "the rest %s µs" % (fmt(per, 2), fmt(c2 / u2, 2), fmt(own, 2)))
-        lines.append("%s series: xhttp_prom %s µs (from %d updates/request), sipmetrics %s µs "
-                     "(from %d): %s%s" % ("{:,}".format(series), fmt(x, 1), xu, fmt(per, 2), u,
-                                          ratio, floor))
+        ratio = "%.0f×" % (x[0] / sm[0]) if sm[0] > 0 else "sipmetrics within the noise"
+        lines.append("%s series: xhttp_prom %s µs (%s, %d updates/request), sipmetrics %s µs "
+                     "(%s, %d): %s" % ("{:,}".format(series), fmt(x[0], 1), x[2], x[1],
+                                       fmt(sm[0], 2), sm[2], sm[1], ratio))
     if lines:
         print()
-        print("Metric cost per update (median cost per request over the runs, divided by the "
-              "updates per request), each from its most amplified runs:")
+        print("Metric cost per update:")
         print()
         for ln in lines:
             print("* " + ln)
+        if floor:
+            print("* lua_run() into an empty Lua function (app_lua's own call, the floor of any "
+                  "metric kept from Lua): %s µs (%s, %d a request)" % (fmt(floor[0], 2), floor[2],
+                                                                     floor[1]))
 
 
 def main():
