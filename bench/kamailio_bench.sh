@@ -20,7 +20,8 @@
 #   SIP p50/p99       sipp's response times (-trace_rtt): INVITE to 200 and BYE to 200, pooled
 #   scrape            curl's time_total per scrape, p50 and max, and the page size
 # Each mode and series count runs REPEATS times, interleaved; the table shows medians (and the
-# range of the metric cost).
+# range of the metric cost), then the cost per update: the slope between a mode's K-update and
+# one-update runs (kamailio_bench_stats.py).
 #
 # Environment: KBENCH_DURATION (15 s), KBENCH_RATE (500 calls/s), KBENCH_REPEATS (2),
 # KBENCH_SERIES ("1 1000 10000"), KBENCH_MODES ("none xhttp_prom xhttp_prom:10 sipmetrics
@@ -216,10 +217,10 @@ run_cell() {
   [[ -z $daemon ]] || mine+=("$daemon")
   stop "${mine[@]}"
   PIDS=()
-  python3 "$ROOT/bench/kamailio_bench_stats.py" cell "$dir" --mode "$mode" --updates "$updates" --series "$series" \
-    --rep "$rep" --calls "$calls" --sipp-rc "$rc" --cpu-ticks "$((c1 - c0))" \
-    --daemon-ticks "$((d1 - d0))" --hz "$(getconf CLK_TCK)" --wall "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" \
-    >>"$OUT/cells.tsv"
+  python3 "$ROOT/bench/kamailio_bench_stats.py" cell "$dir" --mode "$mode" --updates "$updates" \
+    --series "$series" --rep "$rep" --calls "$calls" --sipp-rc "$rc" --cpu-ticks "$((c1 - c0))" \
+    --daemon-ticks "$((d1 - d0))" --hz "$(getconf CLK_TCK)" \
+    --wall "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" >>"$OUT/cells.tsv"
   say "$(tail -1 "$OUT/cells.tsv")"
 }
 
