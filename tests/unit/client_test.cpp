@@ -18,24 +18,8 @@
 namespace sipmetrics {
 namespace {
 
-Client& client_for(const test::TempSegment& seg, layout::Geometry g = layout::kDefaultGeometry) {
-  Options o;
-  o.segment = seg.path();
-  o.writer_name = "client_test";
-  o.geometry = g;
-  static std::vector<std::unique_ptr<Client>> clients;  // live for the process, like attachments
-  clients.push_back(std::make_unique<Client>(o));
-  return *clients.back();
-}
-
-const detail::SegmentView& view_of(const test::TempSegment& seg) {
-  detail::Registry& r = detail::registry();
-  for (std::uint32_t i = 0; i < r.count; ++i)
-    if (r.items[i]->segment() == seg.path()) return r.items[i]->view();
-  FAIL("segment not attached");
-  static detail::SegmentView none;
-  return none;
-}
+using test::client_for;
+using test::view_of;
 
 std::uint32_t first_cell(const detail::SegmentView& v, std::string_view name) {
   for (std::uint32_t i = 0; i < v.geometry().max_series; ++i) {

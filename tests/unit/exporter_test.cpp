@@ -20,6 +20,8 @@
 namespace sipmetrics {
 namespace {
 
+using test::fast;
+
 using test::has_line;
 
 using test::Writer;
@@ -28,12 +30,6 @@ std::string scrape(Exporter& e) {
   std::string out;
   e.scrape(out);
   return out;
-}
-
-ExporterSettings fast() {
-  ExporterSettings s;
-  s.windows.default_samples = 1000;
-  return s;
 }
 
 }  // namespace

@@ -24,30 +24,16 @@
 namespace sipmetrics {
 namespace {
 
+using test::fast;
+
+using test::client_for;
+using test::view_of;
+
 using test::has_line;
 
 using test::Writer;
 constexpr double kInf = std::numeric_limits<double>::infinity();
 const double kNaN = std::nan("");
-
-Client& client_for(const test::TempSegment& seg, layout::Geometry g = layout::kDefaultGeometry) {
-  Options o;
-  o.segment = seg.path();
-  o.writer_name = "histogram_test";
-  o.geometry = g;
-  static std::vector<std::unique_ptr<Client>> clients;  // live for the process, like attachments
-  clients.push_back(std::make_unique<Client>(o));
-  return *clients.back();
-}
-
-const detail::SegmentView& view_of(const test::TempSegment& seg) {
-  detail::Registry& r = detail::registry();
-  for (std::uint32_t i = 0; i < r.count; ++i)
-    if (r.items[i]->segment() == seg.path()) return r.items[i]->view();
-  FAIL("segment not attached");
-  static detail::SegmentView none;
-  return none;
-}
 
 const layout::SeriesEntry* entry_named(const detail::SegmentView& v, std::string_view name) {
   for (std::uint32_t i = 0; i < v.geometry().max_series; ++i) {
@@ -78,12 +64,6 @@ std::string scrape(Exporter& e, Format f = Format::kText) {
   std::string out;
   e.scrape(out, f);
   return out;
-}
-
-ExporterSettings fast() {
-  ExporterSettings s;
-  s.windows.default_samples = 1000;
-  return s;
 }
 
 }  // namespace

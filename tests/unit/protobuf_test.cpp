@@ -23,6 +23,8 @@
 namespace sipmetrics {
 namespace {
 
+using test::fast;
+
 namespace pb = io::prometheus::client;
 using test::Writer;
 
@@ -70,12 +72,6 @@ std::map<std::int32_t, std::int64_t> native_buckets(const pb::Histogram& h) {
   }
   CHECK(d == h.positive_delta_size());  // no delta outside a span
   return out;
-}
-
-ExporterSettings fast() {
-  ExporterSettings s;
-  s.windows.default_samples = 1000;
-  return s;
 }
 
 }  // namespace

@@ -36,12 +36,6 @@ namespace {
 
 using test::Writer;
 
-ExporterSettings settings() {
-  ExporterSettings s;
-  s.windows.default_samples = 1000;
-  return s;
-}
-
 std::string scrape(Exporter& e) {
   std::string out;
   e.scrape(out);
@@ -391,7 +385,7 @@ TEST_CASE("every helper, on an explicit Client, produces exactly the documented 
   auto file = test::open_segment(seg.path());
   REQUIRE(file);
   Writer w(seg.path(), [](Client& c) { exercise_all(&c); });
-  Exporter e(std::move(file), settings());
+  Exporter e(std::move(file), test::fast());
   // Every series hit once; active calls: 5 started and 4 ended per transport.
   check_exposed(scrape(e), [](const std::string&, const std::string&) { return 1.0; });
 }
@@ -402,7 +396,7 @@ TEST_CASE("every helper, on Client::global(), produces exactly the documented se
   REQUIRE(file);
   Writer w(seg.path(), [](Client&) { exercise_all(nullptr); });
   Writer w2(seg.path(), [](Client&) { exercise_all(nullptr); });
-  Exporter e(std::move(file), settings());
+  Exporter e(std::move(file), test::fast());
   check_exposed(scrape(e), [](const std::string&, const std::string&) { return 2.0; });
 }
 
@@ -411,7 +405,7 @@ TEST_CASE("the series exist at zero from a Client's first helper call (or prepar
   auto file = test::open_segment(seg.path());
   REQUIRE(file);
   Writer w(seg.path(), [](Client& c) { sip::prepare(c); });
-  Exporter e(std::move(file), settings());
+  Exporter e(std::move(file), test::fast());
   check_exposed(scrape(e), [](const std::string&, const std::string&) { return 0.0; });
 }
 
@@ -452,7 +446,7 @@ TEST_CASE("out-of-range codes, unknown methods and bad enumerators never create 
     sip::dialog_reconnect(c, bad(sip::Transport{}), sip::DialogOutcome::ok);
     sip::dialog_reconnect(c, sip::Transport::sip, bad(sip::DialogOutcome{}));
   });
-  Exporter e(std::move(file), settings());
+  Exporter e(std::move(file), test::fast());
   check_exposed(scrape(e), [](const std::string& family, const std::string& labels) {
     if (family == sip::kMetricInviteResultTotal &&
         labels == R"(code_class="other",direction="inbound")")
@@ -480,7 +474,7 @@ TEST_CASE("whitelists are declared: an undeclared key is counted and merged away
         .add(2);
     c.summary(sip::kMetricE2EFirstByteMs, "", {{"transport", "sip"}}).observe(100);
   });
-  Exporter e(std::move(file), settings());
+  Exporter e(std::move(file), test::fast());
   const std::string text = scrape(e);
   CHECK(text.find("call_id") == std::string::npos);
   CHECK(text.find("\nvoiceserver_metrics_unknown_label_total 2\n") != std::string::npos);
@@ -513,7 +507,7 @@ TEST_CASE("QoS and first-byte helpers skip zero, negative and non-finite input")
     sip::observe_llm_first_byte(c, 120);
     sip::observe_tts_first_byte(c, 90);
   });
-  Exporter e(std::move(file), settings());
+  Exporter e(std::move(file), test::fast());
   const std::string text = scrape(e);
   auto has = [&text](const std::string& line) {
     return text.find("\n" + line + "\n") != std::string::npos;
@@ -546,7 +540,7 @@ TEST_CASE("active calls sum over live workers; a dead worker's calls leave with 
     sip::call_started(sip::Transport::sip);
     sip::call_started(sip::Transport::webrtc);
   });
-  Exporter e(std::move(file), settings());
+  Exporter e(std::move(file), test::fast());
   Exposed x = parse_exposition(scrape(e), doc_families());
   CHECK(x.at("voiceserver_active_calls").at(R"(transport="sip")") == 3);
   CHECK(x.at("voiceserver_active_calls").at(R"(transport="webrtc")") == 1);
@@ -570,7 +564,7 @@ TEST_CASE("threads racing on a Client's first helper call all count, into the sa
       });
     for (std::thread& t : threads) t.join();
   });
-  Exporter e(std::move(file), settings());
+  Exporter e(std::move(file), test::fast());
   const Exposed x = parse_exposition(scrape(e), doc_families());
   CHECK(x.at("sip_invite_result_total").size() == 14);
   CHECK(x.at("sip_invite_result_total").at(R"(code_class="2xx",direction="inbound")") == 80'000);
@@ -627,7 +621,7 @@ TEST_CASE("SIPMETRICS_LATENCY_HISTOGRAMS=1 adds a histogram twin to every latenc
     }
     sip::observe_call_qos(c, 0, -1, 0, 0);  // "no data": neither the summaries nor the twins
   });
-  Exporter e(std::move(file), settings());
+  Exporter e(std::move(file), test::fast());
   const std::string text = scrape(e);
   // The summaries are unchanged ...
   CHECK(test::has_line(text, "sip_call_rtt_ms_count 100"));
@@ -653,7 +647,7 @@ TEST_CASE("without SIPMETRICS_LATENCY_HISTOGRAMS, no histogram series at all") {
     ::unsetenv("SIPMETRICS_LATENCY_HISTOGRAMS");
     sip::observe_call_qos(c, 10, 1, 0.01, 4);
   });
-  Exporter e(std::move(file), settings());
+  Exporter e(std::move(file), test::fast());
   const std::string text = scrape(e);
   CHECK(test::has_line(text, "sip_call_rtt_ms_count 1"));
   CHECK(text.find("_hist") == std::string::npos);

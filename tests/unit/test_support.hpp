@@ -12,9 +12,13 @@
 #include <variant>
 #include <vector>
 
+#include <doctest/doctest.h>
+
+#include <sipmetrics/client.hpp>
 #include <sipmetrics/segment/cells.hpp>
 #include <sipmetrics/segment/file.hpp>
 
+#include "exporter.hpp"
 #include "snapshot.hpp"
 
 namespace sipmetrics::test {
@@ -74,6 +78,35 @@ inline layout::Geometry small_geometry() {
   g.family_series_limit = 16;
   g.arena_bytes = 4096;
   return g;
+}
+
+/// A Client of its own on `seg` (with geometry `g` if it creates it), alive for the process like
+/// every attachment (at most detail::kMaxAttachments segments per test binary).
+inline Client& client_for(const TempSegment& seg, layout::Geometry g = layout::kDefaultGeometry) {
+  Options o;
+  o.segment = seg.path();
+  o.writer_name = "unit_test";
+  o.geometry = g;
+  static std::vector<std::unique_ptr<Client>> clients;
+  clients.push_back(std::make_unique<Client>(o));
+  return *clients.back();
+}
+
+/// The mapped segment of this process's attachment to `seg`.
+inline const detail::SegmentView& view_of(const TempSegment& seg) {
+  detail::Registry& r = detail::registry();
+  for (std::uint32_t i = 0; i < r.count; ++i)
+    if (r.items[i]->segment() == seg.path()) return r.items[i]->view();
+  FAIL("segment not attached");
+  static detail::SegmentView none;
+  return none;
+}
+
+/// Exporter settings for tests: small quantile windows.
+inline ExporterSettings fast() {
+  ExporterSettings s;
+  s.windows.default_samples = 1000;
+  return s;
 }
 
 /// Whether `text` holds `line` as a whole line (a scrape's exposition).
