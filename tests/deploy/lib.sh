@@ -210,6 +210,25 @@ metric_value() {  # PORT KEY
   { curl -s --max-time 5 "http://127.0.0.1:$1/metrics" || true; } | awk -v k="$2" '!done && $1 == k { print $2; done = 1 }'
 }
 
+# ---- Prometheus HTTP API ----------------------------------------------------------------------------
+# prom_api_query URL PROMQL: an instant query through a Prometheus-compatible HTTP API (Prometheus,
+# VictoriaMetrics); the single sample's value, "none", "multiple:N" or "error:...".
+prom_api_query() {
+  { curl -s --max-time 5 --get --data-urlencode "query=$2" "$1/api/v1/query" || true; } | python3 -c '
+import json, sys
+try:
+    d = json.load(sys.stdin)
+except ValueError:
+    print("error:not JSON"); sys.exit(0)
+if d.get("status") != "success":
+    print("error:" + str(d.get("error"))); sys.exit(0)
+r = d["data"]["result"]
+if d["data"]["resultType"] == "scalar": print(r[1])
+elif not r: print("none")
+elif len(r) > 1: print("multiple:%d" % len(r))
+else: print(r[0]["value"][1])'
+}
+
 # ---- README blocks ----------------------------------------------------------------------------------
 # readme_block FILE NAME: the fenced code block that follows the line `<!-- deploy-test: NAME -->`
 # (exit 1 if there is none). The tests run or compare these blocks, so the README stays true.

@@ -125,24 +125,11 @@ done
 [[ $(http_code "http://127.0.0.1:${PORTS[2]}/healthz") == 200 ]] || die "sidecar 2 did not restart"
 
 # ---- Queries --------------------------------------------------------------------------------------
-# query URL PROMQL: the single sample's value, "none", "multiple:N" or "error:...".
-query() {
-  { curl -s --max-time 5 --get --data-urlencode "query=$2" "$1/api/v1/query" || true; } | python3 -c '
-import json, sys
-try:
-    d = json.load(sys.stdin)
-except ValueError:
-    print("error:not JSON"); sys.exit(0)
-if d.get("status") != "success":
-    print("error:" + str(d.get("error"))); sys.exit(0)
-r = d["data"]["result"]
-print("none" if not r else "multiple:%d" % len(r) if len(r) > 1 else r[0]["value"][1])'
-}
 # await_value STORE URL PROMQL WANT: polls (bounded: 60 s) until the query gives WANT.
 await_value() {
   local got="" deadline=$((SECONDS + 60))
   while ((SECONDS < deadline)); do
-    got=$(query "$2" "$3")
+    got=$(prom_api_query "$2" "$3")
     [[ $got == "$4" ]] && break
     sleep 0.5
   done
@@ -153,7 +140,7 @@ in_bucket() {
   local store=$1 url=$2 scope=$3 q=$4 sel="" by="le" got
   [[ $scope != fleet ]] && sel="{region=\"$scope\"}"
   read -r _ _ _ exact lo hi < <(awk -v s="$scope" -v q="$q" '$1 == s && $2 == q' "$TMP/expected.txt")
-  got=$(query "$url" "histogram_quantile($q, sum by ($by) (${FAMILY}_bucket$sel))")
+  got=$(prom_api_query "$url" "histogram_quantile($q, sum by ($by) (${FAMILY}_bucket$sel))")
   if python3 -c "import sys; g = float('$got'); sys.exit(0 if $lo <= g <= $hi else 1)" 2>/dev/null; then
     pass "$store: P$(python3 -c "print(round($q * 100))") $scope = $got, in the bucket ($lo, $hi] of the exact $exact"
   else

@@ -202,21 +202,7 @@ NATIVE_PID=$PROM_PID
 echo "prometheus on $PROM_URL and $NATIVE_URL (native histograms), scraping 127.0.0.1:$DAEMON_PORT every 1s"
 
 # Instant query: prints the single sample's value, "none", "multiple:N" or "error:...".
-prom_query() {
-  { curl -s --max-time 5 --get --data-urlencode "query=$1" "$PROM_URL/api/v1/query" || true; } | python3 -c '
-import json, sys
-try:
-    d = json.load(sys.stdin)
-except ValueError:
-    print("error:not JSON"); sys.exit(0)
-if d.get("status") != "success":
-    print("error:" + str(d.get("error"))); sys.exit(0)
-r = d["data"]["result"]
-if d["data"]["resultType"] == "scalar": print(r[1])
-elif not r: print("none")
-elif len(r) > 1: print("multiple:%d" % len(r))
-else: print(r[0]["value"][1])'
-}
+prom_query() { prom_api_query "$PROM_URL" "$1"; }
 expect_value() {  # DESCRIPTION QUERY EXPECTED
   local got
   got=$(prom_query "$2")
