@@ -194,7 +194,8 @@ TEST_CASE(
   const int port = free_loopback_port();
   auto start = [&] {
     Daemon d(box.spawn_daemon(port, flags), port);
-    REQUIRE(eventually([&] { return d.get("/healthz").has_value(); }, 10s));
+    // Generous: under TSan, with ten workers on two cores, a start can take seconds.
+    REQUIRE_MESSAGE(eventually([&] { return d.get("/healthz").has_value(); }, 30s), d.log());
     return d;
   };
   std::optional<Daemon> d(start());
@@ -229,10 +230,12 @@ TEST_CASE(
   REQUIRE(burst.wait_for_line("bursting", 1, 30s));
   REQUIRE(burst.signal(SIGKILL));
   REQUIRE(d->process().signal(SIGKILL));
+  (void)exit_status(d->process(), 30s);  // gone, its lock released, before the next one starts
   d.reset();
   d.emplace(start());
   again(3);
   REQUIRE(d->process().signal(SIGTERM));
+  (void)exit_status(d->process(), 30s);  // stopped, its lock released
   d.reset();
   d.emplace(start());
   std::this_thread::sleep_for(200ms);
