@@ -55,20 +55,25 @@ bool Catalog::decode(std::uint32_t index) {
   const std::uint32_t key_length = e.key_length, help_length = e.help_length;
   const std::uint32_t first = e.first_cell, count = e.cell_count, window = e.window_samples;
   const std::uint32_t bounds_offset = e.bounds_offset;
+  const detail::NativeWindow native{e.native_first_index, e.native_buckets, e.native_schema};
   const auto type = e.type;
   const auto mode = e.gauge_mode;
   const layout::Geometry& g = view_.geometry();
 
   if (type != layout::MetricType::kCounter && type != layout::MetricType::kGauge &&
-      type != layout::MetricType::kSummary && type != layout::MetricType::kHistogram)
+      type != layout::MetricType::kSummary && !layout::is_histogram(type))
     return false;
   if (type == layout::MetricType::kGauge && static_cast<std::uint8_t>(mode) > 3) return false;
   const layout::GaugeMode m = type == layout::MetricType::kGauge ? mode : layout::GaugeMode::kSum;
-  // A histogram's cell count says how many bounds it has; its bounds must be there and valid.
-  const bool histogram = type == layout::MetricType::kHistogram;
-  const std::uint32_t nbounds = histogram && count >= 3 ? count - 3 : 0;
-  if (count != detail::cells_for(type, nbounds) || first >= g.max_cells ||
-      count > g.max_cells - first)
+  // A histogram's cell count says how many bounds it has (after a native one's window, which
+  // must be valid); its bounds must be there and valid.
+  const bool histogram = layout::is_histogram(type);
+  const bool native_type = type == layout::MetricType::kNativeHistogram;
+  if (native_type && !detail::native_window_valid(native)) return false;
+  const std::uint32_t fixed = native_type ? 4u + native.buckets : 3u;
+  const std::uint32_t nbounds = histogram && count >= fixed ? count - fixed : 0;
+  if (count != detail::cells_for(type, nbounds, native_type ? native.buckets : 0) ||
+      first >= g.max_cells || count > g.max_cells - first)
     return false;
   double bounds[layout::kMaxHistogramBounds] = {};
   if (histogram) {
@@ -91,6 +96,7 @@ bool Catalog::decode(std::uint32_t index) {
   s.cell_count = count;
   s.window_samples = std::min<std::uint32_t>(window, 1u << 20);
   s.bounds.assign(bounds, bounds + nbounds);
+  s.native = native_type ? native : detail::NativeWindow{};
   s.name.assign(k.name);
   s.help.assign(help->begin(), help->end());
   s.labels.clear();

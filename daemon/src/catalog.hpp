@@ -9,6 +9,7 @@
 
 #include <sipmetrics/layout.hpp>
 #include <sipmetrics/segment/cells.hpp>
+#include <sipmetrics/segment/native.hpp>
 #include <sipmetrics/segment/view.hpp>
 
 namespace sipmetrics {
@@ -22,7 +23,8 @@ struct SeriesInfo {
   std::uint32_t first_cell = 0;
   std::uint32_t cell_count = 0;
   std::uint32_t window_samples = 0;
-  std::vector<double> bounds;  // histogram: finite bucket bounds, ascending (cell_count - 3)
+  std::vector<double> bounds;   // histogram: finite bucket bounds, ascending
+  detail::NativeWindow native;  // native histogram: its window (valid); else 0 buckets
   std::string name;
   std::string help;
   std::vector<std::pair<std::string, std::string>> labels;  // sorted by key

@@ -14,7 +14,8 @@ std::string_view type_name(layout::MetricType t) {
     case layout::MetricType::kCounter: return "counter";
     case layout::MetricType::kGauge: return "gauge";
     case layout::MetricType::kSummary: return "summary";
-    case layout::MetricType::kHistogram: return "histogram";
+    case layout::MetricType::kHistogram:
+    case layout::MetricType::kNativeHistogram: return "histogram";
     default: return "untyped";
   }
 }
@@ -54,16 +55,24 @@ void render_histogram(MetricWriter& out, const Plan& plan, const PlanSeries& ps,
                       const SeriesLabels& labels, std::span<const PlanSource> sources,
                       const CellTotals& t, double scale, RenderScratch& scratch) {
   const std::uint32_t n = ps.bounds_count;
+  const std::uint32_t k =
+      ps.native.buckets;  // cells: n buckets, +Inf, [zero, k native,] sum, count
+  const std::uint32_t sum_cell = k == 0 ? n + 1 : n + 2 + k;
   std::vector<std::uint64_t>& buckets = scratch.buckets;
+  std::vector<std::uint64_t>& native = scratch.native;
   buckets.assign(n, 0);
+  native.assign(k + 1, 0);  // the zero bucket, then the window's
   double sum = 0;
   std::uint64_t count = 0;
   for (const PlanSource& src : sources) {
     const std::uint32_t c = src.first_cell;
     for (std::uint32_t b = 0; b < n; ++b)
       buckets[b] = detail::saturating_add(buckets[b], t.u[c + b]);
-    sum += t.f[c + n + 1];
-    count = detail::saturating_add(count, t.u[c + n + 2]);
+    if (k != 0)
+      for (std::uint32_t b = 0; b <= k; ++b)
+        native[b] = detail::saturating_add(native[b], t.u[c + n + 1 + b]);
+    sum += t.f[c + sum_cell];
+    count = detail::saturating_add(count, t.u[c + sum_cell + 1]);
   }
   std::uint64_t cumulative = 0;
   scratch.le.resize(n);
@@ -78,6 +87,23 @@ void render_histogram(MetricWriter& out, const Plan& plan, const PlanSeries& ps,
   h.cumulative = buckets;
   h.sum = sum * scale;
   h.count = count;
+  // Native buckets scale only by powers of two; --base-units' 1e-3 is not one, so a family
+  // served in seconds keeps its classic buckets only.
+  NativeBuckets nb;
+  if (k != 0 && scale == 1.0) {
+    // The same cap: the zero bucket and the window, in index order, never add up above _count.
+    std::uint64_t room = count;
+    for (std::uint64_t& c : native) {
+      c = std::min(c, room);
+      room -= c;
+    }
+    nb.schema = ps.native.schema;
+    nb.zero_threshold = detail::native_zero_threshold(ps.native);
+    nb.zero_count = native[0];
+    nb.first_index = ps.native.first;
+    nb.counts = std::span<const std::uint64_t>(native).subspan(1);
+    h.native = &nb;
+  }
   out.histogram(labels, h);
 }
 
@@ -218,6 +244,7 @@ void render_plan(MetricWriter& out, const Plan& plan, const CellTotals& totals, 
           break;
         }
         case layout::MetricType::kHistogram:
+        case layout::MetricType::kNativeHistogram:
           render_histogram(out, plan, ps, labels, sources, totals, fam.scale, scratch);
           break;
         default: break;

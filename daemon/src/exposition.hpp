@@ -108,6 +108,7 @@ class TextWriter final : public MetricWriter {
 struct RenderScratch {
   std::vector<double> samples;         // a summary's quantile input
   std::vector<std::uint64_t> buckets;  // a histogram's cumulative buckets
+  std::vector<std::uint64_t> native;   // its zero bucket and native buckets
   std::vector<std::string_view> le;
   std::vector<LabelView> pairs;
 };

@@ -17,7 +17,7 @@ bool reserved_family(std::string_view name) noexcept {
 std::pair<std::string, double> exposed_family(std::string_view name, layout::MetricType type,
                                               bool base_units) {
   const bool timed = type == layout::MetricType::kSummary || type == layout::MetricType::kGauge ||
-                     type == layout::MetricType::kHistogram;
+                     layout::is_histogram(type);
   if (base_units && timed && name.ends_with("_ms"))
     return {std::string(name.substr(0, name.size() - 3)) + "_seconds", 1e-3};
   return {std::string(name), 1.0};
@@ -36,6 +36,7 @@ std::array<std::string, 4> exposed_names(const std::string& family, layout::Metr
     }
     case layout::MetricType::kSummary: return {family, family + "_sum", family + "_count", {}};
     case layout::MetricType::kHistogram:
+    case layout::MetricType::kNativeHistogram:
       return {family, family + "_bucket", family + "_sum", family + "_count"};
     default: return {family, {}, {}, {}};
   }
@@ -54,6 +55,7 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
     std::vector<std::pair<std::string, std::string>> pairs;  // kept labels, unescaped
     std::vector<PlanSource> sources;
     const std::vector<double>* bounds = nullptr;  // histogram: its sources' common bounds
+    detail::NativeWindow native;                  // native histogram: their common window
   };
   // Exposed family name -> index in plan.families, or kClashed for a family refused because one
   // of its names is already another family's (a gauge `x_sum` beside a summary `x`): Prometheus
@@ -135,7 +137,7 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
       // "quantile" is the summary's own label, "le" the histogram's; a client's would make the
       // exposition invalid.
       if ((s->type == layout::MetricType::kSummary && key == "quantile") ||
-          (s->type == layout::MetricType::kHistogram && key == "le")) {
+          (layout::is_histogram(s->type) && key == "le")) {
         violated = true;
         continue;
       }
@@ -157,11 +159,14 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
         plan.rejected[kFamilyCap].push_back(idx);
         continue;
       }
-      fam_pending.push_back(Pending{std::move(labels), std::move(pairs), {}, &s->bounds});
+      fam_pending.push_back(
+          Pending{std::move(labels), std::move(pairs), {}, &s->bounds, s->native});
     }
-    // Histograms that collapse into one series add up bucket by bucket: only with equal bounds.
+    // Histograms that collapse into one series add up bucket by bucket: only with equal bounds
+    // (and native windows).
     Pending& into = fam_pending[sit->second];
-    if (s->type == layout::MetricType::kHistogram && *into.bounds != s->bounds) {
+    if (layout::is_histogram(s->type) &&
+        (*into.bounds != s->bounds || !(into.native == s->native))) {
       plan.rejected[kTypeConflict].push_back(idx);
       continue;
     }
@@ -184,13 +189,15 @@ Plan build_plan(const Catalog& catalog, const PlanSettings& settings) {
     fam.series_begin = static_cast<std::uint32_t>(plan.series.size());
     for (Pending& p : ps) {
       const std::size_t nbounds =
-          fam.type == layout::MetricType::kHistogram && p.bounds != nullptr ? p.bounds->size() : 0;
+          layout::is_histogram(fam.type) && p.bounds != nullptr ? p.bounds->size() : 0;
+
       plan.series.push_back(PlanSeries{
           static_cast<std::uint32_t>(plan.text.size()), static_cast<std::uint32_t>(p.labels.size()),
           static_cast<std::uint32_t>(plan.pairs.size()), static_cast<std::uint32_t>(p.pairs.size()),
           static_cast<std::uint32_t>(plan.sources.size()),
           static_cast<std::uint32_t>(p.sources.size()),
-          static_cast<std::uint32_t>(plan.le_text.size()), static_cast<std::uint32_t>(nbounds)});
+          static_cast<std::uint32_t>(plan.le_text.size()), static_cast<std::uint32_t>(nbounds),
+          p.native});
       plan.text += p.labels;
       auto raw = [&plan](std::string_view v) {
         const std::size_t at = plan.text.size();

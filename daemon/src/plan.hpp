@@ -31,6 +31,7 @@ struct PlanSeries {
   std::uint32_t pairs_offset, pairs_count;      // the same labels unescaped, in Plan::pairs
   std::uint32_t sources_offset, sources_count;  // in Plan::sources
   std::uint32_t bounds_offset, bounds_count;    // histogram: in Plan::le_text and Plan::bounds
+  detail::NativeWindow native;  // native histogram: its sources' window; else 0 buckets
 };
 
 /// One label of a series as the protobuf format carries it: key and value unescaped (invalid

@@ -91,7 +91,8 @@ void ProtobufWriter::family(std::string_view name, std::string_view help, layout
     case layout::MetricType::kCounter: f.set_type(pb::COUNTER); break;
     case layout::MetricType::kGauge: f.set_type(pb::GAUGE); break;
     case layout::MetricType::kSummary: f.set_type(pb::SUMMARY); break;
-    case layout::MetricType::kHistogram: f.set_type(pb::HISTOGRAM); break;
+    case layout::MetricType::kHistogram:
+    case layout::MetricType::kNativeHistogram: f.set_type(pb::HISTOGRAM); break;
     default: f.set_type(pb::UNTYPED); break;
   }
 }

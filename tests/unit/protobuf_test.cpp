@@ -5,8 +5,6 @@
 #include "protobuf_format.hpp"
 
 #include <doctest/doctest.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-#include <google/protobuf/util/delimited_message_util.h>
 
 #include <cmath>
 #include <map>
@@ -17,6 +15,7 @@
 #include "exporter.hpp"
 #include "metrics.pb.h"
 #include "negotiation.hpp"
+#include "protobuf_support.hpp"
 #include "test_support.hpp"
 #include "writer_process.hpp"
 
@@ -25,54 +24,12 @@ namespace {
 
 using test::fast;
 
+using test::family;
+using test::label;
+using test::native_buckets;
+using test::parse;
 namespace pb = io::prometheus::client;
 using test::Writer;
-
-/// Every delimited MetricFamily in `bytes`; fails the test on anything left over or unreadable.
-std::vector<pb::MetricFamily> parse(const std::string& bytes) {
-  std::vector<pb::MetricFamily> out;
-  google::protobuf::io::ArrayInputStream in(bytes.data(), static_cast<int>(bytes.size()));
-  for (;;) {
-    pb::MetricFamily f;
-    bool clean_eof = false;
-    if (!google::protobuf::util::ParseDelimitedFromZeroCopyStream(&f, &in, &clean_eof)) {
-      CHECK(clean_eof);  // the stream ends exactly after the last message
-      break;
-    }
-    out.push_back(std::move(f));
-  }
-  return out;
-}
-
-const pb::MetricFamily* family(const std::vector<pb::MetricFamily>& fams, std::string_view name) {
-  for (const pb::MetricFamily& f : fams)
-    if (f.name() == name) return &f;
-  return nullptr;
-}
-
-std::string label(const pb::Metric& m, std::string_view key) {
-  for (const pb::LabelPair& l : m.label())
-    if (l.name() == key) return l.value();
-  return "<none>";
-}
-
-/// (index, count) of every native positive bucket, decoded from spans and deltas.
-std::map<std::int32_t, std::int64_t> native_buckets(const pb::Histogram& h) {
-  std::map<std::int32_t, std::int64_t> out;
-  std::int32_t index = 0;
-  std::int64_t count = 0;
-  int d = 0;
-  for (const pb::BucketSpan& s : h.positive_span()) {
-    index += s.offset();
-    for (std::uint32_t k = 0; k < s.length(); ++k, ++index) {
-      REQUIRE(d < h.positive_delta_size());
-      count += h.positive_delta(d++);
-      out[index] = count;
-    }
-  }
-  CHECK(d == h.positive_delta_size());  // no delta outside a span
-  return out;
-}
 
 }  // namespace
 
@@ -101,9 +58,10 @@ TEST_CASE("protobuf: every type, labels unescaped, the same families as the text
   REQUIRE(calls->metric_size() == 1);
   CHECK(calls->metric(0).counter().value() == 41);
   CHECK(label(calls->metric(0), "status") == "ok");
-  CHECK(label(calls->metric(0), "via") == "a\"b\\c\nd");  // raw, not escaped
-  REQUIRE(family(fams, "events") != nullptr);             // named as in text 0.0.4
-  CHECK(family(fams, "events")->metric(0).counter().value() == 1);
+  CHECK(label(calls->metric(0), "via") == "a\"b\\c\nd");    // raw, not escaped
+  const pb::MetricFamily* events = family(fams, "events");  // named as in text 0.0.4
+  REQUIRE(events != nullptr);
+  CHECK(events->metric(0).counter().value() == 1);
 
   const pb::MetricFamily* active = family(fams, "active_calls");
   REQUIRE(active != nullptr);
@@ -170,8 +128,12 @@ TEST_CASE("protobuf: every type, labels unescaped, the same families as the text
   e.scrape(again, Format::kProtobuf);
   const std::vector<pb::MetricFamily> fams2 = parse(again);
   CHECK(fams2.size() == fams.size());
-  CHECK(family(fams2, "invite_ms")->metric(0).histogram().bucket_size() == 3);
-  CHECK(family(fams2, "calls_total")->metric(0).label_size() == 2);
+  const pb::MetricFamily* invite2 = family(fams2, "invite_ms");
+  const pb::MetricFamily* calls2 = family(fams2, "calls_total");
+  REQUIRE(invite2 != nullptr);
+  REQUIRE(calls2 != nullptr);
+  CHECK(invite2->metric(0).histogram().bucket_size() == 3);
+  CHECK(calls2->metric(0).label_size() == 2);
 }
 
 TEST_CASE("protobuf: an empty catalog is still a valid stream of self-metrics") {

@@ -26,6 +26,7 @@
 
 #include <errno.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -39,6 +40,7 @@
 #include <sipmetrics/detail/bucket_search.hpp>
 #include <sipmetrics/layout.hpp>
 #include <sipmetrics/segment/key.hpp>
+#include <sipmetrics/segment/native.hpp>
 
 namespace sipmetrics {
 
@@ -209,38 +211,63 @@ class Summary {
 inline constexpr std::array<double, 14> kSipLatencyBucketsMs = {
     5, 10, 25, 50, 100, 250, 500, 1000, 2000, 3000, 4000, 8000, 16000, 32000};
 
-/// A classic Prometheus histogram: per-bucket counts, _sum and _count, all kept in the calling
-/// thread's lane cells, so they are exact (never sampled, never dropped), fold like counters when
-/// a writer dies and add up across processes in PromQL. The daemon serves cumulative
-/// `_bucket{le="..."}` samples, `_sum` and `_count`. Handles are small values, usable from any
-/// thread, valid across fork(); a no-op handle (detached client, refused registration) ignores
-/// every call.
+/// Native (sparse exponential) buckets for a histogram, as Prometheus' native histograms define
+/// them: bucket edges are powers of 2^(2^-schema) (schema 3: a factor of 1.09, at most 4.5 %
+/// error on a quantile), so no bound has to be chosen and every host's buckets line up. They are
+/// kept over a fixed window: observations at or below `lowest` (rounded up to a bucket edge; 0
+/// and negatives too) count in the zero bucket, those above `highest` (rounded up to one; +Inf
+/// too) in the window's last bucket. A window costs one cell per bucket in every lane
+/// (docs/architecture.md): at most layout::kMaxNativeBuckets (256) buckets.
+struct NativeOptions {
+  std::int32_t schema = 3;  // 0..8
+  double lowest = 0.125;    // > 0, a normal double
+  double highest = 65536;   // > lowest, finite
+};
+
+/// Native buckets for SIP latencies in milliseconds: schema 3 over (0.125 ms, 65.5 s], 152
+/// buckets (170 cells a series with kSipLatencyBucketsMs).
+inline constexpr NativeOptions kSipLatencyNativeMs{3, 0.125, 65536};
+
+/// A Prometheus histogram: per-bucket counts, _sum and _count (and, when registered with
+/// NativeOptions, native buckets beside the classic ones), all kept in the calling thread's
+/// lane cells, so they are exact (never sampled, never dropped), fold like counters when a
+/// writer dies and add up across processes in PromQL. The daemon serves cumulative
+/// `_bucket{le="..."}` samples, `_sum` and `_count`, and in the protobuf format the native
+/// buckets too. Handles are small values, usable from any thread, valid across fork(); a no-op
+/// handle (detached client, refused registration) ignores every call.
 ///
 /// Values outside [0, +Inf), chosen so that every exposition format stays valid (OpenMetrics
 /// forbids a NaN or negative _sum, and wants _count equal to the +Inf bucket):
-///   * negative (and -Inf): counted in the first bucket and _count; not added to _sum;
-///   * +Inf: counted in the +Inf bucket and _count; not added to _sum;
-///   * NaN: counted in the +Inf bucket and _count; not added to _sum.
+///   * negative (and -Inf): counted in the first bucket (and the zero bucket) and _count; not
+///     added to _sum;
+///   * +Inf: counted in the +Inf bucket (and the last native bucket) and _count; not added to
+///     _sum;
+///   * NaN: counted in the +Inf bucket and _count (in no native bucket); not added to _sum.
 /// (Summary::observe() records none of them: see detail::valid_sample.)
 class Histogram {
  public:
   Histogram() noexcept = default;
   /// Records one observation (units are the metric's, e.g. milliseconds). Hot path: a
-  /// branch-free search over the bounds, then three owner-only load+stores on an exclusive
-  /// lane (atomic adds on a shared lane); no lock, allocation or system call.
+  /// branch-free search over the bounds (and, if native, over the schema's mantissa bounds),
+  /// then three owner-only load+stores (four if native) on an exclusive lane (atomic adds on a
+  /// shared lane); no lock, allocation or system call.
   void observe(double v) noexcept {
     std::atomic<std::uint64_t>* cells = detail::tls_exclusive[ref_.attachment];
     if (cells == nullptr) [[unlikely]] {
-      observe_slow(ref_, bounds_, bound_count_, v);
+      observe_slow(v);
       return;
     }
     // Everything read before the first store (see Gauge::set).
-    const std::uint32_t n = bound_count_;
     std::atomic<std::uint64_t>* const series = cells + ref_.cell;
-    std::atomic<std::uint64_t>& bucket = series[detail::bucket_index(bounds_, n, v)];
-    std::atomic<std::uint64_t>& sum = series[n + 1];
-    std::atomic<std::uint64_t>& count = series[n + 2];
+    std::atomic<std::uint64_t>& bucket = series[detail::bucket_index(bounds_, bound_count_, v)];
+    std::atomic<std::uint64_t>& sum = series[sum_cell_];
+    std::atomic<std::uint64_t>& count = series[sum_cell_ + 1];
     const double summed = sum_part(v);
+    if (mantissa_ != nullptr) {
+      std::atomic<std::uint64_t>& native = series[native_cell(v)];
+      native.store(native.load(std::memory_order_relaxed) + (v == v ? 1 : 0),
+                   std::memory_order_relaxed);
+    }
     bucket.store(bucket.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     sum.store(detail::f64_bits(detail::bits_f64(sum.load(std::memory_order_relaxed)) + summed),
               std::memory_order_relaxed);
@@ -249,27 +276,63 @@ class Histogram {
   bool valid() const noexcept { return ref_.attachment != detail::kNoopAttachment; }
   /// The finite bounds (ascending; the +Inf bucket follows them). Empty for a no-op handle.
   std::span<const double> bounds() const noexcept { return {bounds_, bound_count_}; }
+  /// Whether the series keeps native buckets.
+  bool native() const noexcept { return mantissa_ != nullptr; }
 
  private:
   friend class Client;
-  Histogram(detail::SeriesRef r, const double* bounds, std::uint32_t n) noexcept
-      : ref_(r), bound_count_(n), bounds_(bounds) {}
+  Histogram(detail::SeriesRef r, const double* bounds, std::uint32_t n,
+            detail::NativeWindow w) noexcept
+      : ref_(r),
+        bound_count_(n),
+        sum_cell_(w.buckets == 0 ? n + 1 : n + 2 + w.buckets),
+        bounds_(bounds),
+        mantissa_(w.buckets == 0 ? nullptr : detail::native_mantissa_bounds(w.schema)),
+        native_first_(w.first),
+        native_last_(w.buckets == 0 ? 0 : w.buckets - 1),
+        schema_(w.schema) {}
   /// What an observation adds to _sum: itself when finite and not negative, else 0.
   static double sum_part(double v) noexcept {
     return v >= 0 && v <= std::numeric_limits<double>::max() ? v : 0.0;
   }
-  [[gnu::noinline]] static void observe_slow(detail::SeriesRef r, const double* bounds,
-                                             std::uint32_t n, double v) noexcept {
-    const detail::LaneBinding* b = detail::lane_for(r.attachment);
+  /// The series cell of v's native bucket: the zero bucket (cell n + 1) at or below the window
+  /// and for negatives, else native bucket index - first clamped to the window's last.
+  [[gnu::always_inline]] std::uint32_t native_cell(double v) const noexcept {
+    std::int64_t at = std::int64_t{detail::native_index(mantissa_, schema_, v)} - native_first_;
+    at = std::signbit(v) ? -1 : at;
+    at = std::clamp<std::int64_t>(at, -1, native_last_);
+    return static_cast<std::uint32_t>(std::int64_t{bound_count_} + 2 + at);
+  }
+  [[gnu::noinline]] void observe_slow(double v) const noexcept {
+    const detail::LaneBinding* b = detail::lane_for(ref_.attachment);
     if (b == nullptr) return;
-    detail::cell_add(*b, r.cell + detail::bucket_index(bounds, n, v), 1);
+    const std::uint32_t c = ref_.cell;
+    detail::cell_add(*b, c + detail::bucket_index(bounds_, bound_count_, v), 1);
+    if (mantissa_ != nullptr && v == v) detail::cell_add(*b, c + native_cell(v), 1);
     if (const double summed = sum_part(v); summed != 0)
-      detail::cell_add_f64(*b, r.cell + n + 1, summed);
-    detail::cell_add(*b, r.cell + n + 2, 1);
+      detail::cell_add_f64(*b, c + sum_cell_, summed);
+    detail::cell_add(*b, c + sum_cell_ + 1, 1);
+  }
+  /// The window NativeOptions ask for, or one with 0 buckets when they are not valid.
+  static detail::NativeWindow window_for(const NativeOptions& o) noexcept {
+    if (o.schema < 0 || o.schema > layout::kMaxNativeSchema || !std::isnormal(o.lowest) ||
+        !(o.lowest > 0) || !(o.highest > o.lowest) || !std::isfinite(o.highest))
+      return {};
+    const double* m = detail::native_mantissa_bounds(o.schema);
+    const std::int64_t first = std::int64_t{detail::native_index(m, o.schema, o.lowest)} + 1;
+    const std::int64_t last = detail::native_index(m, o.schema, o.highest);
+    if (last < first || last - first + 1 > layout::kMaxNativeBuckets) return {};
+    return {static_cast<std::int32_t>(first), static_cast<std::uint16_t>(last - first + 1),
+            static_cast<std::int8_t>(o.schema)};
   }
   detail::SeriesRef ref_;
   std::uint32_t bound_count_ = 0;
-  const double* bounds_ = nullptr;  // in the mapped arena: immutable once registered
+  std::uint32_t sum_cell_ = 0;
+  const double* bounds_ = nullptr;    // in the mapped arena: immutable once registered
+  const double* mantissa_ = nullptr;  // native: the schema's mantissa bounds; else null
+  std::int32_t native_first_ = 0;
+  std::int32_t native_last_ = 0;  // native buckets - 1
+  std::int32_t schema_ = 0;
 };
 
 /// A process's connection to one segment. Cheap to construct again for the same segment: all
@@ -321,15 +384,27 @@ class Client {
   /// into the segment. Cold path.
   Histogram histogram(std::string_view name, std::string_view help, Labels labels,
                       std::span<const double> bounds) noexcept {
-    const double* stored = nullptr;
-    const detail::SeriesRef r = att_->register_series(layout::MetricType::kHistogram, name, help,
-                                                      labels, GaugeMode::kSum, 0, bounds, &stored);
-    if (r.attachment == detail::kNoopAttachment || stored == nullptr) return Histogram();
-    return Histogram(r, stored, static_cast<std::uint32_t>(bounds.size()));
+    return register_histogram(layout::MetricType::kHistogram, name, help, labels, bounds, {});
   }
   Histogram histogram(std::string_view name, std::string_view help, Labels labels,
                       std::initializer_list<double> bounds) noexcept {
     return histogram(name, help, labels, std::span<const double>(bounds.begin(), bounds.size()));
+  }
+  /// The same with native buckets beside the classic ones (NativeOptions; e.g.
+  /// kSipLatencyNativeMs), served in the protobuf format that Prometheus asks for when started
+  /// with --enable-feature=native-histograms. Options out of their ranges, or a window of more
+  /// than layout::kMaxNativeBuckets buckets, are refused (a no-op handle, counted as
+  /// invalid_buckets). A name registered natively and classically is a type conflict: one
+  /// family is one kind.
+  Histogram histogram(std::string_view name, std::string_view help, Labels labels,
+                      std::span<const double> bounds, const NativeOptions& native) noexcept {
+    const detail::NativeWindow w = Histogram::window_for(native);
+    return register_histogram(layout::MetricType::kNativeHistogram, name, help, labels, bounds, w);
+  }
+  Histogram histogram(std::string_view name, std::string_view help, Labels labels,
+                      std::initializer_list<double> bounds, const NativeOptions& native) noexcept {
+    return histogram(name, help, labels, std::span<const double>(bounds.begin(), bounds.size()),
+                     native);
   }
 
   /// Declares the label keys allowed for a family; the daemon drops other keys, merges the
@@ -380,6 +455,15 @@ class Client {
   /// Identifies the segment attachment this Client writes to (shared by all Clients of one
   /// segment in a process, alive as long as the process); for per-segment caches.
   friend const void* attachment_key(const Client& c) noexcept { return c.att_; }
+  Histogram register_histogram(layout::MetricType type, std::string_view name,
+                               std::string_view help, Labels labels, std::span<const double> bounds,
+                               detail::NativeWindow native) noexcept {
+    const double* stored = nullptr;
+    const detail::SeriesRef r = att_->register_series(type, name, help, labels, GaugeMode::kSum, 0,
+                                                      bounds, &stored, native);
+    if (r.attachment == detail::kNoopAttachment || stored == nullptr) return Histogram();
+    return Histogram(r, stored, static_cast<std::uint32_t>(bounds.size()), native);
+  }
   static std::string program_name() {
     // glibc's, declared in <errno.h>.
     return program_invocation_short_name != nullptr ? program_invocation_short_name : "worker";

@@ -1,4 +1,4 @@
-// sipmetrics shared-memory segment, layout v3.1 — the ABI between SIP workers and sipmetricsd.
+// sipmetrics shared-memory segment, layout v3.2 — the ABI between SIP workers and sipmetricsd.
 //
 // Who does what
 //   * Creation. Whichever process attaches first (a worker's client or the daemon) creates the
@@ -59,6 +59,8 @@
 //     daemon skips their catalog entries as corrupt (it validates the type) and serves everything
 //     else; it does not know their cells, so it neither serves nor retains them when a writer
 //     dies. A 3.0 client cannot register them (its cells_for() is 0 for the type).
+//   * 3.2 adds native histograms (MetricType::kNativeHistogram, SeriesEntry::native_*): a 3.1
+//     daemon skips them as corrupt in the same way, a 3.1 client cannot register them.
 //
 // Rules: only trivially copyable, address-free types (offsets, never pointers); every atomic is
 // always lock-free; every size and offset is pinned below. Readers must bounds-check everything:
@@ -75,7 +77,7 @@ namespace sipmetrics::layout {
 inline constexpr std::size_t kCacheLine = 64;
 inline constexpr std::uint64_t kMagic = 0x3152'5445'4d50'4953ULL;  // "SIPMETR1", little endian
 inline constexpr std::uint32_t kVersionMajor = 3;  // bumped on any incompatible change
-inline constexpr std::uint32_t kVersionMinor = 1;  // bumped on additions old readers can ignore
+inline constexpr std::uint32_t kVersionMinor = 2;  // bumped on additions old readers can ignore
 
 /// Header::init_state once the creator has finished; anything else means "not (yet) ready".
 inline constexpr std::uint32_t kInitReady = 2;
@@ -99,6 +101,8 @@ inline constexpr std::uint32_t kMaxLabelValueBytes = 1024;  // longer values are
 inline constexpr std::uint32_t kMaxHelpBytes = 1024;
 inline constexpr std::uint32_t kMaxLabels = 16;           // per series
 inline constexpr std::uint32_t kMaxHistogramBounds = 64;  // finite bucket bounds per histogram
+inline constexpr std::uint32_t kMaxNativeBuckets = 256;   // native buckets per histogram (3.2)
+inline constexpr std::int32_t kMaxNativeSchema = 8;       // native resolution: 2^(2^-schema)
 inline constexpr std::uint32_t kWriterNameBytes = 32;
 
 // ---- Geometry -----------------------------------------------------------------------------------
@@ -284,7 +288,21 @@ enum class MetricType : std::uint8_t {
   kHistogram = 4,  // since 3.1. cells: one u64 count per bucket (not cumulative): the n finite
                    // bounds in ascending order, then +Inf; then sum (f64 bits), count (u64).
                    // cell_count = n + 3; the bounds are in the arena at bounds_offset
+  kNativeHistogram = 5,  // since 3.2. A classic histogram plus native (sparse exponential)
+                         // buckets over a fixed window of K consecutive indexes: cells are the
+                         // n finite buckets, +Inf, the zero bucket, the K native buckets, then
+                         // sum and count (so cell_count = n + 4 + K, sum and count last). Native
+                         // bucket i (index native_first_index + i) counts observations in
+                         // (2^((index - 1) / 2^schema), 2^(index / 2^schema)]; the zero bucket
+                         // those at or below the window's lower edge (negatives included), the
+                         // last bucket those above the window (+Inf included); NaN is in no
+                         // native bucket (it is in +Inf and count)
 };
+
+/// A histogram of either kind: served as a Prometheus histogram, its classic buckets first.
+constexpr bool is_histogram(MetricType t) noexcept {
+  return t == MetricType::kHistogram || t == MetricType::kNativeHistogram;
+}
 
 /// How a gauge combines across threads and writers. Dead writers' gauges are always dropped.
 enum class GaugeMode : std::uint8_t {
@@ -304,8 +322,9 @@ constexpr std::uint32_t entry_state(std::uint32_t word) noexcept { return word &
 
 /// One series. Key bytes in the arena: u16 name length, name, u8 label count, then per label
 /// u16 key length, key, u16 value length, value; labels sorted by key, keys unique. All
-/// integers little endian. A histogram's bounds: cell_count - 3 doubles (IEEE 754, little endian)
-/// at arena offset `bounds_offset`, a multiple of 8, finite, >= 0 and strictly increasing. Fields
+/// integers little endian. A histogram's bounds: cell_count - 3 doubles (cell_count - 4 -
+/// native_buckets for a native one; IEEE 754, little endian) at arena offset `bounds_offset`, a
+/// multiple of 8, finite, >= 0 and strictly increasing. Fields
 /// other than `state` are written before the release store of kEntryReady and never change
 /// afterwards.
 struct alignas(kCacheLine) SeriesEntry {
@@ -322,7 +341,10 @@ struct alignas(kCacheLine) SeriesEntry {
   std::uint32_t window_samples;  // summary: quantile window size wanted; 0 = daemon default
   std::uint32_t bounds_offset;   // histogram: arena-relative bounds (3.1); else 0
   std::atomic<std::uint32_t> daemon_flags;  // the daemon's own (kFlag*); clients never write it
-  std::uint8_t reserved[12];
+  std::int32_t native_first_index;          // native histogram (3.2): index of native bucket 0
+  std::uint16_t native_buckets;             // native histogram: K, 1..kMaxNativeBuckets
+  std::int8_t native_schema;                // native histogram: 0..kMaxNativeSchema
+  std::uint8_t reserved[5];
 };
 
 /// SeriesEntry::daemon_flags (and WhitelistEntry's): what the daemon has counted this entry in
@@ -388,10 +410,13 @@ static_assert(offsetof(SeriesEntry, first_cell) == 32 &&
               offsetof(SeriesEntry, window_samples) == 40 &&
               offsetof(SeriesEntry, bounds_offset) == 44);
 static_assert(kMaxArenaBytes <= std::uint64_t{1} << 32, "bounds_offset is 32 bits");
-static_assert(kMaxHistogramBounds + 3 <= 0xffff, "cell_count is 16 bits");
+static_assert(kMaxHistogramBounds + 4 + kMaxNativeBuckets <= 0xffff, "cell_count is 16 bits");
 static_assert(sizeof(WhitelistEntry) == 32);
 static_assert(sizeof(FamilyEntry) == 32);
 static_assert(offsetof(SeriesEntry, daemon_flags) == 48);
+static_assert(offsetof(SeriesEntry, native_first_index) == 52 &&
+              offsetof(SeriesEntry, native_buckets) == 56 &&
+              offsetof(SeriesEntry, native_schema) == 58);
 static_assert((ring_tag(0xffff'fffeULL, kMaxSeries - 1) & 0xffff'ffffu) == kMaxSeries - 1 &&
                   (ring_tag(0xffff'fffeULL, kMaxSeries - 1) >> 32) == 0xffff'ffffu,
               "a ring tag keeps the whole series index and the position's low word apart");
@@ -419,7 +444,7 @@ inline constexpr std::uint32_t kAliasedCells = kCacheLine / 8;
 
 /// Whether cell index c is never handed to a series (see lane_cells_stride).
 constexpr bool cell_reserved(std::uint32_t c) noexcept { return c % kCellsPerPage < kAliasedCells; }
-static_assert(kMaxHistogramBounds + 3 <= kCellsPerPage - kAliasedCells,
+static_assert(kMaxHistogramBounds + 4 + kMaxNativeBuckets <= kCellsPerPage - kAliasedCells,
               "a series' cells fit in the unreserved run of one page, as first_fit() needs");
 
 /// The segment's spill lane: the pool's last (see the opening comment).

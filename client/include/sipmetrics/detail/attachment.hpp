@@ -55,10 +55,11 @@ class Attachment {
   SeriesRef register_series(layout::MetricType type, std::string_view name, std::string_view help,
                             Labels labels, layout::GaugeMode mode, std::uint32_t window_samples,
                             std::span<const double> bounds = {},
-                            const double** bounds_out = nullptr) noexcept {
+                            const double** bounds_out = nullptr,
+                            NativeWindow native = {}) noexcept {
     if (!attached()) return {};
     return catalog_.register_series(type, name, help, labels, mode, window_samples, claimer(),
-                                    bounds, bounds_out);
+                                    bounds, bounds_out, native);
   }
 
   /// Declares the label keys allowed for a family (the seed's RegisterLabels: the newest

@@ -2,8 +2,13 @@
 // sorted bounds (at most layout::kMaxHistogramBounds of them, read in place from the arena).
 #pragma once
 
+#include <array>
+#include <bit>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+
+#include <sipmetrics/layout.hpp>
 
 namespace sipmetrics::detail {
 
@@ -37,6 +42,40 @@ namespace sipmetrics::detail {
   std::uint32_t index = 0;
   for (std::uint32_t i = 0; i < n; ++i) index += !(v <= bounds[i]) ? 1u : 0u;
   return index;
+}
+
+/// The 2^schema mantissa bounds of a native schema: 2^(i / 2^schema) / 2 for i < 2^schema, the
+/// upper edges of one octave's buckets scaled into [0.5, 1). Computed once per process, at the
+/// first native registration (cold path); the hot path reads them in place.
+inline const double* native_mantissa_bounds(std::int32_t schema) noexcept {
+  using Table = std::array<double, layout::kMaxNativeBuckets>;
+  static const std::array<Table, layout::kMaxNativeSchema + 1> tables = [] {
+    std::array<Table, layout::kMaxNativeSchema + 1> t{};
+    for (std::int32_t s = 0; s <= layout::kMaxNativeSchema; ++s) {
+      const std::int32_t n = std::int32_t{1} << s;
+      for (std::int32_t i = 0; i < n; ++i)
+        t[static_cast<std::size_t>(s)][static_cast<std::size_t>(i)] =
+            std::exp2(static_cast<double>(i) / n) / 2;
+    }
+    return t;
+  }();
+  return tables[static_cast<std::size_t>(schema)].data();
+}
+
+/// The native bucket index of v at a schema: the smallest index with v <= 2^(index / 2^schema),
+/// client_golang's ceil(log2(v) * 2^schema) computed from v's bits: v = m * 2^e with m in
+/// [0.5, 1) (m and e as frexp() gives them, taken from the exponent and mantissa fields), then
+/// a search of m over the schema's mantissa bounds. Exact for positive normal v; +Inf gives
+/// 1024 * 2^schema, past every window, and 0, subnormals, negatives and NaN indexes the caller must
+/// not use as they are (Histogram::native_cell sends them elsewhere). Branch-free.
+[[gnu::always_inline]] inline std::int32_t native_index(const double* mantissa_bounds,
+                                                        std::int32_t schema, double v) noexcept {
+  const std::uint64_t bits = std::bit_cast<std::uint64_t>(v);
+  const std::int32_t e = static_cast<std::int32_t>((bits >> 52) & 0x7ff) - 1022;
+  const double m =
+      std::bit_cast<double>((bits & 0x000f'ffff'ffff'ffffULL) | 0x3fe0'0000'0000'0000ULL);
+  return static_cast<std::int32_t>(bucket_index(mantissa_bounds, std::uint32_t{1} << schema, m)) +
+         (e - 1) * (std::int32_t{1} << schema);
 }
 
 }  // namespace sipmetrics::detail

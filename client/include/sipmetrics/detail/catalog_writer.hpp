@@ -18,6 +18,7 @@
 #include <sipmetrics/segment/buckets.hpp>
 #include <sipmetrics/segment/cells.hpp>
 #include <sipmetrics/segment/key.hpp>
+#include <sipmetrics/segment/native.hpp>
 #include <sipmetrics/segment/view.hpp>
 #include <sipmetrics/segment/whitelist.hpp>
 
@@ -38,17 +39,25 @@ class CatalogWriter {
   /// A histogram passes its finite `bounds` (valid_bounds(), else refused as kInvalidBuckets) and
   /// gets in `*bounds_out` where they lie in the mapped arena (read by its hot path); the same
   /// series registered with other bounds is a kTypeConflict.
+  /// A native histogram (kNativeHistogram) passes its window as well (native_window_valid(),
+  /// else kInvalidBuckets); registered again with another window it is a kTypeConflict too.
   SeriesRef register_series(layout::MetricType type, std::string_view name, std::string_view help,
                             Labels labels, layout::GaugeMode mode, std::uint32_t window_samples,
                             std::uint32_t claimer, std::span<const double> bounds = {},
-                            const double** bounds_out = nullptr) noexcept {
+                            const double** bounds_out = nullptr,
+                            NativeWindow native = {}) noexcept {
     SortedLabels sorted;
     if (!valid_metric_name(name)) return refuse(layout::Refusal::kInvalidName);
     if (const auto why = sort_labels(labels, sorted)) return refuse(*why);
-    const bool histogram = type == layout::MetricType::kHistogram;
+    const bool histogram = layout::is_histogram(type);
+    const bool native_type = type == layout::MetricType::kNativeHistogram;
     if (histogram && !valid_bounds(bounds)) return refuse(layout::Refusal::kInvalidBuckets);
+    if (native_type && !native_window_valid(native))
+      return refuse(layout::Refusal::kInvalidBuckets);
     if (!histogram) bounds = {};
-    const std::uint32_t ncells = cells_for(type, static_cast<std::uint32_t>(bounds.size()));
+    if (!native_type) native = {};
+    const std::uint32_t ncells =
+        cells_for(type, static_cast<std::uint32_t>(bounds.size()), native.buckets);
     if (ncells == 0) return refuse(layout::Refusal::kTypeConflict);
     const std::uint64_t hash = key_hash(type, name, sorted);
     const std::uint32_t mask = view_.geometry().max_series - 1;
@@ -66,7 +75,7 @@ class CatalogWriter {
         const std::uint32_t claim = layout::kEntryClaiming | (claimer << 8);
         if (e.state.compare_exchange_strong(word, claim, std::memory_order_acq_rel)) {
           const SeriesRef ref = fill(e, idx, type, ncells, name, help, sorted, hash, mode,
-                                     window_samples, bounds, bounds_out);
+                                     window_samples, bounds, bounds_out, native);
           if (ref.attachment == kNoopAttachment) family_release(*family);
           return ref;
         }
@@ -84,8 +93,12 @@ class CatalogWriter {
         return refuse(layout::Refusal::kTypeConflict);
       if (histogram) {
         // Its hot path reads these bytes in place: they must be these bounds, aligned.
-        const auto stored = view_.arena_bytes(e.bounds_offset, bounds_bytes(ncells - 3));
+        const auto stored = view_.arena_bytes(
+            e.bounds_offset, bounds_bytes(static_cast<std::uint32_t>(bounds.size())));
         if (e.bounds_offset % alignof(double) != 0 || !stored || !bounds_equal(*stored, bounds))
+          return refuse(layout::Refusal::kTypeConflict);
+        if (native_type &&
+            !(NativeWindow{e.native_first_index, e.native_buckets, e.native_schema} == native))
           return refuse(layout::Refusal::kTypeConflict);
         if (bounds_out != nullptr) *bounds_out = arena_doubles(e.bounds_offset);
       }
@@ -260,8 +273,8 @@ class CatalogWriter {
   SeriesRef fill(layout::SeriesEntry& e, std::uint32_t idx, layout::MetricType type,
                  std::uint32_t ncells, std::string_view name, std::string_view help,
                  const SortedLabels& labels, std::uint64_t hash, layout::GaugeMode mode,
-                 std::uint32_t window, std::span<const double> bounds,
-                 const double** bounds_out) noexcept {
+                 std::uint32_t window, std::span<const double> bounds, const double** bounds_out,
+                 NativeWindow native) noexcept {
     help = utf8_prefix(help, layout::kMaxHelpBytes);
     const std::size_t klen = key_length(name, labels);
     const auto off = arena_alloc(series_bytes(name, help, labels, bounds));
@@ -290,6 +303,9 @@ class CatalogWriter {
     e.gauge_mode = type == layout::MetricType::kGauge ? mode : layout::GaugeMode::kSum;
     e.window_samples = window;
     e.bounds_offset = static_cast<std::uint32_t>(bounds_at);
+    e.native_first_index = native.first;
+    e.native_buckets = native.buckets;
+    e.native_schema = native.schema;
     e.state.store(layout::kEntryReady, std::memory_order_release);
     view_.header().series_count.fetch_add(1, std::memory_order_relaxed);
     return SeriesRef{*first, idx, id_};

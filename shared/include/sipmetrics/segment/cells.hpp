@@ -28,14 +28,21 @@ inline bool valid_sample(double v) noexcept {
 
 /// Cells a series of this type owns in every lane; 0 for a type this layout cannot register.
 /// A histogram owns one per finite bound (`bounds` of them, 1..kMaxHistogramBounds), one for
-/// +Inf, its sum and its count.
-constexpr std::uint32_t cells_for(layout::MetricType t, std::uint32_t bounds = 0) noexcept {
+/// +Inf, its sum and its count; a native one also its zero bucket and its `native` buckets
+/// (1..kMaxNativeBuckets).
+constexpr std::uint32_t cells_for(layout::MetricType t, std::uint32_t bounds = 0,
+                                  std::uint32_t native = 0) noexcept {
   switch (t) {
     case layout::MetricType::kCounter: return 1;
     case layout::MetricType::kGauge:              // value and integral part, or value and stamp
     case layout::MetricType::kSummary: return 2;  // sum and count
     case layout::MetricType::kHistogram:
       return bounds >= 1 && bounds <= layout::kMaxHistogramBounds ? bounds + 3 : 0;
+    case layout::MetricType::kNativeHistogram:
+      return bounds >= 1 && bounds <= layout::kMaxHistogramBounds && native >= 1 &&
+                     native <= layout::kMaxNativeBuckets
+                 ? bounds + 4 + native
+                 : 0;
   }
   return 0;
 }
@@ -61,7 +68,8 @@ constexpr CellRole cell_role(layout::MetricType type, layout::GaugeMode mode, st
   switch (type) {
     case layout::MetricType::kCounter: return i == 0 ? CellRole::kCount : CellRole::kUnused;
     case layout::MetricType::kSummary: return i == 0 ? CellRole::kSum : CellRole::kCount;
-    case layout::MetricType::kHistogram:  // buckets, +Inf, sum, count
+    case layout::MetricType::kHistogram:        // buckets, +Inf, sum, count
+    case layout::MetricType::kNativeHistogram:  // buckets, +Inf, zero, native, sum, count
       return i == count - 2 ? CellRole::kSum : CellRole::kCount;
     case layout::MetricType::kGauge:
       if (i == 1)
