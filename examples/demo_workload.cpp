@@ -187,8 +187,9 @@ int worker(int index, double seconds, double cps) {
 
 int main(int argc, char** argv) {
   // The demo shows the fleet form too: every latency summary gets its histogram twin (_bucket
-  // series on /metrics), unless the environment says otherwise.
-  ::setenv("SIPMETRICS_LATENCY_HISTOGRAMS", "1", 0);
+  // series on /metrics, native buckets in the protobuf format), unless the environment says
+  // otherwise.
+  ::setenv("SIPMETRICS_LATENCY_HISTOGRAMS", "native", 0);
   int workers = 3;
   double seconds = 0, cps = 5;
   for (int i = 1; i < argc; ++i) {

@@ -35,6 +35,7 @@
 #include <sipmetrics/segment/cells.hpp>
 #include <sipmetrics/segment/file.hpp>
 #include <sipmetrics/segment/key.hpp>
+#include <sipmetrics/segment/native.hpp>
 #include <sipmetrics/segment/whitelist.hpp>
 
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
@@ -91,7 +92,8 @@ std::vector<unsigned char> base_image() {
   std::uint32_t cell = 0, published = 0;
   auto series = [&](std::uint32_t index, layout::MetricType type, layout::GaugeMode mode,
                     std::string_view name, Labels labels, std::string_view help,
-                    std::uint32_t window, std::span<const double> bounds = {}) {
+                    std::uint32_t window, std::span<const double> bounds = {},
+                    detail::NativeWindow native = {}) {
     detail::SortedLabels sorted;
     detail::sort_labels(labels, sorted);
     auto& e = at<layout::SeriesEntry>(b, kRegions.catalog + index * sizeof(layout::SeriesEntry));
@@ -111,7 +113,11 @@ std::vector<unsigned char> base_image() {
       detail::write_bounds(bounds, reinterpret_cast<char*>(b + kRegions.arena + arena));
       arena += detail::bounds_bytes(static_cast<std::uint32_t>(bounds.size()));
     }
-    const std::uint32_t ncells = detail::cells_for(type, static_cast<std::uint32_t>(bounds.size()));
+    const std::uint32_t ncells =
+        detail::cells_for(type, static_cast<std::uint32_t>(bounds.size()), native.buckets);
+    e.native_first_index = native.first;
+    e.native_buckets = native.buckets;
+    e.native_schema = native.schema;
     e.first_cell = cell;
     e.cell_count = static_cast<std::uint16_t>(ncells);
     e.type = type;
@@ -139,10 +145,15 @@ std::vector<unsigned char> base_image() {
   w.state.store(layout::kWhitelistReady);
   arena += wl_length;
 
-  // A histogram (2.1) after everything else, so the offsets of the rest stay as they were.
+  // A histogram (3.1) after everything else, so the offsets of the rest stay as they were.
   const double bounds[] = {0.5, 250};
   series(12, MetricType::kHistogram, GaugeMode::kSum, "h_ms", {{"t", "udp"}}, "H.", 0,
          bounds);  // 9-13: le=0.5, le=250, +Inf, sum, count
+  // A native histogram (3.2): schema 0 over (1, 16], so 14-22: le=4, +Inf, zero, 4 native, sum,
+  // count.
+  const double native_bounds[] = {4};
+  series(13, MetricType::kNativeHistogram, GaugeMode::kSum, "n_ms", {}, "N.", 0, native_bounds,
+         detail::NativeWindow{1, 4, 0});
 
   h.arena_used.store(arena);
   h.cells_used.store(cell);
@@ -276,8 +287,14 @@ void check_catalog(const Catalog& catalog, const layout::Geometry& g) {
     if (s->type == layout::MetricType::kHistogram &&
         (s->cell_count != s->bounds.size() + 3 || !detail::valid_bounds(s->bounds)))
       finding("accepted a histogram with invalid bounds", s->name);
-    if (s->type != layout::MetricType::kHistogram && !s->bounds.empty())
+    if (s->type == layout::MetricType::kNativeHistogram &&
+        (s->cell_count != s->bounds.size() + 4 + s->native.buckets ||
+         !detail::valid_bounds(s->bounds) || !detail::native_window_valid(s->native)))
+      finding("accepted a native histogram with an invalid shape or window", s->name);
+    if (!layout::is_histogram(s->type) && !s->bounds.empty())
       finding("accepted bounds for a series that is not a histogram", s->name);
+    if (s->type != layout::MetricType::kNativeHistogram && s->native.buckets != 0)
+      finding("accepted a native window for a series that is not native", s->name);
     for (std::uint32_t c = s->first_cell; c < s->first_cell + s->cell_count; ++c) {
       if (taken[c]) finding("accepted two series on one cell", s->name);
       taken[c] = true;
@@ -322,10 +339,23 @@ void check_protobuf(const std::string& bytes, std::size_t families) {
                          (f.type() == pb::SUMMARY && m.has_summary()) ||
                          (f.type() == pb::HISTOGRAM && m.has_histogram());
       if (!typed) finding("protobuf metric not of its family's type", f.name());
-      if (m.has_histogram())
-        for (const pb::Bucket& b : m.histogram().bucket())
-          if (b.cumulative_count() > m.histogram().sample_count())
-            finding("protobuf bucket above sample_count", f.name());
+      if (!m.has_histogram()) continue;
+      const pb::Histogram& h = m.histogram();
+      for (const pb::Bucket& b : h.bucket())
+        if (b.cumulative_count() > h.sample_count())
+          finding("protobuf bucket above sample_count", f.name());
+      // Native buckets: every decoded count >= 0, and with the zero bucket never above the
+      // count (Prometheus rejects the histogram otherwise).
+      std::int64_t count = 0;
+      std::uint64_t total = h.zero_count();
+      for (const std::int64_t d : h.positive_delta()) {
+        count += d;
+        if (count < 0) finding("protobuf native bucket below zero", f.name());
+        total += static_cast<std::uint64_t>(count);
+      }
+      if (total > h.sample_count()) finding("protobuf native buckets above sample_count", f.name());
+      if (h.positive_span_size() > 0 && !(h.zero_threshold() > 0))
+        finding("protobuf native histogram without a zero threshold", f.name());
     }
   }
   if (seen != families) finding("protobuf and text expositions differ in families");
@@ -396,8 +426,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (view->writer(i).state.load() != layout::kWriterFree)
         finding("a writer with no lock held survived the sweep");
     check_catalog(catalog, view->geometry());
-    if (before.empty() && (catalog.order().size() != 6 || catalog.corrupt_entries() != 0))
-      finding("the unpatched image does not decode to its 6 series");
+    if (before.empty() && (catalog.order().size() != 7 || catalog.corrupt_entries() != 0))
+      finding("the unpatched image does not decode to its 7 series");
     apply_patches(s.heap, after);
     catalog.refresh();
     drainer.drain_all(catalog, now + 1);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "metrics.pb.h"
@@ -119,7 +120,8 @@ void ProtobufWriter::summary(const SeriesLabels& labels, std::span<const double>
     s.clear_quantile();
     for (int q = 0; q < n; ++q) s.add_quantile()->set_quantile(kQuantiles[q]);
   }
-  for (int q = 0; q < n; ++q) s.mutable_quantile(q)->set_value(quantiles[q]);
+  for (int q = 0; q < n; ++q)
+    s.mutable_quantile(q)->set_value(quantiles[static_cast<std::size_t>(q)]);
 }
 
 void ProtobufWriter::histogram(const SeriesLabels& labels, const HistogramValues& h) {
@@ -154,6 +156,7 @@ void ProtobufWriter::histogram(const SeriesLabels& labels, const HistogramValues
   // Spans over the populated buckets: a run of empty buckets longer than two starts a new span
   // (a span costs two varints, an empty bucket inside one a one-byte delta), as client_golang.
   constexpr std::size_t kMaxGap = 2;
+  constexpr std::uint64_t kMaxBucketCount = std::numeric_limits<std::int64_t>::max();
   std::uint64_t previous = 0;
   std::size_t i = 0;
   std::int64_t next_index = 0;  // index just after the last span; its offset is relative to it
@@ -176,8 +179,11 @@ void ProtobufWriter::histogram(const SeriesLabels& labels, const HistogramValues
     span.set_offset(static_cast<std::int32_t>(first_span ? index : index - next_index));
     span.set_length(static_cast<std::uint32_t>(last - i + 1));
     for (std::size_t k = i; k <= last; ++k) {
-      m.add_positive_delta(static_cast<std::int64_t>(n.counts[k] - previous));
-      previous = n.counts[k];
+      // Deltas are int64 and Prometheus adds them up in an int64: a count above 2^63 - 1 (only a
+      // scribbled segment has one) is served as that.
+      const std::uint64_t c = std::min<std::uint64_t>(n.counts[k], kMaxBucketCount);
+      m.add_positive_delta(static_cast<std::int64_t>(c) - static_cast<std::int64_t>(previous));
+      previous = c;
     }
     next_index = std::int64_t{n.first_index} + static_cast<std::int64_t>(last) + 1;
     first_span = false;

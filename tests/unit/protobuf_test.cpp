@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 #include <map>
 #include <sipmetrics/client.hpp>
 #include <string>
@@ -146,6 +147,35 @@ TEST_CASE("protobuf: an empty catalog is still a valid stream of self-metrics") 
   const auto fams = parse(bytes);
   CHECK(fams.size() > 5);
   for (const pb::MetricFamily& f : fams) CHECK(f.metric_size() >= 1);
+}
+
+TEST_CASE("protobuf: a native count past int64 (a scribbled segment) is served as 2^63 - 1") {
+  // Prometheus adds the deltas up in an int64: 2^63 + 5 would decode as a negative count.
+  const std::vector<std::uint64_t> counts = {3, (std::uint64_t{1} << 63) + 5, 7};
+  NativeBuckets n;
+  n.zero_threshold = 0.5;
+  n.counts = counts;
+  const double bounds[] = {1.0};
+  const std::string_view le[] = {"1"};
+  const std::uint64_t cumulative[] = {0};
+  HistogramValues hv;
+  hv.bounds = bounds;
+  hv.le = le;
+  hv.cumulative = cumulative;
+  hv.count = ~std::uint64_t{0};
+  hv.native = &n;
+  ProtobufWriter w;
+  std::string bytes;
+  w.begin(bytes, 1);
+  w.family("lat_ms", "", layout::MetricType::kNativeHistogram);
+  w.histogram(SeriesLabels{}, hv);
+  w.finish();
+  const auto fams = parse(bytes);
+  REQUIRE(fams.size() == 1);
+  CHECK(fams[0].type() == pb::HISTOGRAM);
+  const std::map<std::int32_t, std::int64_t> want = {
+      {0, 3}, {1, std::numeric_limits<std::int64_t>::max()}, {2, 7}};
+  CHECK(native_buckets(fams[0].metric(0).histogram()) == want);
 }
 
 TEST_CASE("protobuf: native buckets become spans and deltas that decode to the counts") {

@@ -639,6 +639,47 @@ TEST_CASE("SIPMETRICS_LATENCY_HISTOGRAMS=1 adds a histogram twin to every latenc
   CHECK(test::has_line(text, "sip_call_mos_estimate_hist_bucket{le=\"4.4\"} 0"));
 }
 
+TEST_CASE("SIPMETRICS_LATENCY_HISTOGRAMS=native gives the twins native buckets too") {
+  test::TempSegment seg;
+  auto file = test::open_segment(seg.path());
+  REQUIRE(file);
+  const detail::SegmentView view = file->view();
+  test::Writer w(seg.path(), [](Client& c) {
+    ::setenv("SIPMETRICS_LATENCY_HISTOGRAMS", "native", 1);
+    for (int i = 1; i <= 100; ++i) {
+      sip::observe_call_qos(c, static_cast<std::uint32_t>(i), i * 0.5, i / 1000.0, 4.5);
+      sip::observe_e2e_first_byte(c, i * 40);
+      sip::observe_llm_first_byte(c, i * 20);
+      sip::observe_tts_first_byte(c, i * 10);
+    }
+  });
+  Exporter e(std::move(file), test::fast());
+  const std::string text = scrape(e);
+  CHECK(test::has_line(text, "sip_call_rtt_ms_count 100"));
+  std::uint32_t cells = 0;
+  for (const sip::HistogramTwin& t : sip::kLatencyHistograms) {
+    CAPTURE(t.name);
+    CHECK(test::has_line(text, std::string(t.name) + "_count 100"));  // classic, as before
+    bool found = false;
+    for (std::uint32_t i = 0; i < view.geometry().max_series; ++i) {
+      const layout::SeriesEntry& en = view.entry(i);
+      detail::DecodedKey k;
+      if (layout::entry_state(en.state.load()) != layout::kEntryReady ||
+          !detail::decode_key(*view.arena_bytes(en.key_offset, en.key_length), k) ||
+          k.name != t.name)
+        continue;
+      found = true;
+      CHECK(en.type == layout::MetricType::kNativeHistogram);
+      CHECK(en.native_schema == 3);
+      CHECK(detail::native_zero_threshold({en.native_first_index, en.native_buckets, 3}) ==
+            t.native.lowest);
+      cells += en.cell_count;
+    }
+    CHECK(found);
+  }
+  CHECK(cells == 5 * (14 + 4 + 152) + (9 + 4 + 80) + (9 + 4 + 24));  // 980, as sip.hpp says
+}
+
 TEST_CASE("without SIPMETRICS_LATENCY_HISTOGRAMS, no histogram series at all") {
   test::TempSegment seg;
   auto file = test::open_segment(seg.path());
