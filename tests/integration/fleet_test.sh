@@ -3,13 +3,16 @@
 #
 # A fleet on one machine: three sidecars (each its own segment and port, two in region "eu",
 # one in "us"), SIP workers with known E2E first-byte latencies recorded through the typed SIP
-# helper with SIPMETRICS_LATENCY_HISTOGRAMS=1, a real Prometheus (Debian's `prometheus`) scraping
-# the three and remote-writing to a real VictoriaMetrics (Debian's `victoria-metrics`).
+# helper with SIPMETRICS_LATENCY_HISTOGRAMS=native, a real Prometheus (Debian's `prometheus`)
+# scraping the three and remote-writing to a real VictoriaMetrics (Debian's `victoria-metrics`),
+# and a second Prometheus started with --enable-feature=native-histograms (protobuf scrapes).
 #   1. a worker is SIGKILLed after its samples, and one sidecar is restarted mid-run: every
 #      count is still exact, in both stores;
 #   2. histogram_quantile over `sum by (le)` of the histogram twin's buckets, fleet-wide and per
 #      region, in Prometheus and in VictoriaMetrics, lands in the bucket that holds the exact
-#      quantile of all samples merged (the bucket resolution: kSipLatencyBucketsMs);
+#      quantile of all samples merged (the bucket resolution: kSipLatencyBucketsMs); and
+#      histogram_quantile over `sum` of the native histogram, in the native Prometheus, lands in
+#      the native bucket (schema 3: a factor of 2^(1/8)) that holds it;
 #   3. the seed's summary keeps its name and exact _count beside it.
 # Every process runs under `timeout` and is killed, with its process group, by the EXIT trap.
 set -euo pipefail
@@ -49,7 +52,13 @@ for scope, vs in samples.items():
         exact = vs[math.ceil(q * len(vs)) - 1]
         hi = next(b for b in bounds if b >= exact)
         lo = max([0] + [b for b in bounds if b < hi])
-        print(scope, q, len(vs), exact, lo, hi)
+        # The native bucket (schema 3) that holds it: the smallest k with exact <= 2^(k/8).
+        k = math.ceil(math.log2(exact) * 8)
+        while 2 ** ((k - 1) / 8) >= exact:
+            k -= 1
+        while 2 ** (k / 8) < exact:
+            k += 1
+        print(scope, q, len(vs), exact, lo, hi, 2 ** ((k - 1) / 8), 2 ** (k / 8))
 EOF
 TOTAL=$(awk '$1 == "fleet" { print $3; exit }' "$TMP/expected.txt")
 echo "workload: $TOTAL samples; exact quantiles and their buckets:"
@@ -69,7 +78,7 @@ echo "sidecars on ports ${PORTS[*]}"
 WPIDS=()
 for i in "${!WORKLOAD[@]}"; do
   read -r host n first step <<<"${WORKLOAD[$i]}"
-  start_bg "worker$i.out" env SIPMETRICS_SEGMENT="$TMP/seg$host" SIPMETRICS_LATENCY_HISTOGRAMS=1 \
+  start_bg "worker$i.out" env SIPMETRICS_SEGMENT="$TMP/seg$host" SIPMETRICS_LATENCY_HISTOGRAMS=native \
     "$WORKER" --e2e-first-byte --observe "$n" --value "$first" --step "$step" --hold
   WPIDS+=("$STARTED")
 done
@@ -103,7 +112,14 @@ PROM_URL="http://127.0.0.1:$PROM_PORT"
 } >"$TMP/prometheus.yml"
 start_bg prometheus.log prometheus --config.file="$TMP/prometheus.yml" \
   --storage.tsdb.path="$TMP/tsdb" --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn
-for url in "$VM_URL/health" "$PROM_URL/-/ready"; do
+# The native-histogram Prometheus: the same scrape job, protobuf scrapes, no remote_write.
+NATIVE_PORT=$(free_port)
+NATIVE_URL="http://127.0.0.1:$NATIVE_PORT"
+sed '/^remote_write:/,$d' "$TMP/prometheus.yml" >"$TMP/prometheus-native.yml"
+start_bg prometheus-native.log prometheus --enable-feature=native-histograms \
+  --config.file="$TMP/prometheus-native.yml" --storage.tsdb.path="$TMP/tsdb-native" \
+  --web.listen-address="127.0.0.1:$NATIVE_PORT" --log.level=warn
+for url in "$VM_URL/health" "$PROM_URL/-/ready" "$NATIVE_URL/-/ready"; do
   deadline=$((SECONDS + 30)); while ((SECONDS < deadline)); do  # bounded: 30 s
     [[ $(http_code "$url") == 200 ]] && break
     sleep 0.1
@@ -139,9 +155,14 @@ await_value() {
 in_bucket() {
   local store=$1 url=$2 scope=$3 q=$4 sel="" by="le" got
   [[ $scope != fleet ]] && sel="{region=\"$scope\"}"
-  read -r _ _ _ exact lo hi < <(awk -v s="$scope" -v q="$q" '$1 == s && $2 == q' "$TMP/expected.txt")
-  got=$(prom_api_query "$url" "histogram_quantile($q, sum by ($by) (${FAMILY}_bucket$sel))")
-  if python3 -c "import sys; g = float('$got'); sys.exit(0 if $lo <= g <= $hi else 1)" 2>/dev/null; then
+  read -r _ _ _ exact lo hi nlo nhi < <(awk -v s="$scope" -v q="$q" '$1 == s && $2 == q' "$TMP/expected.txt")
+  if [[ $store == "Prometheus (native)" ]]; then
+    got=$(prom_api_query "$url" "histogram_quantile($q, sum(${FAMILY}$sel))")
+    lo=$nlo hi=$nhi
+  else
+    got=$(prom_api_query "$url" "histogram_quantile($q, sum by ($by) (${FAMILY}_bucket$sel))")
+  fi
+  if python3 -c "import sys; g = float('$got'); sys.exit(0 if $lo * (1 - 1e-9) <= g <= $hi * (1 + 1e-9) else 1)" 2>/dev/null; then
     pass "$store: P$(python3 -c "print(round($q * 100))") $scope = $got, in the bucket ($lo, $hi] of the exact $exact"
   else
     fail "$store: P$q $scope = $got, not in the bucket ($lo, $hi] of the exact $exact"
@@ -158,5 +179,13 @@ for store in Prometheus VictoriaMetrics; do
   for scope in fleet eu us; do
     for q in 0.5 0.99; do in_bucket "$store" "$url" "$scope" "$q"; done
   done
+done
+# Native: no _bucket or _count series; the histogram itself, summed across the sidecars.
+await_value "Prometheus (native)" "$NATIVE_URL" "histogram_count(sum(${FAMILY}))" "$TOTAL"
+await_value "Prometheus (native)" "$NATIVE_URL" "histogram_count(sum(${FAMILY}{region=\"eu\"}))" 4000
+# Stored as native histograms: Prometheus ignores their classic buckets.
+await_value "Prometheus (native)" "$NATIVE_URL" "count(${FAMILY}_bucket)" none
+for scope in fleet eu us; do
+  for q in 0.5 0.99; do in_bucket "Prometheus (native)" "$NATIVE_URL" "$scope" "$q"; done
 done
 finish
