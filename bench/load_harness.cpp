@@ -319,6 +319,8 @@ int run(int argc, char** argv) {
   const long anon_kb = proc_field_kb(daemon, "RssAnon:");
   const long mapped_kb = proc_field_kb(daemon, "RssFile:") + proc_field_kb(daemon, "RssShmem:");
   const long segment_kb = mapping_rss_kb(daemon, segment);
+  std::error_code size_error;
+  const auto segment_bytes = std::filesystem::file_size(segment, size_error);
   double quiet = 0, busy = 0;
   {
     FILE* in = ::fdopen(pipe_fds[0], "r");
@@ -363,6 +365,8 @@ int run(int argc, char** argv) {
       "binary and its libraries\n",
       static_cast<double>(anon_kb) / 1024, static_cast<double>(segment_kb) / 1024,
       static_cast<double>(mapped_kb - segment_kb) / 1024);
+  std::printf("segment size                %.1f MB (the geometry's, reserved at creation)\n",
+              size_error ? 0.0 : static_cast<double>(segment_bytes) / (1 << 20));
   std::printf("series served               %zu extra counters, %zu histograms\n",
               served("load_series_total{"), served("sip_invite_setup_ms_count{"));
   std::printf("scrapes                     %zu (%zu failed), p50 %.3f ms, p99 %.3f ms, %zu bytes\n",
