@@ -132,7 +132,7 @@ def peer_row(ours, theirs, target, unit="ns"):
     peer = statistics.median(ns(r[theirs]) for r in rounds)
     q = statistics.median(ns(r[ours]) / ns(r[theirs]) for r in rounds)
     rows.append((ours, f"{mine / scale:.3f} {unit}", f"prometheus-cpp {theirs}", f"{peer / scale:.3f} {unit}",
-                 f"{q:.3f}x", f"<= {target}x" if target else "(informational)",
+                 f"{q:.3g}x", f"<= {target}x" if target else "(informational)",
                  ("ok" if q <= target else "MISSED") if target else ""))
 
 
