@@ -3,7 +3,8 @@
 //                        any shared-counter design pays;
 //   BM_Raw_ShmStore    — an owner-only relaxed load+store on a shared-memory line: the limit.
 // BM_Histogram_Observe runs on SIP-like latencies spread over every bucket of
-// kSipLatencyBucketsMs; BM_Histogram_BucketIndex/{binary,linear} time the two bucket searches.
+// kSipLatencyBucketsMs (BM_Histogram_Observe_10Bounds: on the 10 bounds bench_peer.cpp gives
+// prometheus-cpp); BM_Histogram_BucketIndex/{binary,linear} time the two bucket searches.
 // bench/run_benchmarks.py turns the medians into ratios against these floors.
 #include <benchmark/benchmark.h>
 #include <sys/mman.h>
@@ -12,13 +13,14 @@
 
 #include <atomic>
 #include <chrono>
-#include <cmath>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
 #include <sipmetrics/sipmetrics.h>
 #include <sipmetrics/client.hpp>
+
+#include "bench_values.hpp"
 
 namespace {
 
@@ -98,23 +100,7 @@ void BM_Summary_Observe(benchmark::State& state) {
 }
 BENCHMARK(BM_Summary_Observe)->Threads(1)->Threads(2)->Threads(4);
 
-/// 4,096 SIP-like latencies in ms, log-spread over 1 ms .. 40 s, in a fixed shuffled order: they
-/// land in every bucket of kSipLatencyBucketsMs, so a branchy search would mispredict as it
-/// would on real traffic. Read with one load per iteration.
-const double* latencies() {
-  static const std::vector<double> v = [] {
-    std::vector<double> out(4096);
-    std::uint64_t x = 88172645463325252ULL;
-    for (double& d : out) {
-      x ^= x << 13;
-      x ^= x >> 7;
-      x ^= x << 17;
-      d = std::exp2(static_cast<double>(x % 15'287) / 1000.0);  // 2^0 .. 2^15.3 ms
-    }
-    return out;
-  }();
-  return v.data();
-}
+using sipmetrics::bench::latencies;
 
 void BM_Histogram_Observe(benchmark::State& state) {
   static sipmetrics::Histogram h =
@@ -124,6 +110,16 @@ void BM_Histogram_Observe(benchmark::State& state) {
   for (auto _ : state) h.observe(v[++i & 4095]);
 }
 BENCHMARK(BM_Histogram_Observe)->Threads(1)->Threads(2)->Threads(4);
+
+/// The same with 10 bounds (kTenBoundsMs), the pair of BM_Peer_Histogram_Observe (bench_peer.cpp).
+void BM_Histogram_Observe_10Bounds(benchmark::State& state) {
+  static sipmetrics::Histogram h =
+      client().histogram("bench_setup10_ms", "Bench.", {}, sipmetrics::bench::kTenBoundsMs);
+  const double* v = latencies();
+  std::uint32_t i = 0;
+  for (auto _ : state) h.observe(v[++i & 4095]);
+}
+BENCHMARK(BM_Histogram_Observe_10Bounds)->Threads(1)->Threads(2)->Threads(4);
 
 /// The two bucket searches alone over kSipLatencyBucketsMs (14 bounds), same values.
 template <std::uint32_t (*Search)(const double*, std::uint32_t, double)>

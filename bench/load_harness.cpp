@@ -6,6 +6,12 @@
 //
 //   sipmetrics-load --daemon PATH [--workers 2] [--samples-per-sec 500000] [--ops-per-sec 100000]
 //                   [--seconds 30] [--scrape-ms 1000] [--series 0] [--idle-writers 0]
+//                   [--histograms 0] [--buckets 14] [--scrape-formats gzip]
+//
+// --histograms N: every worker registers the same N histogram series (N series in all, written
+// in each worker's lane) and observes each of them once a millisecond; --buckets sets their
+// bound count (14: kSipLatencyBucketsMs). --scrape-formats cycles the scrapes through text,
+// gzip (text, Accept-Encoding: gzip), protobuf and protobuf-gzip.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -17,7 +23,9 @@
 #include <algorithm>
 #include <atomic>
 #include <bit>
+#include <cctype>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -46,8 +54,22 @@ struct Settings {
   int scrape_ms = 1000;
   int series = 0;  // extra counter series registered (and bumped) per worker
   int idle_writers = 0;
+  int histograms = 0;  // histogram series, the same in every worker
+  int buckets = 14;    // finite bounds of each
+  std::vector<std::string> scrape_formats{"gzip"};
   int port = 0;
 };
+
+/// Bucket bounds of the --histograms series: kSipLatencyBucketsMs for 14, otherwise n bounds
+/// spread geometrically from 1 ms to 32 s.
+std::vector<double> histogram_bounds(int n) {
+  if (n == static_cast<int>(sipmetrics::kSipLatencyBucketsMs.size()))
+    return {sipmetrics::kSipLatencyBucketsMs.begin(), sipmetrics::kSipLatencyBucketsMs.end()};
+  std::vector<double> out;
+  for (int i = 0; i < n; ++i)
+    out.push_back(n == 1 ? 1.0 : std::round(std::exp2(15.0 * i / (n - 1)) * 1000) / 1000);
+  return out;
+}
 
 long proc_field_kb(pid_t pid, const char* key) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/status");
@@ -55,6 +77,23 @@ long proc_field_kb(pid_t pid, const char* key) {
   while (std::getline(f, line))
     if (line.rfind(key, 0) == 0) return std::atol(line.c_str() + std::strlen(key));
   return -1;
+}
+
+/// Resident kB of the mappings of `path` in pid (/proc/PID/smaps).
+long mapping_rss_kb(pid_t pid, const std::string& path) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/smaps");
+  std::string line;
+  bool in = false;
+  long kb = 0;
+  while (std::getline(f, line)) {
+    if (line.rfind("Rss:", 0) == 0) {
+      if (in) kb += std::atol(line.c_str() + 4);
+    } else if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) != 0 &&
+               line.find('-') < line.find(' ')) {
+      in = line.ends_with(" " + path);
+    }
+  }
+  return kb;
 }
 
 double cpu_seconds(pid_t pid) {
@@ -95,6 +134,14 @@ double thread_cpu_ns() {
   for (int i = 0; i < s.series; ++i)
     extra.push_back(client.counter("load_series_total", "Load harness series.",
                                    {{"worker", std::to_string(index)}, {"n", std::to_string(i)}}));
+  const std::vector<double> bounds = histogram_bounds(s.buckets);
+  std::vector<sipmetrics::Histogram> histograms;
+  histograms.reserve(static_cast<std::size_t>(s.histograms));
+  // Labelled as bench_daemon.cpp's BM_Exporter_ScrapeMixed: 100 trunks, classes of 100.
+  for (int i = 0; i < s.histograms; ++i)
+    histograms.push_back(client.histogram(
+        "sip_invite_setup_ms", "INVITE to final response.",
+        {{"trunk", std::to_string(i % 100)}, {"class", std::to_string(i / 100)}}, bounds));
   const auto start = Clock::now();
   const auto end = start + std::chrono::duration<double>(s.seconds);
   double samples_due = 0, ops_due = 0;
@@ -124,9 +171,11 @@ double thread_cpu_ns() {
       }
     }
     for (auto& c : extra) c.inc();
+    for (std::size_t i = 0; i < histograms.size(); ++i)
+      histograms[i].observe(static_cast<double>((value + i * 911) % 40000));
     const double ns = thread_cpu_ns() - t0;
-    const double n =
-        static_cast<double>(ops) + s.samples_per_sec / 1000 + static_cast<double>(extra.size());
+    const double n = static_cast<double>(ops) + s.samples_per_sec / 1000 +
+                     static_cast<double>(extra.size() + histograms.size());
     (busy ? ns_busy : ns_quiet) += ns;
     (busy ? n_busy : n_quiet) += n;
     std::this_thread::sleep_until(next + std::chrono::milliseconds(1));
@@ -159,6 +208,14 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(0, 100000));
   app.add_option("--idle-writers", s.idle_writers, "Attached writers that do nothing")
       ->check(CLI::Range(0, 1000));
+  app.add_option("--histograms", s.histograms, "Histogram series, the same in every worker")
+      ->check(CLI::Range(0, 100000));
+  app.add_option("--buckets", s.buckets, "Finite bounds of each histogram (14: the SIP bounds)")
+      ->check(CLI::Range(1, static_cast<int>(sipmetrics::layout::kMaxHistogramBounds)));
+  app.add_option("--scrape-formats", s.scrape_formats,
+                 "Scrapes cycle through these: text, gzip, protobuf, protobuf-gzip")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"text", "gzip", "protobuf", "protobuf-gzip"}));
   CLI11_PARSE(app, argc, argv);
 
   char dir[] = "/tmp/sipmetrics-load-XXXXXX";
@@ -176,18 +233,27 @@ int run(int argc, char** argv) {
     s.port = ntohs(a.sin_port);
     ::close(probe);
   }
-  const int max_series = std::max(4096, static_cast<int>(std::bit_ceil(static_cast<unsigned>(
-                                            s.series * std::max(1, s.workers) + 256))));
+  const int max_series = std::max(
+      4096, static_cast<int>(std::bit_ceil(
+                static_cast<unsigned>(s.series * std::max(1, s.workers) + s.histograms + 256))));
+  // A histogram takes buckets + 3 cells, and a run never straddles the 8 reserved cells of a
+  // 512-cell page (layout::cell_reserved): room for the waste at the end of each page.
+  const int histogram_cells = s.histograms * (s.buckets + 3);
+  const int max_cells = max_series * 2 + histogram_cells + histogram_cells / 8;
+  const int arena_kib =
+      std::max(1024, (max_series * 128 + s.histograms * s.buckets * 8) / 1024 * 2);
   const std::string listen = "127.0.0.1:" + std::to_string(s.port);
   const std::string series_arg = std::to_string(max_series);
-  const std::string cells_arg = std::to_string(max_series * 2);
+  const std::string cells_arg = std::to_string(max_cells);
+  const std::string arena_arg = std::to_string(arena_kib);
   const std::string writers_arg = std::to_string(std::max(128, s.workers + s.idle_writers + 8));
   const std::string lanes_arg = std::to_string(std::max(192, 2 * (s.workers + s.idle_writers) + 8));
   const pid_t daemon = ::fork();
   if (daemon == 0) {
     ::execl(s.daemon.c_str(), s.daemon.c_str(), "--listen", listen.c_str(), "--segment",
             segment.c_str(), "--max-series", series_arg.c_str(), "--max-cells", cells_arg.c_str(),
-            "--max-writers", writers_arg.c_str(), "--lane-pool", lanes_arg.c_str(),
+            "--max-writers", writers_arg.c_str(), "--lane-pool", lanes_arg.c_str(), "--arena-kib",
+            arena_arg.c_str(), "--family-series-limit", series_arg.c_str(),
             "--max-series-per-family", "1048576", "--log-level", "warn",
             static_cast<char*>(nullptr));
     ::_exit(127);
@@ -222,24 +288,39 @@ int run(int argc, char** argv) {
   const auto t0 = Clock::now();
   std::vector<double> scrape_ms;
   std::string last;
-  while (Clock::now() - t0 < std::chrono::duration<double>(s.seconds)) {
+  std::size_t scrapes_failed = 0;
+  for (std::size_t k = 0; Clock::now() - t0 < std::chrono::duration<double>(s.seconds); ++k) {
     if (s.scrape_ms == 0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       continue;
     }
+    // gzip by default, as Prometheus asks for it (the client inflates the body).
+    const std::string& format = s.scrape_formats[k % s.scrape_formats.size()];
+    httplib::Headers headers{{"Accept-Encoding", format.ends_with("gzip") ? "gzip" : "identity"}};
+    if (format.starts_with("protobuf"))
+      headers.emplace("Accept",
+                      "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+                      "encoding=delimited");
     scraping->store(1);
     const auto a = Clock::now();
-    // gzip, as Prometheus asks for it (the client inflates the body).
-    auto res = http.Get("/metrics", {{"Accept-Encoding", "gzip"}});
+    auto res = http.Get("/metrics", headers);
     scrape_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - a).count());
     scraping->store(0);
-    if (res && res->status == 200) last = res->body;
+    if (!res || res->status != 200)
+      ++scrapes_failed;
+    else if (!format.starts_with("protobuf"))
+      last = res->body;
     std::this_thread::sleep_for(std::chrono::milliseconds(s.scrape_ms));
   }
   const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
   const double cpu = cpu_seconds(daemon) - cpu0;
   const long rss_kb = proc_field_kb(daemon, "VmRSS:");
   const long hwm_kb = proc_field_kb(daemon, "VmHWM:");
+  const long anon_kb = proc_field_kb(daemon, "RssAnon:");
+  const long mapped_kb = proc_field_kb(daemon, "RssFile:") + proc_field_kb(daemon, "RssShmem:");
+  const long segment_kb = mapping_rss_kb(daemon, segment);
+  std::error_code size_error;
+  const auto segment_bytes = std::filesystem::file_size(segment, size_error);
   double quiet = 0, busy = 0;
   {
     FILE* in = ::fdopen(pipe_fds[0], "r");
@@ -258,10 +339,19 @@ int run(int argc, char** argv) {
   std::filesystem::remove_all(dir);
 
   const double samples = metric(last, "load_latency_ms_count");
+  // Series on the last page whose lines start with `prefix`.
+  auto served = [&last](const std::string& prefix) {
+    std::size_t n = 0;
+    for (auto at = last.find("\n" + prefix); at != std::string::npos;
+         at = last.find("\n" + prefix, at + 1))
+      ++n;
+    return n;
+  };
   std::printf(
       "workers %d, idle writers %d, %.0f samples/s and %.0f SIP calls/s per worker, %d extra "
-      "series each, %.0f s\n",
-      s.workers, s.idle_writers, s.samples_per_sec, s.ops_per_sec, s.series, elapsed);
+      "series each, %d histograms of %d bounds, %.0f s\n",
+      s.workers, s.idle_writers, s.samples_per_sec, s.ops_per_sec, s.series, s.histograms,
+      s.buckets, elapsed);
   std::printf("samples recorded            %.0f (%.0f/s)\n", samples, samples / elapsed);
   std::printf("samples dropped             %.0f\n",
               metric(last, "voiceserver_metrics_observe_dropped_total"));
@@ -270,9 +360,18 @@ int run(int argc, char** argv) {
   std::printf("daemon CPU                  %.2f %% of a core\n", 100 * cpu / elapsed);
   std::printf("daemon RSS                  %.1f MB (peak %.1f MB)\n",
               static_cast<double>(rss_kb) / 1024, static_cast<double>(hwm_kb) / 1024);
-  std::printf("scrapes                     %zu, p50 %.3f ms, p99 %.3f ms, %zu bytes\n",
-              scrape_ms.size(), percentile(scrape_ms, 0.5), percentile(scrape_ms, 0.99),
-              last.size());
+  std::printf(
+      "daemon RSS by kind          %.1f MB anonymous, %.1f MB of the segment, %.1f MB of the "
+      "binary and its libraries\n",
+      static_cast<double>(anon_kb) / 1024, static_cast<double>(segment_kb) / 1024,
+      static_cast<double>(mapped_kb - segment_kb) / 1024);
+  std::printf("segment size                %.1f MB (the geometry's, reserved at creation)\n",
+              size_error ? 0.0 : static_cast<double>(segment_bytes) / (1 << 20));
+  std::printf("series served               %zu extra counters, %zu histograms\n",
+              served("load_series_total{"), served("sip_invite_setup_ms_count{"));
+  std::printf("scrapes                     %zu (%zu failed), p50 %.3f ms, p99 %.3f ms, %zu bytes\n",
+              scrape_ms.size(), scrapes_failed, percentile(scrape_ms, 0.5),
+              percentile(scrape_ms, 0.99), last.size());
   std::printf("worker hot path             %.2f ns/op quiet, %.2f ns/op during scrapes\n", quiet,
               busy);
   return 0;

@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """Runs the Google Benchmark programs and prints each figure next to its floor, measured in the
-same run, with the target ratio from the performance issue.
+same run, with the target ratio from the performance issue; then each hot-path and render figure
+as a ratio to prometheus-cpp's equivalent (bench_peer), measured in alternating rounds of the
+same run, and the daemon's RSS with 1,000 histogram series (sipmetrics-load, a few seconds).
 
     bench/run_benchmarks.py [BUILD_DIR]      (default: build-bench; ./run bench builds it)
 """
 import json
+import re
+import statistics
 import subprocess
 import sys
 
@@ -80,6 +84,63 @@ for t in (1, 2):
                              ("BM_CApi_SummaryObserve", "BM_Summary_Observe")):
         ratio(f"{c_name}/threads:{t}", ns(client[f"{c_name}/threads:{t}"]), cpp_name,
               ns(client[f"{cpp_name}/threads:{t}"]), 1.5)
+
+# prometheus-cpp (bench_peer) against sipmetrics. The two programs cannot share a run, so the
+# pairs are measured in PEER_ROUNDS alternating rounds (ours, then the peer's, a few seconds
+# apart); each round gives a ratio and the row prints the median ratio of the rounds, next to
+# the medians of both figures.
+PEER_ROUNDS = 3
+HOT_PAIRS = [  # (ours, prometheus-cpp's, target for ours / theirs or None: informational)
+    ("BM_Counter_Inc", "BM_Peer_Counter_Increment", 0.25),
+    ("BM_Gauge_Set", "BM_Peer_Gauge_Set", None),
+    ("BM_Gauge_Add", "BM_Peer_Gauge_Increment", None),
+    ("BM_Summary_Observe", "BM_Peer_Summary_Observe", None),
+    ("BM_Histogram_Observe_10Bounds", "BM_Peer_Histogram_Observe", 0.25),  # 10 bounds each
+    ("BM_Histogram_Observe", "BM_Peer_Histogram_Observe_14Bounds", None),  # kSipLatencyBucketsMs
+]
+RENDER_PAIRS = [  # text, except the last: our protobuf page against their text page
+    ("BM_Exporter_Scrape/1000", "BM_Peer_Serialize/1000"),
+    ("BM_Exporter_Scrape/10000", "BM_Peer_Serialize/10000"),
+    ("BM_Exporter_ScrapeMixed/text", "BM_Peer_SerializeMixed"),
+    ("BM_Exporter_ScrapeMixed/protobuf", "BM_Peer_SerializeMixed"),
+]
+THREADS = (1, 2)
+
+
+def names_filter(names, suffix=""):
+    return "--benchmark_filter=^(" + "|".join(re.escape(n) for n in names) + ")" + suffix + "$"
+
+
+rounds = []
+threads = "/threads:[" + "".join(str(t) for t in THREADS) + "]"
+for _ in range(PEER_ROUNDS):
+    r = {}
+    r.update(run("bench_client", [names_filter([o for o, _, _ in HOT_PAIRS], threads),
+                                  "--benchmark_repetitions=3"]))
+    r.update(run("bench_peer", [names_filter([p for _, p, _ in HOT_PAIRS], threads),
+                                "--benchmark_repetitions=3"]))
+    r.update(run("bench_peer", [names_filter(sorted({p for _, p in RENDER_PAIRS})),
+                                "--benchmark_repetitions=3"]))
+    r.update(run("bench_daemon", [names_filter([o for o, _ in RENDER_PAIRS]),
+                                  "--benchmark_repetitions=3"]))
+    rounds.append(r)
+
+
+def peer_row(ours, theirs, target, unit="ns"):
+    scale = {"ns": 1, "us": 1e3, "ms": 1e6}[unit]
+    mine = statistics.median(ns(r[ours]) for r in rounds)
+    peer = statistics.median(ns(r[theirs]) for r in rounds)
+    q = statistics.median(ns(r[ours]) / ns(r[theirs]) for r in rounds)
+    rows.append((ours, f"{mine / scale:.3f} {unit}", f"prometheus-cpp {theirs}", f"{peer / scale:.3f} {unit}",
+                 f"{q:.3g}x", f"<= {target}x" if target else "(informational)",
+                 ("ok" if q <= target else "MISSED") if target else ""))
+
+
+for ours, theirs, target in HOT_PAIRS:
+    for t in THREADS:
+        peer_row(f"{ours}/threads:{t}", f"{theirs}/threads:{t}", target)
+
+
 def starting(medians, prefix):
     return next(b for name, b in medians.items() if name.startswith(prefix))
 
@@ -92,6 +153,8 @@ for n in (1000, 10000, 100000):
           ns(daemon[f"BM_Floor_ToChars/{n}"]), 2.5, "us")
 ratio("BM_Exporter_ScrapeMixed/protobuf", ns(daemon["BM_Exporter_ScrapeMixed/protobuf"]),
       "BM_Exporter_ScrapeMixed/text", ns(daemon["BM_Exporter_ScrapeMixed/text"]), 1.5, "us")
+for ours, theirs in RENDER_PAIRS:
+    peer_row(ours, theirs, None, "us")
 ratio("BM_Exporter_Quantiles", ns(daemon["BM_Exporter_Quantiles"]), "BM_Floor_NthElement",
       ns(daemon["BM_Floor_NthElement"]), 1.2, "us")
 
@@ -110,10 +173,25 @@ absolute("BM_Exporter_Scrape_16Writers", ns(daemon["BM_Exporter_Scrape_16Writers
 faults = daemon["BM_Exporter_Scrape/10000"].get("page_faults_per_scrape", 0)
 rows.append(("page faults per scrape (10k)", f"{faults:.3f}", "", "", "", "0", "ok" if faults < 0.5 else "MISSED"))
 
-widths = [max(len(str(r[i])) for r in rows + [("figure", "median", "floor", "floor median", "ratio", "target", "")])
+# The real daemon with 2 workers writing the same 1,000 histogram series (kSipLatencyBucketsMs),
+# scraped every 100 ms in text, gzip, protobuf and gzipped protobuf in turn for 5 s: its peak
+# RSS (VmHWM) against the limit, and only if every series was served.
+load = subprocess.run(
+    [f"{build}/bench/sipmetrics-load", "--daemon", f"{build}/sipmetricsd", "--workers", "2",
+     "--histograms", "1000", "--samples-per-sec", "1000", "--ops-per-sec", "100", "--seconds", "5",
+     "--scrape-ms", "100", "--scrape-formats", "text,gzip,protobuf,protobuf-gzip"],
+    check=True, capture_output=True, text=True).stdout
+rss, peak = (float(x) for x in re.search(r"daemon RSS +([\d.]+) MB \(peak ([\d.]+) MB\)", load).groups())
+served = int(re.search(r"series served .*?(\d+) histograms", load).group(1))
+failed = int(re.search(r"scrapes +\d+ \((\d+) failed\)", load).group(1))
+ok = peak <= 32 and served == 1000 and failed == 0
+rows.append(("daemon RSS, 1,000 histogram series, 2 workers", f"{rss:.1f} MB (peak {peak:.1f})", "limit", "32 MB",
+             "", "<= 32 MB", "ok" if ok else f"MISSED ({served} served, {failed} scrapes failed)"))
+
+widths = [max(len(str(r[i])) for r in rows + [("figure", "median", "against", "its median", "ratio", "target", "")])
           for i in range(7)]
-head = ("figure", "median", "floor", "floor median", "ratio", "target", "")
+head = ("figure", "median", "against", "its median", "ratio", "target", "")
 for r in [head] + rows:
     print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)))
-missed = sum(1 for r in rows if r[6] == "MISSED")
+missed = sum(1 for r in rows if r[6].startswith("MISSED"))
 print(f"{len(rows) - missed} passed, {missed} failed (targets; informational, not a test)")

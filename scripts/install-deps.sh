@@ -2,7 +2,7 @@
 # Installs what building and testing sipmetrics needs, from Debian's packages; does nothing
 # when everything is present. Every entry point (./run, .ci/run, the Dockerfile) uses it.
 #   scripts/install-deps.sh            build + test dependencies
-#   scripts/install-deps.sh --bench    also Google Benchmark
+#   scripts/install-deps.sh --bench    also Google Benchmark and prometheus-cpp (the benchmark peer)
 #   scripts/install-deps.sh --fuzz     also clang 14 and its libFuzzer/sanitizer runtimes
 #   scripts/install-deps.sh --lint     also clang-format 14 and clang-tidy 14
 #   scripts/install-deps.sh --runtime  only what the sipmetricsd binary needs at run time
@@ -20,7 +20,7 @@ runtime=(libcpp-httplib0.11 libspdlog1.10 libssl3 libcrypt1 zlib1g libtomlpluspl
 want=("${build[@]}")
 for flag in "$@"; do
   case "$flag" in
-    --bench) want+=(libbenchmark-dev) ;;
+    --bench) want+=(libbenchmark-dev prometheus-cpp-dev) ;;  # prometheus-cpp: bench/bench_peer.cpp only
     --fuzz) want+=(clang-14 libclang-rt-14-dev) ;;
     --lint) want+=(clang-format-14 clang-tidy-14) ;;
     --runtime) [ $# -eq 1 ] || { echo "$0: --runtime goes alone" >&2; exit 2; }; want=("${runtime[@]}") ;;
