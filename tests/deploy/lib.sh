@@ -229,6 +229,21 @@ elif len(r) > 1: print("multiple:%d" % len(r))
 else: print(r[0]["value"][1])'
 }
 
+# prom_api_vector URL PROMQL LABEL: an instant query's series, one line each: the value of LABEL
+# and the sample's value, sorted; or one line "error:...".
+prom_api_vector() {
+  { curl -s --max-time 5 --get --data-urlencode "query=$2" "$1/api/v1/query" || true; } | python3 -c '
+import json, sys
+try:
+    d = json.load(sys.stdin)
+except ValueError:
+    print("error:not JSON"); sys.exit(0)
+if d.get("status") != "success" or d["data"]["resultType"] != "vector":
+    print("error:" + str(d.get("error", d.get("data", {}).get("resultType")))); sys.exit(0)
+for line in sorted("%s %s" % (r["metric"].get(sys.argv[1], ""), r["value"][1]) for r in d["data"]["result"]):
+    print(line)' "$3"
+}
+
 # ---- README blocks ----------------------------------------------------------------------------------
 # readme_block FILE NAME: the fenced code block that follows the line `<!-- deploy-test: NAME -->`
 # (exit 1 if there is none). The tests run or compare these blocks, so the README stays true.
