@@ -97,7 +97,7 @@ void render_histogram(MetricWriter& out, const Plan& plan, const PlanSeries& ps,
       c = std::min(c, room);
       room -= c;
     }
-    nb.schema = ps.native.schema;
+    nb.schema = static_cast<std::uint8_t>(ps.native.schema);  // 0..8: checked by the catalog
     nb.zero_threshold = detail::native_zero_threshold(ps.native);
     nb.zero_count = native[0];
     nb.first_index = ps.native.first;

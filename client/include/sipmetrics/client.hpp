@@ -287,10 +287,12 @@ class Histogram {
         bound_count_(n),
         sum_cell_(w.buckets == 0 ? n + 1 : n + 2 + w.buckets),
         bounds_(bounds),
-        mantissa_(w.buckets == 0 ? nullptr : detail::native_mantissa_bounds(w.schema)),
+        mantissa_(w.buckets == 0
+                      ? nullptr
+                      : detail::native_mantissa_bounds(static_cast<std::uint8_t>(w.schema))),
         native_first_(w.first),
         native_last_(w.buckets == 0 ? 0 : w.buckets - 1),
-        schema_(w.schema) {}
+        schema_(static_cast<std::uint8_t>(w.schema)) {}  // 0..8: window_for() checked it
   /// What an observation adds to _sum: itself when finite and not negative, else 0.
   static double sum_part(double v) noexcept {
     return v >= 0 && v <= std::numeric_limits<double>::max() ? v : 0.0;

@@ -42,7 +42,7 @@ inline double native_edge(std::int32_t schema, std::int64_t index) noexcept {
 /// The zero bucket's threshold: the window's lower edge. Observations at or below it (0 and
 /// negatives included) are counted in the zero bucket.
 inline double native_zero_threshold(const NativeWindow& w) noexcept {
-  return native_edge(w.schema, std::int64_t{w.first} - 1);
+  return native_edge(static_cast<std::uint8_t>(w.schema), std::int64_t{w.first} - 1);
 }
 
 }  // namespace sipmetrics::detail
