@@ -218,10 +218,11 @@ SIPMETRICS_API sipmetrics_status sipmetrics_summary_get(
  *  strictly increasing; they are copied into the segment (the caller's array is not kept).
  *  sipmetrics_sip_latency_buckets_ms() gives the SIP latency bounds. Returns SIPMETRICS_OK;
  *  INVALID_ARGUMENT for bounds that break that rule (none, too many, NaN, +-Inf, a negative,
- *  unsorted or duplicate values) or a NULL `bounds` with a count, as for any other bad argument:
- *  nothing is registered; REFUSED as sipmetrics_counter_get(), and also for the same series
- *  registered before with other bounds (counted as type_conflict); DETACHED. *out is a no-op
- *  handle on every status but OK (untouched only when out is NULL). Cold. Thread-safe. */
+ *  unsorted or duplicate values) or a NULL `bounds`, as for any other bad argument: nothing is
+ *  registered or counted (the C++ client counts such bounds as refusals, invalid_buckets);
+ *  REFUSED as sipmetrics_counter_get(), and also for the same series registered before with
+ *  other bounds (counted as type_conflict); DETACHED. *out is a no-op handle on every status
+ *  but OK (untouched only when out is NULL). Cold. Thread-safe. */
 SIPMETRICS_API sipmetrics_status
 sipmetrics_histogram_get(sipmetrics_client* client, const char* name, const char* help,
                          const sipmetrics_label* labels, size_t nlabels, const double* bounds,
