@@ -263,6 +263,22 @@ void BM_CApi_SummaryObserve(benchmark::State& state) {
 }
 BENCHMARK(BM_CApi_SummaryObserve)->Threads(1)->Threads(2)->Threads(4);
 
+void BM_CApi_HistogramObserve(benchmark::State& state) {
+  static const sipmetrics_histogram h = [] {
+    sipmetrics_histogram out{};
+    std::size_t n = 0;
+    const double* bounds = sipmetrics_sip_latency_buckets_ms(&n);
+    if (sipmetrics_histogram_get(c_client(), "bench_c_setup_ms", "Bench.", nullptr, 0, bounds, n,
+                                 &out) != SIPMETRICS_OK)
+      std::abort();
+    return out;
+  }();
+  const double* v = latencies();  // the values of BM_Histogram_Observe
+  std::uint32_t i = 0;
+  for (auto _ : state) sipmetrics_histogram_observe(&h, v[++i & 4095]);
+}
+BENCHMARK(BM_CApi_HistogramObserve)->Threads(1)->Threads(2)->Threads(4);
+
 /// Two processes incrementing one series: aggregate throughput against one process, both timed
 /// here with the same code. Reports increments per second as `items_per_second`.
 void run_processes(benchmark::State& state, int processes) {

@@ -18,6 +18,7 @@ assert(sm.attached(c), "not attached: set SIPMETRICS_SEGMENT to a writable path"
 local k = c:counter("lua_bench_total", "Benchmark counter.")
 local g = c:gauge("lua_bench_gauge", "Benchmark gauge.")
 local s = c:summary("lua_bench_ms", "Benchmark summary.")
+local h = c:histogram("lua_bench_hist_ms", "Benchmark histogram.", nil, sm.SIP_LATENCY_BUCKETS_MS)
 local u = floor.new()
 
 local function median(t)
@@ -57,6 +58,8 @@ local cases = {
   {"summary_observe(s, 182)", sm.summary_observe, s, 182},
   {"k:inc() (method call)", "inc", k},
   {"s:observe(182) (method call)", "observe", s, 182},
+  {"histogram_observe(h, 182)", sm.histogram_observe, h, 182},
+  {"h:observe(182) (method call)", "observe", h, 182},
   {"invite_result(\"inbound\", 486)", sm.invite_result, "inbound", 486},
   {"transaction_timeout(\"INVITE\")", sm.transaction_timeout, "INVITE"},
   {"call_started(\"sip\")", sm.call_started, "sip"},

@@ -82,10 +82,13 @@ def main():
         "counter": c.counter("bench_calls_total", "Calls.", {"transport": "sip"}),
         "gauge": c.gauge("bench_active", "Active."),
         "summary": c.summary("bench_pdd_ms", "PDD."),
+        "histogram": c.histogram("bench_pdd_hist_ms", "PDD.", None, sipmetrics.SIP_LATENCY_BUCKETS_MS),
         "floor": sipmetrics._Floor(),
         "p_counter": prometheus_client.Counter("bench_calls", "Calls."),
         "p_gauge": prometheus_client.Gauge("bench_active", "Active.", multiprocess_mode="livesum"),
         "p_summary": prometheus_client.Summary("bench_pdd_ms", "PDD."),
+        "p_histogram": prometheus_client.Histogram("bench_pdd_hist_ms", "PDD.",
+                                                   buckets=sipmetrics.SIP_LATENCY_BUCKETS_MS),
         "p_invite": prometheus_client.Counter("bench_invite_result", "INVITE results.",
                                               ["direction", "code_class"]),
         "p_bye": prometheus_client.Counter("bench_bye", "BYEs.", ["direction", "by", "reason_class"]),
@@ -99,6 +102,8 @@ def main():
         ("gauge.add(1)", "gauge.add(1)", "floor.one(1)", "p_gauge.inc(1)"),
         ("summary.observe(182.0)", "summary.observe(182.0)", "floor.one(182.0)",
          "p_summary.observe(182.0)"),
+        ("histogram.observe(182.0)", "histogram.observe(182.0)", "floor.one(182.0)",
+         "p_histogram.observe(182.0)"),
         ('invite_result("inbound", 486)', 'sm.invite_result("inbound", 486)',
          'sm._floor_fastcall("inbound", 486)', 'p_invite.labels("inbound", "4xx").inc()'),
         ('bye("inbound", "remote", "user-hangup")', 'sm.bye("inbound", "remote", "user-hangup")',
@@ -139,7 +144,7 @@ def main():
     pid_ns = statistics.median(getpid.repeat(args.rounds, n)) / n * 1e9
     print()
     print(f"os.getpid() (a system call, made by every prometheus_client update): {pid_ns:.0f} ns")
-    for stmt in ("counter", "gauge", "summary"):
+    for stmt in ("counter", "gauge", "summary", "histogram"):
         ns[stmt].valid or sys.exit(f"the {stmt} handle was not valid: the figures measured a no-op")
     shutil.rmtree(tmp, ignore_errors=True)
 

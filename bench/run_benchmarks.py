@@ -81,7 +81,8 @@ if at_cell:
 # The C API against the C++ handle doing the same update, both measured in this run.
 for t in (1, 2):
     for c_name, cpp_name in (("BM_CApi_CounterInc", "BM_Counter_Inc"), ("BM_CApi_GaugeAdd", "BM_Gauge_Add"),
-                             ("BM_CApi_SummaryObserve", "BM_Summary_Observe")):
+                             ("BM_CApi_SummaryObserve", "BM_Summary_Observe"),
+                             ("BM_CApi_HistogramObserve", "BM_Histogram_Observe")):
         ratio(f"{c_name}/threads:{t}", ns(client[f"{c_name}/threads:{t}"]), cpp_name,
               ns(client[f"{cpp_name}/threads:{t}"]), 1.5)
 

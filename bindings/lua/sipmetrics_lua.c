@@ -3,8 +3,9 @@
  * returns its result; nothing here decides anything the C API does not. bindings/lua/README.md
  * is the manual.
  *
- * Values. A client is a full userdata holding a sipmetrics_client*; a counter, gauge or summary
- * handle is a full userdata holding the C handle by value (12 or 16 bytes). Full userdata is what
+ * Values. A client is a full userdata holding a sipmetrics_client*; a counter, gauge, summary or
+ * histogram handle is a full userdata holding the C handle by value (12, 16 or 64 bytes; the
+ * histogram's is passed to the C API by address, in place). Full userdata is what
  * makes a handle safe: its metatable proves it was made here, so no Lua value can reach the hot
  * path as a forged handle (a light userdata or a number could be anything). docs/performance.md
  * ("Lua binding") has the figures that chose this check: the metatable is compared with the one
@@ -12,8 +13,9 @@
  * registry as luaL_checkudata does (a string hash per call).
  *
  * Errors. A bad argument (wrong type, unknown enum string, a count that is negative or not an
- * integer, more than 16 labels) raises a Lua error naming the argument. A detached client or a
- * refused series is not an error: the handle is a no-op and the status says why.
+ * integer, more than 16 labels, histogram bounds the C API calls invalid) raises a Lua error
+ * naming the argument. A detached client or a refused series is not an error: the handle is a
+ * no-op and the status says why.
  *
  * Enums are passed as the seed's label strings ("inbound", "user-hangup", ...): the lists below
  * are in the order of the C enums' values, which tests/lua/lua_test.lua checks series by series on
@@ -26,8 +28,15 @@
 
 #include <sipmetrics/sipmetrics.h>
 
-/* The upvalues of every function below: the metatables of the module's four kinds of value. */
-enum { kClientMeta = 1, kCounterMeta = 2, kGaugeMeta = 3, kSummaryMeta = 4, kMetas = 4 };
+/* The upvalues of every function below: the metatables of the module's five kinds of value. */
+enum {
+  kClientMeta = 1,
+  kCounterMeta = 2,
+  kGaugeMeta = 3,
+  kSummaryMeta = 4,
+  kHistogramMeta = 5,
+  kMetas = 5
+};
 
 typedef struct client_box {
   sipmetrics_client* client;
@@ -58,6 +67,8 @@ static sipmetrics_client* check_client(lua_State* L, int idx) {
   ((const sipmetrics_gauge*)check_object(L, i, kGaugeMeta, "sipmetrics gauge"))
 #define CHECK_SUMMARY(L, i) \
   ((const sipmetrics_summary*)check_object(L, i, kSummaryMeta, "sipmetrics summary"))
+#define CHECK_HISTOGRAM(L, i) \
+  ((const sipmetrics_histogram*)check_object(L, i, kHistogramMeta, "sipmetrics histogram"))
 
 /* A number with an integral value in [lo, hi]. */
 static double check_integral(lua_State* L, int idx, double lo, double hi, const char* what) {
@@ -256,6 +267,42 @@ static int l_summary(lua_State* L) {
   return 2;
 }
 
+/* histogram(client, name, help, labels, bounds) -> histogram, status. help and labels may be
+ * nil; bounds is an array of numbers (sipmetrics.SIP_LATENCY_BUCKETS_MS, or your own). */
+static int l_histogram(lua_State* L) {
+  sipmetrics_label labels[SIPMETRICS_MAX_LABELS];
+  double bounds[SIPMETRICS_MAX_HISTOGRAM_BOUNDS];
+  sipmetrics_client* c = check_client(L, 1);
+  const char* name = luaL_checkstring(L, 2);
+  const char* help = luaL_optstring(L, 3, NULL);
+  size_t n = check_labels(L, 4, labels);
+  size_t i, nb;
+  sipmetrics_histogram* h;
+  sipmetrics_status s;
+  luaL_checktype(L, 5, LUA_TTABLE);
+  nb = lua_objlen(L, 5);
+  if (nb > SIPMETRICS_MAX_HISTOGRAM_BOUNDS)
+    return luaL_argerror(L, 5, "more than 64 bounds (SIPMETRICS_MAX_HISTOGRAM_BOUNDS)");
+  for (i = 0; i < nb; ++i) {
+    lua_rawgeti(L, 5, (int)i + 1);
+    if (lua_type(L, -1) != LUA_TNUMBER)
+      return luaL_argerror(
+          L, 5,
+          lua_pushfstring(L, "bound %d is a %s, not a number", (int)i + 1, luaL_typename(L, -1)));
+    bounds[i] = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+  }
+  h = (sipmetrics_histogram*)new_object(L, sizeof *h, kHistogramMeta);
+  memset(h, 0, sizeof *h);
+  s = sipmetrics_histogram_get(c, name, help, labels, n, bounds, nb, h);
+  /* Every other argument was checked above: the C API's INVALID_ARGUMENT is about the bounds. */
+  if (s == SIPMETRICS_INVALID_ARGUMENT)
+    return luaL_argerror(
+        L, 5, "bounds must be 1 to 64 finite, non-negative, strictly increasing numbers");
+  lua_pushstring(L, status_name(L, s));
+  return 2;
+}
+
 /* counter_inc(counter), counter:inc() */
 static int l_counter_inc(lua_State* L) {
   sipmetrics_counter_inc(*CHECK_COUNTER(L, 1));
@@ -285,12 +332,18 @@ static int l_summary_observe(lua_State* L) {
   sipmetrics_summary_observe(*h, luaL_checknumber(L, 2));
   return 0;
 }
+/* histogram_observe(histogram, v), histogram:observe(v) */
+static int l_histogram_observe(lua_State* L) {
+  const sipmetrics_histogram* h = CHECK_HISTOGRAM(L, 1);
+  sipmetrics_histogram_observe(h, luaL_checknumber(L, 2));
+  return 0;
+}
 /* valid(handle) -> boolean: false for the no-op handle of a detached client or refused series. */
 static int l_valid(lua_State* L) {
   void* p = lua_touserdata(L, 1);
   int slot = 0, ok = 0;
   if (p != NULL && lua_getmetatable(L, 1)) {
-    for (slot = kCounterMeta; slot <= kSummaryMeta; ++slot)
+    for (slot = kCounterMeta; slot <= kHistogramMeta; ++slot)
       if (lua_rawequal(L, -1, lua_upvalueindex(slot))) break;
     lua_pop(L, 1);
   }
@@ -298,7 +351,8 @@ static int l_valid(lua_State* L) {
     case kCounterMeta: ok = sipmetrics_counter_valid(*(const sipmetrics_counter*)p); break;
     case kGaugeMeta: ok = sipmetrics_gauge_valid(*(const sipmetrics_gauge*)p); break;
     case kSummaryMeta: ok = sipmetrics_summary_valid(*(const sipmetrics_summary*)p); break;
-    default: return luaL_typerror(L, 1, "sipmetrics counter, gauge or summary");
+    case kHistogramMeta: ok = sipmetrics_histogram_valid((const sipmetrics_histogram*)p); break;
+    default: return luaL_typerror(L, 1, "sipmetrics counter, gauge, summary or histogram");
   }
   lua_pushboolean(L, ok);
   return 1;
@@ -545,11 +599,13 @@ static const luaL_Reg kModule[] = {{"global", l_global},
                                    {"counter", l_counter},
                                    {"gauge", l_gauge},
                                    {"summary", l_summary},
+                                   {"histogram", l_histogram},
                                    {"counter_inc", l_counter_inc},
                                    {"counter_add", l_counter_add},
                                    {"gauge_add", l_gauge_add},
                                    {"gauge_set", l_gauge_set},
                                    {"summary_observe", l_summary_observe},
+                                   {"histogram_observe", l_histogram_observe},
                                    {"valid", l_valid},
                                    {"register_labels", l_register_labels},
                                    {"inc_counter", l_inc_counter},
@@ -574,6 +630,7 @@ static const luaL_Reg kClientMethods[] = {{"attached", l_attached},
                                           {"counter", l_counter},
                                           {"gauge", l_gauge},
                                           {"summary", l_summary},
+                                          {"histogram", l_histogram},
                                           {"register_labels", l_register_labels},
                                           {"inc_counter", l_inc_counter},
                                           {"add_counter", l_add_counter},
@@ -591,6 +648,8 @@ static const luaL_Reg kGaugeMethods[] = {
     {"add", l_gauge_add}, {"set", l_gauge_set}, {"valid", l_valid}, {NULL, NULL}};
 static const luaL_Reg kSummaryMethods[] = {
     {"observe", l_summary_observe}, {"valid", l_valid}, {NULL, NULL}};
+static const luaL_Reg kHistogramMethods[] = {
+    {"observe", l_histogram_observe}, {"valid", l_valid}, {NULL, NULL}};
 
 /* Sets the functions of `l` into the table at the top of the stack, each a closure over the
  * kMetas metatables at stack indices first..first + kMetas - 1. */
@@ -608,12 +667,15 @@ static const luaL_Reg kNoFunctions[] = {{NULL, NULL}};
 int luaopen_sipmetrics(lua_State* L);
 __attribute__((visibility("default"))) int luaopen_sipmetrics(lua_State* L) {
   static const char* const kNames[] = {"sipmetrics.client", "sipmetrics.counter",
-                                       "sipmetrics.gauge", "sipmetrics.summary"};
+                                       "sipmetrics.gauge", "sipmetrics.summary",
+                                       "sipmetrics.histogram"};
   static const luaL_Reg* const kMethodTables[] = {kClientMethods, kCounterMethods, kGaugeMethods,
-                                                  kSummaryMethods};
+                                                  kSummaryMethods, kHistogramMethods};
   const int first = lua_gettop(L) + 1;
+  size_t nb = 0;
+  const double* bounds = sipmetrics_sip_latency_buckets_ms(&nb);
   int i;
-  /* The metatables first, so that every function can be a closure over all four. Each gets
+  /* The metatables first, so that every function can be a closure over all five. Each gets
    * __index (its methods), __metatable (getmetatable() from Lua sees the name; setmetatable()
    * refuses to replace it) and, for clients, __gc. */
   for (i = 0; i < kMetas; ++i) lua_createtable(L, 0, 3);
@@ -630,5 +692,12 @@ __attribute__((visibility("default"))) int luaopen_sipmetrics(lua_State* L) {
   set_functions(L, kModule, first);
   lua_pushstring(L, sipmetrics_version());
   lua_setfield(L, -2, "_VERSION");
+  /* SIP_LATENCY_BUCKETS_MS: the C API's bounds for SIP latencies, as an array. */
+  lua_createtable(L, (int)nb, 0);
+  for (i = 0; i < (int)nb; ++i) {
+    lua_pushnumber(L, bounds[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setfield(L, -2, "SIP_LATENCY_BUCKETS_MS");
   return 1;
 }

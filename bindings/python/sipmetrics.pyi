@@ -5,6 +5,8 @@ from typing import Final, Literal, Mapping, Sequence, Tuple, Union
 
 __version__: Final[str]
 MAX_LABELS: Final[int]
+# Bucket bounds for SIP latencies, ms (kSipLatencyBucketsMs): 5.0, 10.0, ... 32000.0 (14 bounds).
+SIP_LATENCY_BUCKETS_MS: Final[Tuple[float, ...]]
 
 Status = Literal["ok", "detached", "refused"]
 STATUS_OK: Final = "ok"
@@ -136,6 +138,15 @@ class Summary:
     def observe(self, v: Real, /) -> None: ...
 
 
+class Histogram:
+    """A classic histogram series; valid for the life of the process, fork() included."""
+    @property
+    def status(self) -> Status: ...
+    @property
+    def valid(self) -> bool: ...
+    def observe(self, v: Real, /) -> None: ...
+
+
 class Client:
     """Client() is the process-wide client; Client(segment, writer) one of its own."""
     def __new__(cls, segment: Union[None, str, bytes, os.PathLike[str]] = None,
@@ -147,6 +158,8 @@ class Client:
               mode: GaugeMode = "sum") -> Gauge: ...
     def summary(self, name: str, help: Union[str, None] = None, labels: Labels = None,
                 window_samples: int = 0) -> Summary: ...
+    def histogram(self, name: str, help: Union[str, None], labels: Labels,
+                  bounds: Sequence[Real]) -> Histogram: ...
     def register_labels(self, family: str, keys: Sequence[str]) -> Status: ...
     def inc_counter(self, name: str, help: Union[str, None] = None, labels: Labels = None, /) -> Status: ...
     def add_counter(self, name: str, help: Union[str, None], labels: Labels, n: int, /) -> Status: ...

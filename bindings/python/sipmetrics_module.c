@@ -4,12 +4,12 @@
  * returns a result. Semantics (attach, detached no-op mode, fork, bounds of the SIP helpers)
  * are the C library's; docs/python.md is the user's manual, sipmetrics.pyi the signatures.
  *
- * Hot path. Counter.inc, Gauge.inc/dec are METH_NOARGS, Counter.add, Gauge.add/set and
- * Summary.observe METH_O, the SIP helpers METH_FASTCALL (positional only): CPython then calls
- * them with no argument tuple, and nothing here allocates: a handle object holds its C handle
- * by value, enum arguments are matched against interned strings by identity first (the
- * module's constants, identifier-like literals, and the last equal str seen for each value,
- * such as a literal "user-hangup", cost a pointer compare), numbers are read in place.
+ * Hot path. Counter.inc, Gauge.inc/dec are METH_NOARGS, Counter.add, Gauge.add/set,
+ * Summary.observe and Histogram.observe METH_O, the SIP helpers METH_FASTCALL (positional only):
+ * CPython then calls them with no argument tuple, and nothing here allocates: a handle object
+ * holds its C handle by value, enum arguments are matched against interned strings by identity
+ * first (the module's constants, identifier-like literals, and the last equal str seen for each
+ * value, such as a literal "user-hangup", cost a pointer compare), numbers are read in place.
  * Everything runs under the GIL and no C call blocks, so the GIL is never released.
  *
  * State. Single-phase initialisation with static types and static interned strings: the module
@@ -322,8 +322,8 @@ static int warn_refused(sipmetrics_status s, const char* kind, const char* name)
   if (s != SIPMETRICS_REFUSED) return 0;
   return PyErr_WarnFormat(PyExc_RuntimeWarning, 1,
                           "sipmetrics: %s '%s' refused (a name or label key outside Prometheus' "
-                          "grammar, a full catalog, or another type or gauge mode already "
-                          "registered); its handle is a no-op",
+                          "grammar, a full catalog, or another type, gauge mode or histogram "
+                          "bounds already registered); its handle is a no-op",
                           kind, name);
 }
 
@@ -355,8 +355,13 @@ typedef struct SummaryObject {
   PyObject_HEAD sipmetrics_summary h;
   sipmetrics_status status;
 } SummaryObject;
+/* The C histogram handle is 64 bytes and passed to the C API by address, read in place. */
+typedef struct HistogramObject {
+  PyObject_HEAD sipmetrics_histogram h;
+  sipmetrics_status status;
+} HistogramObject;
 
-static PyTypeObject CounterType, GaugeType, SummaryType;
+static PyTypeObject CounterType, GaugeType, SummaryType, HistogramType;
 
 static PyObject* counter_inc(PyObject* self, PyObject* Py_UNUSED(unused)) {
   sipmetrics_counter_inc(((CounterObject*)self)->h);
@@ -415,6 +420,13 @@ static PyObject* summary_observe(PyObject* self, PyObject* value) {
   Py_RETURN_NONE;
 }
 
+static PyObject* histogram_observe(PyObject* self, PyObject* value) {
+  double v = 0;
+  if (!real_arg(value, &v, "Histogram.observe", "v")) return NULL;
+  sipmetrics_histogram_observe(&((HistogramObject*)self)->h, v);
+  Py_RETURN_NONE;
+}
+
 static PyObject* counter_status(PyObject* self, void* Py_UNUSED(c)) {
   return status_result(((CounterObject*)self)->status);
 }
@@ -424,6 +436,9 @@ static PyObject* gauge_status(PyObject* self, void* Py_UNUSED(c)) {
 static PyObject* summary_status(PyObject* self, void* Py_UNUSED(c)) {
   return status_result(((SummaryObject*)self)->status);
 }
+static PyObject* histogram_status(PyObject* self, void* Py_UNUSED(c)) {
+  return status_result(((HistogramObject*)self)->status);
+}
 static PyObject* counter_valid(PyObject* self, void* Py_UNUSED(c)) {
   return PyBool_FromLong(sipmetrics_counter_valid(((CounterObject*)self)->h));
 }
@@ -432,6 +447,9 @@ static PyObject* gauge_valid(PyObject* self, void* Py_UNUSED(c)) {
 }
 static PyObject* summary_valid(PyObject* self, void* Py_UNUSED(c)) {
   return PyBool_FromLong(sipmetrics_summary_valid(((SummaryObject*)self)->h));
+}
+static PyObject* histogram_valid(PyObject* self, void* Py_UNUSED(c)) {
+  return PyBool_FromLong(sipmetrics_histogram_valid(&((HistogramObject*)self)->h));
 }
 
 static PyObject* handle_repr(PyObject* self, sipmetrics_status status) {
@@ -450,6 +468,9 @@ static PyObject* gauge_repr(PyObject* self) {
 static PyObject* summary_repr(PyObject* self) {
   return handle_repr(self, ((SummaryObject*)self)->status);
 }
+static PyObject* histogram_repr(PyObject* self) {
+  return handle_repr(self, ((HistogramObject*)self)->status);
+}
 
 static PyMethodDef counter_methods[] = {
     {"inc", counter_inc, METH_NOARGS, "inc()\n--\n\nAdds 1. Hot: no allocation, lock or syscall."},
@@ -466,6 +487,12 @@ static PyMethodDef summary_methods[] = {
      "observe(v)\n--\n\nOne sample in the metric's unit; NaN is ignored. Hot."},
     {NULL, NULL, 0, NULL}};
 
+static PyMethodDef histogram_methods[] = {
+    {"observe", histogram_observe, METH_O,
+     "observe(v)\n--\n\nOne observation in the metric's unit: +1 in its bucket and _count, +v to "
+     "_sum (a negative value counts in the first bucket, NaN and +Inf in the +Inf bucket, none of "
+     "them in _sum). Hot."},
+    {NULL, NULL, 0, NULL}};
 static PyGetSetDef counter_getset[] = {
     {"status", counter_status, NULL, "'ok', 'detached' or 'refused' (then a no-op).", NULL},
     {"valid", counter_valid, NULL, "True when updates reach a segment.", NULL},
@@ -477,6 +504,10 @@ static PyGetSetDef gauge_getset[] = {
 static PyGetSetDef summary_getset[] = {
     {"status", summary_status, NULL, "'ok', 'detached' or 'refused' (then a no-op).", NULL},
     {"valid", summary_valid, NULL, "True when updates reach a segment.", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+static PyGetSetDef histogram_getset[] = {
+    {"status", histogram_status, NULL, "'ok', 'detached' or 'refused' (then a no-op).", NULL},
+    {"valid", histogram_valid, NULL, "True when updates reach a segment.", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
 static PyTypeObject CounterType = {
@@ -511,6 +542,17 @@ static PyTypeObject SummaryType = {
     .tp_methods = summary_methods,
     .tp_getset = summary_getset,
     .tp_repr = summary_repr,
+};
+static PyTypeObject HistogramType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sipmetrics.Histogram",
+    .tp_basicsize = sizeof(HistogramObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc =
+        "A classic histogram series, from Client.histogram(). Valid for the life of the "
+        "process, fork() included; thread-safe.",
+    .tp_methods = histogram_methods,
+    .tp_getset = histogram_getset,
+    .tp_repr = histogram_repr,
 };
 
 /* ==== Client ====================================================================================
@@ -665,6 +707,60 @@ static PyObject* client_summary(PyObject* self, PyObject* args, PyObject* kwargs
   }
   labels_release(&l);
   return h ? resolved((PyObject*)h, h->status, "summary", name) : NULL;
+}
+
+static PyObject* client_histogram(PyObject* self, PyObject* args, PyObject* kwargs) {
+  static const char fn[] = "histogram";
+  static char* kwlist[] = {"name", "help", "labels", "bounds", NULL};
+  PyObject *name_o, *help_o, *labels_o, *bounds_o;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO:histogram", kwlist, &name_o, &help_o,
+                                   &labels_o, &bounds_o))
+    return NULL;
+  const char *name, *help;
+  if (!str_arg(name_o, &name, 0, fn, "name") || !str_arg(help_o, &help, 1, fn, "help")) return NULL;
+  if (PyUnicode_Check(bounds_o) || PyBytes_Check(bounds_o)) {
+    PyErr_Format(PyExc_TypeError, "%s(): bounds must be a sequence of numbers, not %.100s", fn,
+                 Py_TYPE(bounds_o)->tp_name);
+    return NULL;
+  }
+  PyObject* seq = PySequence_Fast(bounds_o, "histogram(): bounds must be a sequence of numbers");
+  if (seq == NULL) return NULL;
+  const Py_ssize_t nb = PySequence_Fast_GET_SIZE(seq);
+  double bounds[SIPMETRICS_MAX_HISTOGRAM_BOUNDS];
+  if (nb > SIPMETRICS_MAX_HISTOGRAM_BOUNDS) {
+    PyErr_Format(PyExc_ValueError, "%s(): at most %d bounds, not %zd", fn,
+                 SIPMETRICS_MAX_HISTOGRAM_BOUNDS, nb);
+    Py_DECREF(seq);
+    return NULL;
+  }
+  for (Py_ssize_t i = 0; i < nb; ++i) {
+    if (!real_arg(PySequence_Fast_GET_ITEM(seq, i), &bounds[i], fn, "a bound")) {
+      Py_DECREF(seq);
+      return NULL;
+    }
+  }
+  Py_DECREF(seq);
+  Labels l;
+  if (!labels_arg(labels_o, &l, fn)) {
+    labels_release(&l);
+    return NULL;
+  }
+  HistogramObject* h = PyObject_New(HistogramObject, &HistogramType);
+  if (h != NULL) {
+    h->status = sipmetrics_histogram_get(client_of(self), name, help, l.items, l.n, bounds,
+                                         (size_t)nb, &h->h);
+  }
+  labels_release(&l);
+  if (h == NULL) return NULL;
+  if (h->status == SIPMETRICS_INVALID_ARGUMENT) { /* everything else was checked above */
+    Py_DECREF(h);
+    PyErr_Format(PyExc_ValueError,
+                 "%s(): bounds must be 1 to %d finite, non-negative, strictly increasing "
+                 "numbers, not %R",
+                 fn, SIPMETRICS_MAX_HISTOGRAM_BOUNDS, bounds_o);
+    return NULL;
+  }
+  return resolved((PyObject*)h, h->status, "histogram", name);
 }
 
 static PyObject* client_register_labels(PyObject* self, PyObject* args, PyObject* kwargs) {
@@ -1215,6 +1311,11 @@ static PyMethodDef client_methods[] = {
     {"summary", (PyCFunction)(void (*)(void))client_summary, METH_VARARGS | METH_KEYWORDS,
      "summary(name, help=None, labels=None, window_samples=0)\n--\n\nFinds or registers a summary "
      "series (P50/P90/P95/P99, _sum, _count); returns its handle."},
+    {"histogram", (PyCFunction)(void (*)(void))client_histogram, METH_VARARGS | METH_KEYWORDS,
+     "histogram(name, help, labels, bounds)\n--\n\nFinds or registers a classic histogram series "
+     "with these finite bucket bounds (1 to 64, non-negative, strictly increasing; a +Inf "
+     "bucket is always added; SIP_LATENCY_BUCKETS_MS for SIP latencies); returns its handle. "
+     "Bad bounds raise ValueError; the same series with other bounds is refused."},
     {"register_labels", (PyCFunction)(void (*)(void))client_register_labels,
      METH_VARARGS | METH_KEYWORDS,
      "register_labels(family, keys)\n--\n\nDeclares the label keys allowed for a family; returns "
@@ -1397,6 +1498,22 @@ static struct PyModuleDef module_def = {
     .m_methods = module_methods,
 };
 
+/* The C API's SIP latency bounds as a tuple of floats (new reference). */
+static PyObject* latency_buckets(void) {
+  size_t n = 0;
+  const double* b = sipmetrics_sip_latency_buckets_ms(&n);
+  PyObject* t = PyTuple_New((Py_ssize_t)n);
+  for (size_t i = 0; t != NULL && i < n; ++i) {
+    PyObject* v = PyFloat_FromDouble(b[i]);
+    if (v == NULL) {
+      Py_CLEAR(t);
+      break;
+    }
+    PyTuple_SET_ITEM(t, (Py_ssize_t)i, v);
+  }
+  return t;
+}
+
 /* Adds `value` (a new reference, released here) as m.name; -1 on failure. */
 static int add_object(PyObject* m, const char* name, PyObject* value) {
   if (value == NULL) return -1;
@@ -1436,7 +1553,8 @@ PyMODINIT_FUNC PyInit_sipmetrics(void) {
       add_object(m, "__version__", PyUnicode_FromString(sipmetrics_version())) < 0 ||
       PyModule_AddType(m, &ClientType) < 0 || PyModule_AddType(m, &CounterType) < 0 ||
       PyModule_AddType(m, &GaugeType) < 0 || PyModule_AddType(m, &SummaryType) < 0 ||
-      PyModule_AddType(m, &FloorType) < 0)
+      PyModule_AddType(m, &HistogramType) < 0 || PyModule_AddType(m, &FloorType) < 0 ||
+      add_object(m, "SIP_LATENCY_BUCKETS_MS", latency_buckets()) < 0)
     goto fail;
   return m;
 fail:

@@ -10,6 +10,13 @@
 // handles' layout at compile time (a constexpr bit_cast of a default handle, whose attachment is
 // the only non-zero field, fails to compile or to assert if the layout ever differs).
 //
+// The histogram handle is the exception: the C++ Histogram (a SeriesRef, where its bounds are,
+// and whatever later versions add) is copied whole into the C handle's opaque words behind a tag
+// word, so its layout is the C++ header's business alone; a static_assert checks that it fits.
+// The tag tells a handle made here from a zero-initialised (or garbage) one, which decodes to
+// the C++ no-op handle. It is passed by pointer: 64 bytes by value would be copied through the
+// stack on every call (on x86-64 and AArch64 alike).
+//
 // Exceptions. Every client function is noexcept; the only throwing code here is the std::string
 // and allocation work of sipmetrics_client_open, caught there. Every extern "C" function is
 // noexcept, so nothing can unwind into C.
@@ -28,6 +35,7 @@
 #include <type_traits>
 
 #include <sipmetrics/client.hpp>
+#include <sipmetrics/segment/buckets.hpp>
 #include <sipmetrics/sip.hpp>
 
 namespace {
@@ -37,6 +45,7 @@ using sipmetrics::Client;
 using sipmetrics::Counter;
 using sipmetrics::Gauge;
 using sipmetrics::GaugeMode;
+using sipmetrics::Histogram;
 using sipmetrics::Summary;
 using sipmetrics::detail::kNoopAttachment;
 
@@ -133,6 +142,34 @@ sipmetrics_gauge to_c(Gauge g) noexcept {
   return out;
 }
 
+// The C++ Histogram lives in words 1.. of the C handle; word 0 holds kHistogramTag when it was
+// made by to_c() below ("sipmhist"), anything else (zero, garbage) reads as the no-op handle.
+constexpr std::uint64_t kHistogramTag = 0x747369686d706973ULL;
+constexpr std::size_t kHistogramRoom = sizeof(sipmetrics_histogram) - sizeof(std::uint64_t);
+static_assert(std::is_trivially_copyable_v<Histogram>,
+              "the C histogram handle is a byte copy of the C++ Histogram");
+static_assert(sizeof(Histogram) <= kHistogramRoom,
+              "the C++ Histogram outgrew sipmetrics_histogram (56 bytes after the tag word)");
+static_assert(alignof(Histogram) <= alignof(std::uint64_t) &&
+                  alignof(sipmetrics_histogram) == alignof(std::uint64_t),
+              "the C++ Histogram must fit the C handle's word alignment");
+
+sipmetrics_histogram to_c(const Histogram& h) noexcept {
+  sipmetrics_histogram out{};  // the bytes past the C++ handle stay zero
+  out.opaque_[0] = kHistogramTag;
+  std::memcpy(&out.opaque_[1], &h, sizeof h);
+  return out;
+}
+// True with the C++ handle in `out` for a handle made by to_c(); false (out untouched) for NULL,
+// a zero-initialised or a garbage handle.
+[[gnu::always_inline]] inline bool to_cpp(const sipmetrics_histogram* h, Histogram& out) noexcept {
+  if (h == nullptr || h->opaque_[0] != kHistogramTag) return false;
+  // Trivially copyable (asserted above), though not trivially default-constructible: GCC's
+  // -Wclass-memaccess wants the destination as void*.
+  std::memcpy(static_cast<void*>(&out), &h->opaque_[1], sizeof out);
+  return true;
+}
+
 // ---- Clients and arguments ----------------------------------------------------------------------
 Client* cpp(sipmetrics_client* c) noexcept { return reinterpret_cast<Client*>(c); }
 const Client* cpp(const sipmetrics_client* c) noexcept {
@@ -163,6 +200,7 @@ struct LabelArgs {
   }
 };
 static_assert(SIPMETRICS_MAX_LABELS == sipmetrics::layout::kMaxLabels);
+static_assert(SIPMETRICS_MAX_HISTOGRAM_BOUNDS == sipmetrics::layout::kMaxHistogramBounds);
 
 sipmetrics_status outcome(const Client& c, bool valid) noexcept {
   if (valid) return SIPMETRICS_OK;
@@ -389,6 +427,32 @@ SIPMETRICS_API sipmetrics_status sipmetrics_summary_get(sipmetrics_client* clien
   return s;
 }
 
+SIPMETRICS_API sipmetrics_status sipmetrics_histogram_get(
+    sipmetrics_client* client, const char* name, const char* help, const sipmetrics_label* labels,
+    size_t nlabels, const double* bounds, size_t nbounds, sipmetrics_histogram* out) noexcept {
+  if (out == nullptr) return SIPMETRICS_INVALID_ARGUMENT;
+  Histogram h;
+  sipmetrics_status s = SIPMETRICS_INVALID_ARGUMENT;
+  LabelArgs args;
+  // The bounds rule is the segment's own (valid_bounds), checked here so that a caller's bad
+  // bounds read as the bad argument they are; valid_bounds() looks at the count before any value.
+  // A NULL array is no bounds at all, whatever the count: invalid too.
+  const std::span<const double> b(bounds, bounds != nullptr ? nbounds : 0);
+  if (client != nullptr && name != nullptr && args.convert(labels, nlabels) &&
+      sipmetrics::detail::valid_bounds(b)) {
+    Client& c = *cpp(client);
+    h = c.histogram(name, sv(help), args.view(), b);
+    s = outcome(c, h.valid());
+  }
+  *out = to_c(h);
+  return s;
+}
+
+SIPMETRICS_API const double* sipmetrics_sip_latency_buckets_ms(size_t* count) noexcept {
+  if (count != nullptr) *count = sipmetrics::kSipLatencyBucketsMs.size();
+  return sipmetrics::kSipLatencyBucketsMs.data();
+}
+
 // Hot path: the C++ handle's inline update, on a handle rebuilt from registers.
 SIPMETRICS_API void sipmetrics_counter_inc(sipmetrics_counter counter) noexcept {
   to_cpp(counter).add(1);
@@ -410,6 +474,13 @@ SIPMETRICS_API void sipmetrics_summary_observe(sipmetrics_summary summary, doubl
   to_cpp(summary).observe(v);
 }
 
+SIPMETRICS_API void sipmetrics_histogram_observe(const sipmetrics_histogram* histogram,
+                                                 double v) noexcept {
+  Histogram h;
+  if (to_cpp(histogram, h)) [[likely]]
+    h.observe(v);
+}
+
 SIPMETRICS_API int sipmetrics_counter_valid(sipmetrics_counter counter) noexcept {
   return to_cpp(counter).valid() ? 1 : 0;
 }
@@ -418,6 +489,10 @@ SIPMETRICS_API int sipmetrics_gauge_valid(sipmetrics_gauge gauge) noexcept {
 }
 SIPMETRICS_API int sipmetrics_summary_valid(sipmetrics_summary summary) noexcept {
   return to_cpp(summary).valid() ? 1 : 0;
+}
+SIPMETRICS_API int sipmetrics_histogram_valid(const sipmetrics_histogram* histogram) noexcept {
+  Histogram h;
+  return to_cpp(histogram, h) && h.valid() ? 1 : 0;
 }
 
 SIPMETRICS_API sipmetrics_status sipmetrics_register_labels(sipmetrics_client* client,

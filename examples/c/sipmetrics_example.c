@@ -36,6 +36,14 @@ int main(int argc, char** argv) {
                        SIPMETRICS_GAUGE_MAX, &temperature);
   sipmetrics_summary latency;
   sipmetrics_summary_get(c, "example_latency_ms", "Request latency, ms.", NULL, 0, 0, &latency);
+  /* A histogram on the SIP latency bounds (5 ms .. 32 s): exact buckets that add up across
+   * hosts. Its handle is 64 bytes: calls take its address. */
+  size_t nbounds = 0;
+  const double* bounds = sipmetrics_sip_latency_buckets_ms(&nbounds);
+  const sipmetrics_label inbound[] = {{"direction", "inbound"}};
+  sipmetrics_histogram pdd;
+  sipmetrics_histogram_get(c, "example_post_dial_delay_hist_ms", "Post-dial delay, ms.", inbound, 1,
+                           bounds, nbounds, &pdd);
 
   /* Hot path: handle updates, no lock, allocation or system call. */
   sipmetrics_counter_inc(requests);
@@ -48,6 +56,9 @@ int main(int argc, char** argv) {
   sipmetrics_summary_observe(latency, 10);
   sipmetrics_summary_observe(latency, 20);
   sipmetrics_summary_observe(latency, 30.5); /* _count 3, _sum 60.5 */
+  sipmetrics_histogram_observe(&pdd, 180);
+  sipmetrics_histogram_observe(&pdd, 2350);
+  sipmetrics_histogram_observe(&pdd, 40000); /* above 32 s: the +Inf bucket; _sum 42530 */
 
   /* The seed's registry-style call: looks the series up each time (fine off the hot path). */
   sipmetrics_inc_counter(c, "example_events_total", "Events.", NULL, 0);

@@ -14,6 +14,10 @@
 --   sip_post_dial_delay_ms{direction}                 INVITE received to the first 18x or 2xx
 --                                                    relayed, ms (a summary of our own: the seed
 --                                                    has no post-dial delay family)
+--   sip_post_dial_delay_hist_ms{direction}            the same samples as a classic histogram
+--                                                    (SIP_LATENCY_BUCKETS_MS, 5 ms .. 32 s), named
+--                                                    like sip.hpp's histogram twins: its buckets
+--                                                    add up across proxies in PromQL
 --
 -- Direction is the name of the socket the INVITE arrived on (kamailio.cfg: listen ... name
 -- "inbound" / "outbound"), kept in the transaction ($avp) and the dialog ($dlg_var).
@@ -25,7 +29,7 @@
 -- work too, by the fork rule, but every child would then carry the main process's name.)
 local sm = require "sipmetrics"
 
-local client, pdd = nil, {}
+local client, pdd, pdd_hist = nil, {}, {}
 
 local function attach(role)
   local c, status = sm.open(nil, "kamailio-" .. role .. "-" .. tostring(KSR.pv.get("$pp")))
@@ -34,10 +38,15 @@ local function attach(role)
   end
   c:sip_prepare()
   c:register_labels("sip_post_dial_delay_ms", {"direction"})
+  c:register_labels("sip_post_dial_delay_hist_ms", {"direction"})
   for _, dir in ipairs({"inbound", "outbound"}) do
     pdd[dir] = c:summary("sip_post_dial_delay_ms",
                          "Post-dial delay: INVITE received to the first 18x or 2xx relayed, ms.",
                          {direction = dir})
+    pdd_hist[dir] = c:histogram("sip_post_dial_delay_hist_ms",
+                                "Post-dial delay: INVITE received to the first 18x or 2xx "
+                                  .. "relayed, ms (histogram).",
+                                {direction = dir}, sm.SIP_LATENCY_BUCKETS_MS)
   end
   client = c
   return c
@@ -82,7 +91,11 @@ function sipmetrics_invite_reply()
   if KSR.pv.is_null("$avp(sm_pdd)") then
     KSR.pv.seti("$avp(sm_pdd)", 1)
     local t0 = tonumber(KSR.pv.get("$avp(sm_t0)"))
-    if t0 ~= nil then pdd[dir]:observe(now_ms() - t0 * 1000) end
+    if t0 ~= nil then
+      local ms = now_ms() - t0 * 1000
+      pdd[dir]:observe(ms)
+      pdd_hist[dir]:observe(ms)
+    end
   end
   if code >= 200 and KSR.pv.is_null("$avp(sm_2xx)") then
     KSR.pv.seti("$avp(sm_2xx)", 1)

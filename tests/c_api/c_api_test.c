@@ -1,10 +1,12 @@
 /* c_api_test: <sipmetrics/sipmetrics.h> without a daemon. Every function called detached (an
  * unusable segment path), with NULLs, garbage and zero handles and out-of-range enumerators:
  * each returns, with the documented status. Attached (a segment file of its own): statuses of
- * registrations and refusals, identical handles for the same series, classification, label
- * sets. Values on /metrics are checked by daemon_test.sh and install_test.sh.
+ * registrations and refusals (histogram bounds included), identical handles for the same series,
+ * classification, label sets, the SIP latency bounds. Values on /metrics are checked by
+ * fork_test.sh and install_test.sh.
  *   c_api_test EXPECTED_VERSION        exits non-zero on failure */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <sipmetrics/sipmetrics.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,13 +27,19 @@ static const sipmetrics_label kLabelsSwapped[] = {{"status", "ok"}, {"transport"
 
 /* Every update and every helper on `c`, the way a worker would call them. */
 static void exercise(sipmetrics_client* c, sipmetrics_counter k, sipmetrics_gauge g,
-                     sipmetrics_summary s) {
+                     sipmetrics_summary s, const sipmetrics_histogram* h) {
   sipmetrics_counter_inc(k);
   sipmetrics_counter_add(k, 5);
   sipmetrics_gauge_add(g, 1);
   sipmetrics_gauge_add(g, 0.25);
   sipmetrics_gauge_set(g, 7);
   sipmetrics_summary_observe(s, 12.5);
+  sipmetrics_histogram_observe(h, 12.5);
+  sipmetrics_histogram_observe(h, -1);
+  sipmetrics_histogram_observe(h, INFINITY);
+  sipmetrics_histogram_observe(h, -INFINITY);
+  sipmetrics_histogram_observe(h, NAN);
+  sipmetrics_histogram_observe(NULL, 1);
   sipmetrics_sip_invite_result_on(c, SIPMETRICS_SIP_DIRECTION_INBOUND, 486);
   sipmetrics_sip_invite_result_on(c, (sipmetrics_sip_direction)300, 200);
   sipmetrics_sip_bye_on(c, SIPMETRICS_SIP_DIRECTION_OUTBOUND, SIPMETRICS_SIP_BYE_BY_REMOTE,
@@ -110,6 +118,9 @@ static void test_detached(void) {
   sipmetrics_counter k;
   sipmetrics_gauge ga;
   sipmetrics_summary s;
+  sipmetrics_histogram h;
+  size_t nb = 0;
+  const double* b = sipmetrics_sip_latency_buckets_ms(&nb);
   memset(&k, 0xa5, sizeof k);
   CHECK(sipmetrics_counter_get(c, "detached_total", "Help.", kLabels, 2, &k) ==
         SIPMETRICS_DETACHED);
@@ -119,7 +130,14 @@ static void test_detached(void) {
   CHECK(!sipmetrics_gauge_valid(ga));
   CHECK(sipmetrics_summary_get(c, "detached_ms", "Help.", NULL, 0, 100, &s) == SIPMETRICS_DETACHED);
   CHECK(!sipmetrics_summary_valid(s));
-  exercise(c, k, ga, s);
+  memset(&h, 0xa5, sizeof h);
+  CHECK(sipmetrics_histogram_get(c, "detached_hist_ms", "Help.", kLabels, 2, b, nb, &h) ==
+        SIPMETRICS_DETACHED);
+  CHECK(!sipmetrics_histogram_valid(&h));
+  /* Arguments are checked before the attachment: bad bounds are bad even when detached. */
+  CHECK(sipmetrics_histogram_get(c, "detached_hist_ms", "Help.", NULL, 0, b, 0, &h) ==
+        SIPMETRICS_INVALID_ARGUMENT);
+  exercise(c, k, ga, s, &h);
   const char* keys[] = {"transport"};
   CHECK(sipmetrics_register_labels(c, "detached_total", keys, 1) == SIPMETRICS_DETACHED);
   CHECK(sipmetrics_inc_counter(c, "detached_total", "Help.", kLabels, 2) == SIPMETRICS_DETACHED);
@@ -138,6 +156,7 @@ static void test_arguments(void) {
   sipmetrics_counter k;
   sipmetrics_gauge g;
   sipmetrics_summary s;
+  sipmetrics_histogram h;
   const sipmetrics_label null_value[] = {{"transport", NULL}};
   sipmetrics_label many[SIPMETRICS_MAX_LABELS + 1];
   char names[SIPMETRICS_MAX_LABELS + 1][8];
@@ -162,6 +181,41 @@ static void test_arguments(void) {
         SIPMETRICS_INVALID_ARGUMENT);
   CHECK(!sipmetrics_gauge_valid(g));
   CHECK(sipmetrics_summary_get(g0, NULL, "", NULL, 0, 0, &s) == SIPMETRICS_INVALID_ARGUMENT);
+  {
+    const double ok[] = {1, 2, 3};
+    const double inf = INFINITY;
+    const double bad[][3] = {{3, 2, 1}, {1, 1, 2}, {-1, 0, 1}, {0, 1, inf}, {-inf, 0, 1}};
+    double nan_bounds[3] = {1, 2, 3}, long_bounds[SIPMETRICS_MAX_HISTOGRAM_BOUNDS + 1];
+    nan_bounds[1] = NAN;
+    for (int i = 0; i <= SIPMETRICS_MAX_HISTOGRAM_BOUNDS; ++i) long_bounds[i] = i;
+    memset(&h, 0xff, sizeof h);
+    CHECK(sipmetrics_histogram_get(NULL, "x_ms", "", NULL, 0, ok, 3, &h) ==
+          SIPMETRICS_INVALID_ARGUMENT);
+    CHECK(!sipmetrics_histogram_valid(&h));
+    CHECK(sipmetrics_histogram_get(g0, NULL, "", NULL, 0, ok, 3, &h) ==
+          SIPMETRICS_INVALID_ARGUMENT);
+    CHECK(sipmetrics_histogram_get(g0, "x_ms", "", null_value, 1, ok, 3, &h) ==
+          SIPMETRICS_INVALID_ARGUMENT);
+    CHECK(sipmetrics_histogram_get(g0, "x_ms", "", many, SIPMETRICS_MAX_LABELS + 1, ok, 3, &h) ==
+          SIPMETRICS_INVALID_ARGUMENT);
+    CHECK(sipmetrics_histogram_get(g0, "x_ms", "", NULL, 0, NULL, 3, &h) ==
+          SIPMETRICS_INVALID_ARGUMENT);
+    CHECK(sipmetrics_histogram_get(g0, "x_ms", "", NULL, 0, NULL, 0, &h) ==
+          SIPMETRICS_INVALID_ARGUMENT);
+    CHECK(sipmetrics_histogram_get(g0, "x_ms", "", NULL, 0, ok, 0, &h) ==
+          SIPMETRICS_INVALID_ARGUMENT);
+    CHECK(sipmetrics_histogram_get(g0, "x_ms", "", NULL, 0, nan_bounds, 3, &h) ==
+          SIPMETRICS_INVALID_ARGUMENT);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i)
+      CHECK(sipmetrics_histogram_get(g0, "x_ms", "", NULL, 0, bad[i], 3, &h) ==
+            SIPMETRICS_INVALID_ARGUMENT);
+    CHECK(sipmetrics_histogram_get(g0, "x_ms", "", NULL, 0, long_bounds,
+                                   SIPMETRICS_MAX_HISTOGRAM_BOUNDS + 1,
+                                   &h) == SIPMETRICS_INVALID_ARGUMENT);
+    CHECK(!sipmetrics_histogram_valid(&h));
+    CHECK(sipmetrics_histogram_get(g0, "x_ms", "", NULL, 0, ok, 3, NULL) ==
+          SIPMETRICS_INVALID_ARGUMENT);
+  }
   CHECK(sipmetrics_client_open("x", "y", NULL) == SIPMETRICS_INVALID_ARGUMENT);
   CHECK(sipmetrics_register_labels(NULL, "x", NULL, 0) == SIPMETRICS_INVALID_ARGUMENT);
   CHECK(sipmetrics_register_labels(g0, NULL, NULL, 0) == SIPMETRICS_INVALID_ARGUMENT);
@@ -174,20 +228,25 @@ static void test_arguments(void) {
   sipmetrics_client_close(NULL);
   sipmetrics_client_close(g0); /* the global client is never freed */
   CHECK(sipmetrics_global() == g0);
-  exercise(NULL, k, g, s); /* every _on helper with a NULL client */
+  exercise(NULL, k, g, s, &h); /* every _on helper with a NULL client */
 
   /* Zero-initialised and garbage handles are no-ops. */
   static sipmetrics_counter zk;
   static sipmetrics_gauge zg;
   static sipmetrics_summary zs;
+  static sipmetrics_histogram zh;
+  const sipmetrics_histogram zh2 = {{0}};
   CHECK(!sipmetrics_counter_valid(zk) && !sipmetrics_gauge_valid(zg) &&
-        !sipmetrics_summary_valid(zs));
-  exercise(NULL, zk, zg, zs);
+        !sipmetrics_summary_valid(zs) && !sipmetrics_histogram_valid(&zh) &&
+        !sipmetrics_histogram_valid(&zh2) && !sipmetrics_histogram_valid(NULL));
+  exercise(NULL, zk, zg, zs, &zh);
   memset(&k, 0xff, sizeof k);
   memset(&g, 0xff, sizeof g);
   memset(&s, 0xff, sizeof s);
-  CHECK(!sipmetrics_counter_valid(k) && !sipmetrics_gauge_valid(g) && !sipmetrics_summary_valid(s));
-  exercise(NULL, k, g, s);
+  memset(&h, 0xff, sizeof h);
+  CHECK(!sipmetrics_counter_valid(k) && !sipmetrics_gauge_valid(g) &&
+        !sipmetrics_summary_valid(s) && !sipmetrics_histogram_valid(&h));
+  exercise(NULL, k, g, s, &h);
 
   const sipmetrics_status all[] = {SIPMETRICS_OK, SIPMETRICS_DETACHED, SIPMETRICS_REFUSED,
                                    SIPMETRICS_INVALID_ARGUMENT, SIPMETRICS_NO_MEMORY};
@@ -237,7 +296,35 @@ static void test_attached(const char* dir) {
   CHECK(sipmetrics_summary_get(c, "capi_latency_ms", "Latency.", kLabels, 2, 512, &s1) ==
         SIPMETRICS_OK);
   CHECK(sipmetrics_summary_valid(s1));
-  exercise(c, k1, g1, s1);
+
+  sipmetrics_histogram h1, h2;
+  size_t nb = 0;
+  const double* b = sipmetrics_sip_latency_buckets_ms(&nb);
+  const double other[] = {1, 2, 3};
+  double most[SIPMETRICS_MAX_HISTOGRAM_BOUNDS];
+  for (int i = 0; i < SIPMETRICS_MAX_HISTOGRAM_BOUNDS; ++i) most[i] = 0.5 * i;
+  CHECK(sipmetrics_histogram_get(c, "capi_pdd_hist_ms", "PDD.", kLabels, 2, b, nb, &h1) ==
+        SIPMETRICS_OK);
+  CHECK(sipmetrics_histogram_valid(&h1));
+  CHECK(sipmetrics_histogram_get(c, "capi_pdd_hist_ms", NULL, kLabelsSwapped, 2, b, nb, &h2) ==
+        SIPMETRICS_OK);
+  CHECK(sipmetrics_histogram_valid(&h2));
+  memset(&h2, 0xff, sizeof h2);
+  CHECK(sipmetrics_histogram_get(c, "capi_pdd_hist_ms", "PDD.", kLabels, 2, other, 3, &h2) ==
+        SIPMETRICS_REFUSED); /* the series exists with other bounds */
+  CHECK(!sipmetrics_histogram_valid(&h2));
+  CHECK(sipmetrics_histogram_get(c, "capi_pdd_ms", "PDD.", kLabels, 2, other, 3, &h2) ==
+        SIPMETRICS_OK);
+  CHECK(sipmetrics_histogram_get(c, "capi bad", "", NULL, 0, other, 3, &h2) == SIPMETRICS_REFUSED);
+  CHECK(sipmetrics_histogram_get(c, "capi_ok_ms", "", le, 1, other, 3, &h2) == SIPMETRICS_REFUSED);
+  CHECK(sipmetrics_histogram_get(c, "capi_ok_ms", "", NULL, 0, other, 2, &h2) == SIPMETRICS_OK);
+  CHECK(sipmetrics_histogram_get(c, "capi_most_ms", "", NULL, 0, most,
+                                 SIPMETRICS_MAX_HISTOGRAM_BOUNDS, &h2) == SIPMETRICS_OK);
+  CHECK(sipmetrics_histogram_valid(&h2));
+  CHECK(sipmetrics_histogram_get(c, "capi_ok_ms", "", NULL, 0, other + 1, 0, &h2) ==
+        SIPMETRICS_INVALID_ARGUMENT);
+  CHECK(!sipmetrics_histogram_valid(&h2));
+  exercise(c, k1, g1, s1, &h1);
 
   /* A second client of the same segment shares the attachment: same handles; closing it
    * leaves them valid. */
@@ -271,6 +358,16 @@ static void test_attached(const char* dir) {
   CHECK(sipmetrics_sip_prepare_on(c) == SIPMETRICS_OK);
   sipmetrics_client_close(c);
   CHECK(unlink(path) == 0);
+}
+
+static void test_latency_buckets(void) {
+  static const double want[] = {5,    10,   25,   50,   100,  250,   500,
+                                1000, 2000, 3000, 4000, 8000, 16000, 32000};
+  size_t n = 0;
+  const double* b = sipmetrics_sip_latency_buckets_ms(&n);
+  CHECK(b != NULL && n == sizeof want / sizeof want[0] && n == 14);
+  for (size_t i = 0; b != NULL && i < n && i < 14; ++i) CHECK(b[i] == want[i]);
+  CHECK(sipmetrics_sip_latency_buckets_ms(NULL) == b);
 }
 
 static void test_classification(void) {
@@ -332,6 +429,7 @@ int main(int argc, char** argv) {
   test_detached();
   test_arguments();
   test_attached(dir);
+  test_latency_buckets();
   test_classification();
   rmdir(dir);
   if (failures != 0) {

@@ -2,7 +2,8 @@
 # fork_test.sh SIPMETRICSD FORK_WORKER
 # Handles resolved through the C API before fork() write into each child's own writer slot:
 # two children of c_api_fork_worker, N increments each, exact on the real daemon's /metrics
-# (counter, SUM and MAX gauges, summary _count and _sum, a SIP helper family). Once the parent
+# (counter, SUM and MAX gauges, summary _count and _sum, every sample of a histogram with a
+# negative, a NaN and an infinite observation per child, a SIP helper family). Once the parent
 # and its children are gone the counts stay (folded into retained totals) and the gauges leave.
 set -euo pipefail
 [[ $# -eq 2 ]] || { echo "usage: $0 SIPMETRICSD FORK_WORKER" >&2; exit 2; }
@@ -39,6 +40,13 @@ await capi_fork_active 2
 await capi_fork_peak 20
 await capi_fork_ms_count $((2 * SAMPLES))
 await capi_fork_ms_sum $((3 * SAMPLES))
+# Child 0 observes SAMPLES x 1, child 1 SAMPLES x 2; each also -1 (first bucket), NaN and +Inf
+# (+Inf bucket), none of which adds to _sum.
+await 'capi_fork_hist_ms_bucket{transport="sip",le="1"}' $((SAMPLES + 2))
+await 'capi_fork_hist_ms_bucket{transport="sip",le="2"}' $((2 * SAMPLES + 2))
+await 'capi_fork_hist_ms_bucket{transport="sip",le="+Inf"}' $((2 * SAMPLES + 6))
+await 'capi_fork_hist_ms_count{transport="sip"}' $((2 * SAMPLES + 6))
+await 'capi_fork_hist_ms_sum{transport="sip"}' $((3 * SAMPLES))
 await 'sip_invite_result_total{code_class="4xx",direction="inbound"}' 3
 await 'sip_invite_result_total{code_class="2xx",direction="inbound"}' 0
 await sipmetrics_writers 2  # the children; the parent only resolved, it never claimed a slot
@@ -46,5 +54,7 @@ await sipmetrics_writers 2  # the children; the parent only resolved, it never c
 stop_bg "$WORKER_PID"  # the parent; its children see the pipe close and exit
 await 'capi_fork_total{transport="sip"}' $((2 * N))
 await capi_fork_ms_count $((2 * SAMPLES))
+await 'capi_fork_hist_ms_bucket{transport="sip",le="2"}' $((2 * SAMPLES + 2))
+await 'capi_fork_hist_ms_count{transport="sip"}' $((2 * SAMPLES + 6))
 await capi_fork_active 0
 finish

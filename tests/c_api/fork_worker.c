@@ -1,10 +1,12 @@
 /* c_api_fork_worker N SAMPLES: the Kamailio pattern through the C API. The parent resolves
  * handles (and the SIP helpers' table) on the global client, then forks two children; child i
  * (0, 1) makes N counter increments, adds 1 to a SUM gauge, sets a MAX gauge to 10 * (i + 1),
- * observes SAMPLES samples of value i + 1 and counts i + 1 inbound 486 INVITE results. The
+ * observes SAMPLES samples of value i + 1 into a summary and into a histogram (bounds 1, 2),
+ * then -1, NaN and +Inf into the histogram, and counts i + 1 inbound 486 INVITE results. The
  * parent itself writes nothing. Prints "ready" once both children are done, then waits for a
- * signal; the children exit when the parent is gone. daemon_test.sh checks the totals. */
+ * signal; the children exit when the parent is gone. fork_test.sh checks the totals. */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <signal.h>
 #include <sipmetrics/sipmetrics.h>
 #include <stdio.h>
@@ -22,6 +24,8 @@ int main(int argc, char** argv) {
   sipmetrics_counter total;
   sipmetrics_gauge active, peak;
   sipmetrics_summary ms;
+  sipmetrics_histogram hist;
+  const double bounds[] = {1, 2};
   const sipmetrics_label labels[] = {{"transport", "sip"}};
   if (sipmetrics_counter_get(c, "capi_fork_total", "Fork test.", labels, 1, &total) !=
           SIPMETRICS_OK ||
@@ -30,6 +34,8 @@ int main(int argc, char** argv) {
       sipmetrics_gauge_get(c, "capi_fork_peak", "Fork test.", NULL, 0, SIPMETRICS_GAUGE_MAX,
                            &peak) != SIPMETRICS_OK ||
       sipmetrics_summary_get(c, "capi_fork_ms", "Fork test.", NULL, 0, 0, &ms) != SIPMETRICS_OK ||
+      sipmetrics_histogram_get(c, "capi_fork_hist_ms", "Fork test.", labels, 1, bounds, 2, &hist) !=
+          SIPMETRICS_OK ||
       sipmetrics_sip_prepare() != SIPMETRICS_OK) {
     fprintf(stderr, "cannot resolve the handles\n");
     return 1;
@@ -46,6 +52,10 @@ int main(int argc, char** argv) {
       sipmetrics_gauge_add(active, 1);
       sipmetrics_gauge_set(peak, 10.0 * (i + 1));
       for (long k = 0; k < samples; ++k) sipmetrics_summary_observe(ms, i + 1);
+      for (long k = 0; k < samples; ++k) sipmetrics_histogram_observe(&hist, i + 1);
+      sipmetrics_histogram_observe(&hist, -1);       /* the first bucket, not _sum */
+      sipmetrics_histogram_observe(&hist, NAN);      /* the +Inf bucket, not _sum */
+      sipmetrics_histogram_observe(&hist, INFINITY); /* the +Inf bucket, not _sum */
       for (int k = 0; k <= i; ++k)
         sipmetrics_sip_invite_result(SIPMETRICS_SIP_DIRECTION_INBOUND, 486);
       if (write(done[1], "d", 1) != 1) _exit(1);

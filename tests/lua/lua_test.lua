@@ -44,6 +44,12 @@ dg:set(1)
 dg:add(1)
 local ds = sm.summary(d, "lua_detached_ms", "Never seen.")
 ds:observe(1)
+local dh, dhs = sm.histogram(d, "lua_detached_hist_ms", "Never seen.", nil,
+                             sm.SIP_LATENCY_BUCKETS_MS)
+check(dhs == "detached" and not sm.valid(dh) and not dh:valid(),
+      "a detached client's histogram is a no-op handle")
+dh:observe(1)
+sm.histogram_observe(dh, 2)
 check(sm.inc_counter(d, "lua_detached_total", "x") == "detached", "registry call on detached")
 check(sm.register_labels(d, "lua_detached_total", {"a"}) == "detached", "register_labels detached")
 d:invite_result("inbound", 200)
@@ -67,6 +73,26 @@ raises("window_samples must be an integer", sm.summary, c, "lua_x_ms", "h", nil,
 local k = sm.counter(c, "lua_requests_total", "Requests.", {method = "INVITE", transport = "udp"})
 local gg = sm.gauge(c, "lua_queue_depth", "Queue depth.")
 local s = sm.summary(c, "lua_latency_ms", "Latency.", {leg = "a"})
+local hist = c:histogram("lua_pdd_hist_ms", "Post-dial delay, ms.", {direction = "inbound"},
+                         sm.SIP_LATENCY_BUCKETS_MS)
+raises("table expected", sm.histogram, c, "lua_x_ms", "h", nil) -- bounds are required
+raises("table expected", sm.histogram, c, "lua_x_ms", "h", nil, 5)
+raises("bound 2 is a string, not a number", sm.histogram, c, "lua_x_ms", "h", nil, {1, "2"})
+raises("bound 2 is a nil, not a number", sm.histogram, c, "lua_x_ms", "h", nil, {1, nil, 3})
+local bad_bounds = {{}, {2, 1}, {1, 1}, {1, 0 / 0}, {-1, 1}, {1, math.huge}}
+for _, b in ipairs(bad_bounds) do
+  raises("bounds must be 1 to 64 finite, non-negative, strictly increasing numbers", sm.histogram,
+         c, "lua_x_ms", "h", nil, b)
+end
+local long = {}
+for i = 1, 65 do long[i] = i end
+raises("more than 64 bounds", sm.histogram, c, "lua_x_ms", "h", nil, long)
+raises("labels must map strings to strings", sm.histogram, c, "lua_x_ms", "h", {1}, {1})
+raises("sipmetrics client expected", sm.histogram, nil, "lua_x_ms", "h", nil, {1})
+raises("sipmetrics histogram expected", sm.histogram_observe, s, 1)
+raises("sipmetrics summary expected", sm.summary_observe, hist, 1)
+raises("number expected", sm.histogram_observe, hist, "1.5x")
+raises("number expected", hist.observe, hist, nil)
 raises("sipmetrics counter expected", sm.counter_inc, gg)
 raises("sipmetrics counter expected", sm.counter_inc, nil)
 raises("sipmetrics counter expected", sm.counter_inc, io.stdout) -- another library's userdata
@@ -76,7 +102,7 @@ raises("n must be an integer", sm.counter_add, k, -1)
 raises("n must be an integer", sm.counter_add, k, 1.5)
 raises("number expected", sm.gauge_set, gg, "seven")
 raises("number expected", sm.summary_observe, s, nil)
-raises("sipmetrics counter, gauge or summary expected", sm.valid, c)
+raises("sipmetrics counter, gauge, summary or histogram expected", sm.valid, c)
 raises("direction must be one of \"inbound\", \"outbound\"; got \"sideways\"", sm.invite_result,
        "sideways", 200)
 raises("code must be an integer", sm.invite_result, "inbound", 486.5)
@@ -99,6 +125,15 @@ bad:inc() -- a refused handle is a no-op too
 local _, conflict = sm.gauge(c, "lua_queue_depth", "Queue depth.", nil, "max")
 check(conflict == "refused", "the same gauge with another mode: refused")
 check(sm.valid(k) and k:valid() and sm.valid(gg) and sm.valid(s), "resolved handles are valid")
+check(sm.valid(hist) and hist:valid() and getmetatable(hist) == "sipmetrics.histogram",
+      "a resolved histogram is valid, its metatable locked")
+local _, hconflict = c:histogram("lua_pdd_hist_ms", "PDD.", {direction = "inbound"}, {1, 2})
+check(hconflict == "refused", "the same histogram with other bounds: refused")
+local _, hbad = c:histogram("lua bad hist", "Refused.", nil, {1})
+check(hbad == "refused", "a histogram name outside the grammar: refused")
+check(table.concat(sm.SIP_LATENCY_BUCKETS_MS, ",") ==
+        "5,10,25,50,100,250,500,1000,2000,3000,4000,8000,16000,32000",
+      "SIP_LATENCY_BUCKETS_MS: the 14 SIP latency bounds, 5 ms .. 32 s")
 check(sm.classify_code(486) == "4xx" and sm.classify_code(99) == "other" and
         sm.classify_code(700) == "other", "classify_code")
 check(sm.classify_method("INVITE") == "INVITE" and sm.classify_method("invite") == "other" and
@@ -123,6 +158,17 @@ s:observe(10)
 sm.summary_observe(s, 30.5)                       -- _count 2, _sum 40.5
 local w = sm.summary(c, "lua_window_ms", "Windowed.", nil, 64)
 w:observe(2)
+hist:observe(180)
+sm.histogram_observe(hist, 2350)
+hist:observe(40000)                               -- above 32 s: +Inf; _count 3, _sum 42530
+local small, small_status = sm.histogram(c, "lua_small_hist", "Small.", nil, {1, 5, 10})
+check(small_status == "ok", "histogram() on the module: ok")
+for _, v in ipairs({0.5, 3, 7, 20}) do small:observe(v) end
+-- Outside [0, +Inf): counted in a bucket and _count, never in _sum (the C API's rule).
+small:observe(-1)
+small:observe(-math.huge)                         -- first bucket
+small:observe(0 / 0)
+small:observe(math.huge)                          -- +Inf bucket; _count 8, _sum 30.5
 sm.inc_counter(c, "lua_registry_total", "Registry-style.", {kind = "a"})
 c:inc_counter("lua_registry_total", "Registry-style.", {kind = "a"})
 sm.add_counter(c, "lua_registry_total", "Registry-style.", {kind = "b"}, 10)

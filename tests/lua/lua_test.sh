@@ -2,10 +2,11 @@
 # lua_test.sh SIPMETRICSD MODULE_DIR VERSION
 # The Lua module in plain lua5.1 against the real daemon: lua_test.lua checks errors, statuses
 # and detached no-ops in-process, then writes series through every function of the module
-# (handles, registry-style calls, every SIP helper with every enum value, global and explicit
-# clients); /metrics must then hold exactly lua_test.expected: those samples with those values,
-# and every other sample of the SIP helper families at 0. The writer name given to open() is on
-# the daemon's page; once the script exits its counts stay and its gauges leave.
+# (handles, histograms with every bucket, registry-style calls, every SIP helper with every enum
+# value, global and explicit clients); /metrics must then hold exactly lua_test.expected: those
+# samples with those values, and every other sample of the SIP helper families at 0. The writer
+# name given to open() is on the daemon's page; once the script exits its counts stay and its
+# gauges leave.
 set -euo pipefail
 [[ $# -eq 3 ]] || { echo "usage: $0 SIPMETRICSD MODULE_DIR VERSION" >&2; exit 2; }
 DAEMON=$(realpath "$1") MODULE_DIR=$(realpath "$2") VERSION=$3
@@ -37,7 +38,7 @@ if grep -q '^not ok' "$TMP/lua.out"; then
 else
   pass "lua_test.lua: $checks in-process checks"
 fi
-((checks >= 51)) || fail "only $checks in-process checks ran"
+((checks >= 74)) || fail "only $checks in-process checks ran"
 
 # Sample lines (no comments, no quantiles) whose names match the regex $1, sorted.
 samples() {
@@ -85,4 +86,6 @@ await_value 'voiceserver_active_calls{transport="webrtc"}' 0
 await_value lua_queue_depth 0
 await_value 'lua_requests_total{method="INVITE",transport="udp"}' 42
 await_value 'sip_invite_result_total{code_class="4xx",direction="inbound"}' 2
+await_value 'lua_pdd_hist_ms_bucket{direction="inbound",le="3000"}' 2
+await_value 'lua_small_hist_count' 8
 finish

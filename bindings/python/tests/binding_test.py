@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """binding_test.py: `import sipmetrics` against the real sipmetricsd.
 
-Python programs write counters, gauges, summaries, registry-style series and every typed SIP
-helper into a file-path segment; the test reads them back from the daemon's /metrics (on a free
+Python programs write counters, gauges, summaries, histograms, registry-style series and every
+typed SIP helper into a file-path segment; the test reads them back from the daemon's /metrics (on a free
 loopback port) and requires exact values, label sets and family bounds. Handles resolved before
 os.fork() count exactly in the children; bad arguments raise TypeError or ValueError and register
 nothing; a segment path in a missing directory runs detached without raising.
@@ -243,6 +243,43 @@ class ExpositionTest(unittest.TestCase):
                                         'py_active{transport="sip"}': 0, "py_level": 0,
                                         'py_latency_ms_count{leg="a"}': 101})
 
+    def test_histograms(self):
+        """Every bucket, _sum and _count exactly; values outside [0, +Inf) in a bucket and _count,
+        never in _sum; the same series from a second registration."""
+        w = self.write("""
+            c = sipmetrics.Client()
+            pdd = c.histogram("py_pdd_hist_ms", "Post-dial delay, ms.", {"direction": "inbound"},
+                              sipmetrics.SIP_LATENCY_BUCKETS_MS)
+            for v in (180, 2350.5, 3000, 40000):  # 3000 is a bound: le="3000" holds it
+                pdd.observe(v)
+            small = c.histogram("py_small_hist", None, None, [1, 5, 10])
+            for v in (0.5, 1, 3, 7, 20):
+                small.observe(v)
+            for v in (-1, float("-inf"), float("nan"), float("inf")):
+                small.observe(v)
+            again = c.histogram(name="py_small_hist", help=None, labels=[], bounds=(1.0, 5, 10))
+            again.observe(5)
+            print(json.dumps([pdd.status, pdd.valid, small.status, again.status, again.valid]))
+        """)
+        pdd = {5: 0, 10: 0, 25: 0, 50: 0, 100: 0, 250: 1, 500: 1, 1000: 1, 2000: 1, 3000: 3,
+               4000: 3, 8000: 3, 16000: 3, 32000: 3, "+Inf": 4}
+        want = {f'py_pdd_hist_ms_bucket{{direction="inbound",le="{le}"}}': v for le, v in pdd.items()}
+        want.update({'py_pdd_hist_ms_count{direction="inbound"}': 4,
+                     'py_pdd_hist_ms_sum{direction="inbound"}': 45530.5})
+        small = {'py_small_hist_bucket{le="1"}': 4, 'py_small_hist_bucket{le="5"}': 6,
+                 'py_small_hist_bucket{le="10"}': 7, 'py_small_hist_bucket{le="+Inf"}': 10,
+                 "py_small_hist_count": 10, "py_small_hist_sum": 36.5}
+        samples, helps = self.daemon.await_values(self, {**want, **small})
+        self.assertEqual(json.loads(w.output.split(b"\n")[0]), ["ok", True, "ok", "ok", True])
+        self.assertEqual(family(samples, "py_pdd_hist_ms_bucket"),
+                         {k: v for k, v in want.items() if "_bucket" in k})
+        self.assertEqual(family(samples, "py_small_hist_bucket"),
+                         {k: v for k, v in small.items() if "_bucket" in k})
+        self.assertEqual(helps["py_pdd_hist_ms"], "Post-dial delay, ms.")
+        self.assertEqual(w.finish()[0], 0)
+        # The writer is gone: a histogram's counts stay, as a counter's do.
+        self.daemon.await_values(self, {**want, **small})
+
     def test_threads(self):
         """Python threads share handles; each writes its own lane, and every update lands."""
         w = self.write("""
@@ -418,9 +455,18 @@ class ExpositionTest(unittest.TestCase):
             warnings.simplefilter("error")
             with self.assertRaises(RuntimeWarning):
                 c.summary("py bad summary")
+        with self.assertWarnsRegex(RuntimeWarning, "histogram 'py bad hist' refused"):
+            bad_hist = c.histogram("py bad hist", None, None, [1])
+        self.assertEqual((bad_hist.status, bad_hist.valid), ("refused", False))
+        bad_hist.observe(1)  # a no-op handle
+        self.assertEqual(c.histogram("py_bounds_hist", None, None, [1, 2]).status, "ok")
+        with self.assertWarns(RuntimeWarning):
+            other_bounds = c.histogram("py_bounds_hist", None, None, [1, 2, 3])
+        self.assertEqual((other_bounds.status, other_bounds.valid), ("refused", False))
         samples, _ = self.daemon.await_values(self, {
-            'sipmetrics_refusals_total{reason="invalid_name"}': 3,
-            'sipmetrics_refusals_total{reason="type_conflict"}': 1,
+            'sipmetrics_refusals_total{reason="invalid_name"}': 4,
+            'sipmetrics_refusals_total{reason="type_conflict"}': 2,
+            'py_bounds_hist_bucket{le="+Inf"}': 0,
         })
         self.assertFalse([k for k in samples if k.startswith("py bad")])
 
@@ -429,6 +475,7 @@ class ExpositionTest(unittest.TestCase):
         counter = c.counter("py_good_total")
         gauge = c.gauge("py_good_gauge")
         summary = c.summary("py_good_ms")
+        hist = c.histogram("py_good_hist_ms", None, None, [1])
         s = sipmetrics
         cases = [
             (TypeError, "name must be a str", lambda: c.counter(7)),
@@ -498,13 +545,38 @@ class ExpositionTest(unittest.TestCase):
             (TypeError, "cannot create", lambda: s.Counter()),
             (TypeError, "cannot create", lambda: s.Gauge()),
             (TypeError, "cannot create", lambda: s.Summary()),
+            (TypeError, "cannot create", lambda: s.Histogram()),
+            (TypeError, "required argument 'bounds'", lambda: c.histogram("py_bad19_ms", None, None)),
+            (TypeError, "bounds must be a sequence of numbers, not str",
+             lambda: c.histogram("py_bad20_ms", None, None, "1,2")),
+            (TypeError, "bounds must be a sequence of numbers", lambda: c.histogram("py_bad21_ms", None, None, 5)),
+            (TypeError, "a bound must be an int or a float, not str",
+             lambda: c.histogram("py_bad22_ms", None, None, [1, "2"])),
+            (ValueError, "at most 64 bounds, not 65", lambda: c.histogram("py_bad23_ms", None, None, range(65))),
+            (ValueError, "bounds must be 1 to 64 finite, non-negative, strictly increasing numbers, not \\[\\]",
+             lambda: c.histogram("py_bad24_ms", None, None, [])),
+            (ValueError, "strictly increasing numbers, not \\[2, 1\\]",
+             lambda: c.histogram("py_bad25_ms", None, None, [2, 1])),
+            (ValueError, "strictly increasing", lambda: c.histogram("py_bad26_ms", None, None, (1, 1))),
+            (ValueError, "strictly increasing", lambda: c.histogram("py_bad27_ms", None, None, [-1, 1])),
+            (ValueError, "strictly increasing",
+             lambda: c.histogram("py_bad28_ms", None, None, [1, float("nan")])),
+            (ValueError, "strictly increasing",
+             lambda: c.histogram("py_bad29_ms", None, None, [1, float("inf")])),
+            (ValueError, "at most 16 labels",
+             lambda: c.histogram("py_bad30_ms", None, {f"k{i}": "v" for i in range(17)}, [1])),
+            (TypeError, "name must be a str", lambda: c.histogram(None, None, None, [1])),
+            (TypeError, "v must be an int or a float, not str", lambda: hist.observe("1")),
+            (TypeError, "takes exactly one argument", lambda: hist.observe()),
         ]
         for exc, message, call in cases:
             with self.subTest(message=message):
                 with self.assertRaisesRegex(exc, message):
                     call()
         counter.inc()  # the process still writes: after all the above, the good handles count
-        samples, _ = self.daemon.await_values(self, {"py_good_total": 1})
+        hist.observe(0.5)
+        samples, _ = self.daemon.await_values(self, {"py_good_total": 1, "py_good_hist_ms_count": 1,
+                                                     'py_good_hist_ms_bucket{le="1"}': 1})
         self.assertFalse([k for k in samples if k.startswith("py_bad")], "a bad call registered")
 
 
@@ -528,6 +600,7 @@ class ForkTest(unittest.TestCase):
             active = c.gauge("py_fork_active", "Fork.")
             peak = c.gauge("py_fork_peak", "Fork.", mode="max")
             ms = c.summary("py_fork_ms", "Fork.")
+            hist = c.histogram("py_fork_hist_ms", "Fork.", None, [1, 2])
             assert sipmetrics.prepare() == "ok"
             done_r, done_w = os.pipe()
             alive_r, alive_w = os.pipe()
@@ -542,6 +615,7 @@ class ForkTest(unittest.TestCase):
                         peak.set(10 * (i + 1))
                         for _ in range(samples):
                             ms.observe(i + 1)
+                            hist.observe(i + 1)
                         for _ in range(i + 1):
                             sipmetrics.invite_result("inbound", 486)
                         os.write(done_w, b"d")
@@ -567,6 +641,11 @@ class ForkTest(unittest.TestCase):
             "py_fork_peak": 20,
             "py_fork_ms_count": 2 * self.SAMPLES,
             "py_fork_ms_sum": 3 * self.SAMPLES,
+            'py_fork_hist_ms_bucket{le="1"}': self.SAMPLES,
+            'py_fork_hist_ms_bucket{le="2"}': 2 * self.SAMPLES,
+            'py_fork_hist_ms_bucket{le="+Inf"}': 2 * self.SAMPLES,
+            "py_fork_hist_ms_count": 2 * self.SAMPLES,
+            "py_fork_hist_ms_sum": 3 * self.SAMPLES,
             'sip_invite_result_total{code_class="4xx",direction="inbound"}': 3,
             'sip_invite_result_total{code_class="2xx",direction="inbound"}': 0,
             "sipmetrics_writers": 2,  # the children; the parent only resolved
@@ -577,6 +656,8 @@ class ForkTest(unittest.TestCase):
         self.daemon.await_values(self, {
             'py_fork_total{transport="sip"}': 2 * self.N,
             "py_fork_ms_count": 2 * self.SAMPLES,
+            "py_fork_hist_ms_count": 2 * self.SAMPLES,
+            'py_fork_hist_ms_bucket{le="1"}': self.SAMPLES,
             "py_fork_active": 0,
             "sipmetrics_writers": 0,
         })
@@ -604,6 +685,10 @@ class DocsExampleTest(unittest.TestCase):
             "myapp_active_dialogs": 0,
             "myapp_pdd_ms_count": 2,
             "myapp_pdd_ms_sum": 364,
+            'myapp_pdd_hist_ms_bucket{le="100"}': 0,
+            'myapp_pdd_hist_ms_bucket{le="250"}': 2,
+            "myapp_pdd_hist_ms_count": 2,
+            "myapp_pdd_hist_ms_sum": 364,
             'sip_invite_result_total{code_class="4xx",direction="inbound"}': 2,
             'sip_transaction_timeout_total{method="OPTIONS"}': 2,
             'sip_bye_total{by="remote",direction="inbound",reason_class="user-hangup"}': 2,
@@ -630,7 +715,13 @@ class DetachedTest(unittest.TestCase):
                 h.inc(); h.add(5)
             handles[1].add(1); handles[1].set(2); handles[1].inc(); handles[1].dec()
             handles[2].observe(1.5)
-            out["handles"] = [[h.status, h.valid] for h in handles]
+            hist = own.histogram("py_d_hist_ms", None, None, s.SIP_LATENCY_BUCKETS_MS)
+            hist.observe(1.5); hist.observe(float("nan"))
+            out["handles"] = [[h.status, h.valid] for h in handles + [hist]]
+            try:
+                c.histogram("py_d_hist_ms", None, None, [])
+            except ValueError as e:  # arguments are checked before the attachment
+                out["bad_bounds"] = str(e)
             out["cold"] = [c.register_labels("py_d_total", ["a"]), c.inc_counter("py_d_total"),
                            c.add_counter("py_d_total", None, None, 2), c.set_gauge("py_g", None, None, 1),
                            c.add_gauge("py_g", None, None, 1), c.observe("py_d_ms", None, 1),
@@ -656,7 +747,8 @@ class DetachedTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         out = json.loads(r.stdout)
         self.assertEqual(out["attached"], [False, False])
-        self.assertEqual(out["handles"], [["detached", False]] * 4)
+        self.assertEqual(out["handles"], [["detached", False]] * 5)
+        self.assertIn("bounds must be 1 to 64 finite", out["bad_bounds"])
         self.assertEqual(out["cold"], ["detached"] * 10)
         self.assertEqual(out["dropped"], 0)
         self.assertIn(f"'{missing}'", r.stderr)  # the C library's one line per segment
@@ -676,6 +768,10 @@ class ModuleTest(unittest.TestCase):
                          ("inbound", "user-hangup", "422-bumped", "481", "config_error",
                           "ice-failed", "INVITE", "other", "other", "last"))
         self.assertEqual(s.MAX_LABELS, 16)
+        self.assertEqual(s.SIP_LATENCY_BUCKETS_MS, (5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0,
+                                                    2000.0, 3000.0, 4000.0, 8000.0, 16000.0, 32000.0))
+        self.assertIs(type(s.SIP_LATENCY_BUCKETS_MS), tuple)
+        self.assertTrue(all(type(b) is float for b in s.SIP_LATENCY_BUCKETS_MS))
         self.assertEqual(s.__version__, os.environ["SIPMETRICS_EXPECTED_VERSION"])
 
     def test_pure_functions(self):

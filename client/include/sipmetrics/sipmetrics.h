@@ -29,10 +29,11 @@
  * [a-zA-Z_][a-zA-Z0-9_]*; anything else is refused (SIPMETRICS_REFUSED, counted on /metrics).
  *
  * Handles (sipmetrics_counter, sipmetrics_gauge, sipmetrics_summary) are small structs passed by
- * value (in two registers on x86-64 and AArch64). Their contents are private. A handle is valid
- * for the life of the process; a zero-initialised handle (`sipmetrics_counter c = {{0}};`, or
- * any static one) is a valid no-op handle, so a handle used before it was resolved writes
- * nothing. A handle must come from a *_get call or be zero-initialised: never fill one by hand.
+ * value (in two registers on x86-64 and AArch64); a sipmetrics_histogram, 64 bytes, is passed by
+ * pointer. Their contents are private. A handle is valid for the life of the process; a
+ * zero-initialised handle (`sipmetrics_counter c = {{0}};`, or any static one) is a valid no-op
+ * handle, so a handle used before it was resolved writes nothing. A handle must come from a *_get
+ * call or be zero-initialised: never fill one by hand.
  *
  * One process, two clients: libsipmetrics keeps its own attachment, apart from any C++ code of
  * the same process that includes <sipmetrics/client.hpp> directly. Both work; the daemon then
@@ -171,6 +172,15 @@ typedef struct sipmetrics_gauge {
 typedef struct sipmetrics_summary {
   uint32_t opaque_[3];
 } sipmetrics_summary;
+/** A histogram series (with where its bounds are). Private contents; zero-initialised = no-op.
+ *  Passed by pointer. Its size is fixed for the ABI and leaves room for more per-series state
+ *  (such as native buckets, registered by a function of their own) without a new handle type. */
+typedef struct sipmetrics_histogram {
+  uint64_t opaque_[8];
+} sipmetrics_histogram;
+
+/** Finite bucket bounds per histogram at most (a +Inf bucket is always added). */
+#define SIPMETRICS_MAX_HISTOGRAM_BOUNDS 64
 
 /** Finds or registers the counter series (name, labels) and stores its handle in *out. `help`
  *  may be NULL (no help text; the first registration's help stays). `labels` may be NULL when
@@ -200,6 +210,30 @@ SIPMETRICS_API sipmetrics_status sipmetrics_summary_get(
     sipmetrics_client* client, const char* name, const char* help, const sipmetrics_label* labels,
     size_t nlabels, uint32_t window_samples, sipmetrics_summary* out) SIPMETRICS_NOEXCEPT;
 
+/** Finds or registers a classic Prometheus histogram series with these finite bucket bounds (a
+ *  +Inf bucket is always added); as sipmetrics_counter_get(). The daemon serves cumulative
+ *  `_bucket{le="..."}` samples, `_sum` and `_count`, all exact (kept in the lane's cells, never
+ *  sampled or dropped), which add up across processes and hosts in PromQL. `bounds` holds
+ *  `nbounds` values, 1 to SIPMETRICS_MAX_HISTOGRAM_BOUNDS of them, finite, not negative and
+ *  strictly increasing; they are copied into the segment (the caller's array is not kept).
+ *  sipmetrics_sip_latency_buckets_ms() gives the SIP latency bounds. Returns SIPMETRICS_OK;
+ *  INVALID_ARGUMENT for bounds that break that rule (none, too many, NaN, +-Inf, a negative,
+ *  unsorted or duplicate values) or a NULL `bounds`, as for any other bad argument: nothing is
+ *  registered or counted (the C++ client counts such bounds as refusals, invalid_buckets);
+ *  REFUSED as sipmetrics_counter_get(), and also for the same series registered before with
+ *  other bounds (counted as type_conflict); DETACHED. *out is a no-op handle on every status
+ *  but OK (untouched only when out is NULL). Cold. Thread-safe. */
+SIPMETRICS_API sipmetrics_status
+sipmetrics_histogram_get(sipmetrics_client* client, const char* name, const char* help,
+                         const sipmetrics_label* labels, size_t nlabels, const double* bounds,
+                         size_t nbounds, sipmetrics_histogram* out) SIPMETRICS_NOEXCEPT;
+
+/** The bucket bounds for SIP latencies in milliseconds (the C++ kSipLatencyBucketsMs): 5 ms to
+ *  32 s, 14 bounds (T1 = 500 ms and its doubling retransmission intervals, the post-dial delays
+ *  callers notice (3 s) and abandon at (8 s), timer B = 32 s). Returns them in ascending order,
+ *  static storage, and stores their count in *count (when count is not NULL). Pure. */
+SIPMETRICS_API const double* sipmetrics_sip_latency_buckets_ms(size_t* count) SIPMETRICS_NOEXCEPT;
+
 /** Adds 1 to the counter. Hot: an owner-only load and store on the calling thread's lane (an
  *  atomic add when the process runs more threads than it has lanes); no lock, allocation,
  *  system call or string work. The first update on a thread binds the thread to a lane (cold,
@@ -227,10 +261,23 @@ SIPMETRICS_HOT void sipmetrics_gauge_set(sipmetrics_gauge gauge, double v) SIPME
 SIPMETRICS_HOT void sipmetrics_summary_observe(sipmetrics_summary summary,
                                                double v) SIPMETRICS_NOEXCEPT;
 
+/** One observation, in the metric's unit (e.g. milliseconds): +1 in its bucket and in _count,
+ *  + v to _sum. Values outside [0, +Inf) are still counted, so that every exposition format
+ *  stays valid (_count equals the +Inf bucket, _sum is never NaN or negative): a negative value
+ *  (and -Inf) in the first bucket, +Inf and NaN in the +Inf bucket, none of them added to _sum.
+ *  Hot: a search over the bounds (read in place from the segment) and three owner-only load and
+ *  stores on the calling thread's lane (atomic adds on a shared lane); no lock, allocation,
+ *  system call or string work. A NULL or no-op handle returns at once. Thread-safe. */
+SIPMETRICS_HOT void sipmetrics_histogram_observe(const sipmetrics_histogram* histogram,
+                                                 double v) SIPMETRICS_NOEXCEPT;
+
 /** 1 when the handle writes to a segment, 0 for a no-op handle. Thread-safe, no memory read. */
 SIPMETRICS_API int sipmetrics_counter_valid(sipmetrics_counter counter) SIPMETRICS_NOEXCEPT;
 SIPMETRICS_API int sipmetrics_gauge_valid(sipmetrics_gauge gauge) SIPMETRICS_NOEXCEPT;
 SIPMETRICS_API int sipmetrics_summary_valid(sipmetrics_summary summary) SIPMETRICS_NOEXCEPT;
+/** 1 when the histogram handle writes to a segment, 0 for a no-op handle or NULL. */
+SIPMETRICS_API int sipmetrics_histogram_valid(const sipmetrics_histogram* histogram)
+    SIPMETRICS_NOEXCEPT;
 
 /** Declares the label keys allowed for a family (the seed's RegisterLabels); the daemon drops
  *  other keys, merges the series that collapse and counts each violation in

@@ -7,8 +7,10 @@
 #   UAC: uac.xml through Kamailio's "inbound" and "outbound" ports, the R-URI user and port of
 #        each call from an injection file (ok/busy/fail/slow), so Kamailio routes by R-URI port
 #   1. /metrics equals exactly what the UACs' counts files report, per direction and response
-#      class, transaction timeouts per method, BYEs, calls, post-dial delay samples; no other
-#      SIP helper series moves; active calls are back at 0; the writers are named by process
+#      class, transaction timeouts per method, BYEs, calls, post-dial delay samples (the summary's
+#      and the histogram's _count, the histogram's +Inf bucket); no other SIP helper series moves;
+#      the histogram's buckets are cumulative on kSipLatencyBucketsMs' bounds and its _count and
+#      _sum are the summary's; active calls are back at 0; the writers are named by process
 #   2. with calls held up and new calls arriving, Kamailio's whole process group is SIGKILLed:
 #      no count scraped before the kill is lost, the dead processes' active calls leave the
 #      gauge, and a restarted Kamailio changes nothing until it proxies again
@@ -153,7 +155,8 @@ count() {
 C_INVITE=0_INVITE_Sent C_100=1_100_Recv C_180=2_180_Recv C_200=3_200_Recv C_486=4_486_Recv
 C_500=5_500_Recv C_408=6_408_Recv C_BYE=10_BYE_Sent C_BYE_200=11_200_Recv
 
-# Sample lines of the SIP helper families and sip_post_dial_delay_ms (no quantiles), sorted.
+# Sample lines of the SIP helper families and sip_post_dial_delay_ms, sip_post_dial_delay_hist_ms
+# (no quantiles), sorted.
 samples() {
   { curl -s --max-time 5 "http://127.0.0.1:$DAEMON_PORT/metrics" || true; } |
     awk '$0 !~ /^#/ && $1 ~ /^(sip_|voiceserver_)/ && $1 !~ /^voiceserver_metrics_/ &&
@@ -189,14 +192,57 @@ want_from() {
       echo "sip_bye_total{by=\"$by\",direction=\"$d\",reason_class=\"user-hangup\"} $(count "$log" $C_BYE)"
       # One sample per call answered (its first 18x or 2xx; a 180 may reach sipp after the 200).
       echo "sip_post_dial_delay_ms_count{direction=\"$d\"} $(count "$log" $C_200)"
+      echo "sip_post_dial_delay_hist_ms_count{direction=\"$d\"} $(count "$log" $C_200)"
+      echo "sip_post_dial_delay_hist_ms_bucket{direction=\"$d\",le=\"+Inf\"} $(count "$log" $C_200)"
       echo "sip_transaction_timeout_total{method=\"INVITE\"} $(count "$log" $C_408)"
       echo "voiceserver_calls_total{status=\"ok\",transport=\"sip\"} $(count "$log" $C_BYE)"
     done
     nonzero <<<"$base"
   } | awk '{ v[$1] += $2 } END { for (k in v) if (v[k] != 0) print k, v[k] }' | LC_ALL=C sort
 }
-nonzero() {  # the non-zero samples of STDIN except post-dial delay sums (timings)
-  awk '$2 != "0" && $2 != "NaN" && $1 !~ /^sip_post_dial_delay_ms_sum/' | LC_ALL=C sort
+nonzero() {  # the non-zero samples of STDIN except post-dial delay sums and finite buckets (timings)
+  awk '$2 != "0" && $2 != "NaN" && $1 !~ /^sip_post_dial_delay_(hist_)?ms_sum/ &&
+       !($1 ~ /^sip_post_dial_delay_hist_ms_bucket/ && $1 !~ /le="\+Inf"/)' | LC_ALL=C sort
+}
+# check_pdd_hist WHAT SAMPLES: per direction, sip_post_dial_delay_hist_ms has a bucket at each of
+# kSipLatencyBucketsMs' 14 bounds and +Inf, cumulative (never decreasing), the +Inf one equal to
+# its _count, which equals the summary's _count; its _sum is the summary's (the same samples).
+check_pdd_hist() {
+  local out
+  if out=$(python3 -c '
+import re, sys
+want_le = [5, 10, 25, 50, 100, 250, 500, 1000, 2000, 3000, 4000, 8000, 16000, 32000]
+v = {}
+for line in sys.stdin.read().splitlines():
+    key, value = line.split(" ")
+    v[key] = float(value)
+bad, notes = [], []
+for d in ("inbound", "outbound"):
+    pat = re.compile(r"sip_post_dial_delay_hist_ms_bucket\{direction=\"%s\",le=\"([^\"]+)\"\}$" % d)
+    b = {m.group(1): val for k, val in v.items() for m in [pat.match(k)] if m}
+    finite = sorted((float(le), n) for le, n in b.items() if le != "+Inf")
+    if [le for le, _ in finite] != want_le or "+Inf" not in b:
+        bad.append(f"{d}: buckets le={sorted(b)}")
+        continue
+    inf = b["+Inf"]
+    counts = [n for _, n in finite] + [inf]
+    if any(a > c for a, c in zip(counts, counts[1:])):
+        bad.append(f"{d}: not cumulative: {counts}")
+    hc = v.get(f"sip_post_dial_delay_hist_ms_count{{direction=\"{d}\"}}")
+    sc = v.get(f"sip_post_dial_delay_ms_count{{direction=\"{d}\"}}")
+    hs = v.get(f"sip_post_dial_delay_hist_ms_sum{{direction=\"{d}\"}}")
+    ss = v.get(f"sip_post_dial_delay_ms_sum{{direction=\"{d}\"}}")
+    if not (inf == hc == sc):
+        bad.append(f"{d}: +Inf bucket {inf}, histogram _count {hc}, summary _count {sc}")
+    if hs is None or ss is None or abs(hs - ss) > 1e-6 * max(1.0, abs(ss)):
+        bad.append(f"{d}: histogram _sum {hs}, summary _sum {ss}")
+    notes.append(f"{d} {int(inf)} samples, {int(counts[0])} of them at most 5 ms")
+print("; ".join(bad) if bad else ", ".join(notes))
+sys.exit(1 if bad else 0)' <<<"$2"); then
+    pass "$1: post-dial delay histogram cumulative, its _count and _sum the summary's ($out)"
+  else
+    fail "$1: post-dial delay histogram: $out"
+  fi
 }
 # await_samples WANT: until the non-zero samples equal WANT (15 s); then pass or show the diff.
 await_samples() {
@@ -236,6 +282,7 @@ want=$(want_from "$base" uac-in.log uac-out.log)
 await_samples "after the load" "$want"
 await_value 'voiceserver_active_calls{transport="sip"}' 0 10 && pass "active calls back at 0" ||
   fail "active calls not back at 0"
+check_pdd_hist "after the load" "$(samples)"
 sum=$(value "$(samples)" 'sip_post_dial_delay_ms_sum{direction="inbound"}')
 awk -v s="$sum" 'BEGIN { exit !(s > 0 && s < 16 * 1000) }' &&
   pass "post-dial delay: 16 inbound samples summing $sum ms" || fail "post-dial delay sum $sum"
@@ -277,6 +324,7 @@ while read -r key v; do
   fi
 done < <(grep -v '^voiceserver_active_calls' <<<"$before")
 ((lost)) || pass "every count scraped before the kill is kept ($(wc -l <<<"$before") samples)"
+check_pdd_hist "after the kill" "$after"
 [[ $(value "$after" 'sip_invite_result_total{code_class="2xx",direction="inbound"}') -gt \
    $(value "$base" 'sip_invite_result_total{code_class="2xx",direction="inbound"}') ]] || fail "no 2xx counted"
 
@@ -293,6 +341,7 @@ uac uac-after.log "$UAC_AFTER" "$SIP_IN" "$TMP/after.csv" 12 100 -r 20
 sipp_ok uac-after "$STARTED"
 want=$(want_from "$restarted" uac-after.log "")
 await_samples "after the restart" "$want"
+check_pdd_hist "after the restart" "$(samples)"
 await_value 'voiceserver_active_calls{transport="sip"}' 0 10 && pass "active calls back at 0" ||
   fail "active calls not back at 0 after the restart"
 echo "kamailio_test: $((SECONDS - START)) s"
