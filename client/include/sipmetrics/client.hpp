@@ -381,7 +381,7 @@ class Client {
   /// Finds or registers a histogram series with these finite bucket bounds (a +Inf bucket is
   /// always added). Bounds must be 1 to layout::kMaxHistogramBounds (64) finite values, not
   /// negative, strictly increasing; otherwise (unsorted, duplicates, NaN, ±Inf, negative, too
-  /// many, none) the handle is a no-op and the refusal is counted as invalid_name. The same
+  /// many, none) the handle is a no-op and the refusal is counted as invalid_buckets. The same
   /// series registered again with other bounds is refused as type_conflict. Bounds are copied
   /// into the segment. Cold path.
   Histogram histogram(std::string_view name, std::string_view help, Labels labels,
