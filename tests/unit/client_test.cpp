@@ -18,6 +18,8 @@
 namespace sipmetrics {
 namespace {
 
+using test::refusals;
+
 using test::client_for;
 using test::view_of;
 
@@ -30,10 +32,6 @@ std::uint32_t first_cell(const detail::SegmentView& v, std::string_view name) {
       return e.first_cell;
   }
   return 0xffffffffu;
-}
-
-std::uint64_t refusals(const detail::SegmentView& v, layout::Refusal r) {
-  return v.header().refusals[static_cast<std::uint32_t>(r)].load();
 }
 
 }  // namespace

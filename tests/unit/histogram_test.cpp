@@ -30,27 +30,15 @@ using test::client_for;
 using test::view_of;
 
 using test::has_line;
+using test::refusals;
 
 using test::Writer;
-constexpr double kInf = std::numeric_limits<double>::infinity();
-const double kNaN = std::nan("");
 
 const layout::SeriesEntry* entry_named(const detail::SegmentView& v, std::string_view name) {
-  for (std::uint32_t i = 0; i < v.geometry().max_series; ++i) {
-    const layout::SeriesEntry& e = v.entry(i);
-    if (layout::entry_state(e.state.load()) != layout::kEntryReady ||
-        e.type != layout::MetricType::kHistogram)
-      continue;
-    detail::DecodedKey k;
-    if (detail::decode_key(*v.arena_bytes(e.key_offset, e.key_length), k) && k.name == name)
-      return &e;
-  }
-  return nullptr;
+  return test::entry_named(v, name, layout::MetricType::kHistogram);
 }
-
-std::uint64_t refusals(const detail::SegmentView& v, layout::Refusal r) {
-  return v.header().refusals[static_cast<std::uint32_t>(r)].load();
-}
+constexpr double kInf = std::numeric_limits<double>::infinity();
+const double kNaN = std::nan("");
 
 /// A cell's f64 total over every counted lane (no retained part: no writer died).
 double sum_total(const detail::SegmentView& v, std::uint32_t cell) {

@@ -28,8 +28,10 @@ namespace sipmetrics {
 namespace {
 
 using test::client_for;
+using test::entry_named;
 using test::fast;
 using test::has_line;
+using test::refusals;
 using test::view_of;
 using test::Writer;
 namespace pb = io::prometheus::client;
@@ -46,21 +48,6 @@ std::int32_t reference_index(std::int32_t schema, double v) {
   const double* bounds = detail::native_mantissa_bounds(schema);
   const auto i = static_cast<std::int32_t>(std::lower_bound(bounds, bounds + n, frac) - bounds);
   return i + (exp - 1) * n;
-}
-
-const layout::SeriesEntry* entry_named(const detail::SegmentView& v, std::string_view name) {
-  for (std::uint32_t i = 0; i < v.geometry().max_series; ++i) {
-    const layout::SeriesEntry& e = v.entry(i);
-    if (layout::entry_state(e.state.load()) != layout::kEntryReady) continue;
-    detail::DecodedKey k;
-    if (detail::decode_key(*v.arena_bytes(e.key_offset, e.key_length), k) && k.name == name)
-      return &e;
-  }
-  return nullptr;
-}
-
-std::uint64_t refusals(const detail::SegmentView& v, layout::Refusal r) {
-  return v.header().refusals[static_cast<std::uint32_t>(r)].load();
 }
 
 std::vector<pb::MetricFamily> scrape_pb(Exporter& e) {

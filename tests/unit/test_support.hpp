@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -17,6 +18,7 @@
 #include <sipmetrics/client.hpp>
 #include <sipmetrics/segment/cells.hpp>
 #include <sipmetrics/segment/file.hpp>
+#include <sipmetrics/segment/key.hpp>
 
 #include "exporter.hpp"
 #include "snapshot.hpp"
@@ -107,6 +109,26 @@ inline ExporterSettings fast() {
   ExporterSettings s;
   s.windows.default_samples = 1000;
   return s;
+}
+
+/// Refusals of one kind counted in the segment's header.
+inline std::uint64_t refusals(const detail::SegmentView& v, layout::Refusal r) {
+  return v.header().refusals[static_cast<std::uint32_t>(r)].load();
+}
+
+/// The ready catalog entry of the series named `name` (of type `type`, unless it is 0: any),
+/// the first one found; or null.
+inline const layout::SeriesEntry* entry_named(const detail::SegmentView& v, std::string_view name,
+                                              layout::MetricType type = {}) {
+  for (std::uint32_t i = 0; i < v.geometry().max_series; ++i) {
+    const layout::SeriesEntry& e = v.entry(i);
+    if (layout::entry_state(e.state.load()) != layout::kEntryReady) continue;
+    if (type != layout::MetricType{} && e.type != type) continue;
+    detail::DecodedKey k;
+    const auto key = v.arena_bytes(e.key_offset, e.key_length);
+    if (key && detail::decode_key(*key, k) && k.name == name) return &e;
+  }
+  return nullptr;
 }
 
 /// Whether `text` holds `line` as a whole line (a scrape's exposition).
