@@ -201,6 +201,10 @@ struct LabelArgs {
 };
 static_assert(SIPMETRICS_MAX_LABELS == sipmetrics::layout::kMaxLabels);
 static_assert(SIPMETRICS_MAX_HISTOGRAM_BOUNDS == sipmetrics::layout::kMaxHistogramBounds);
+static_assert(SIPMETRICS_MAX_NATIVE_BUCKETS == sipmetrics::layout::kMaxNativeBuckets);
+static_assert(SIPMETRICS_SIP_LATENCY_NATIVE_SCHEMA == sipmetrics::kSipLatencyNativeMs.schema &&
+              SIPMETRICS_SIP_LATENCY_NATIVE_LOWEST_MS == sipmetrics::kSipLatencyNativeMs.lowest &&
+              SIPMETRICS_SIP_LATENCY_NATIVE_HIGHEST_MS == sipmetrics::kSipLatencyNativeMs.highest);
 
 sipmetrics_status outcome(const Client& c, bool valid) noexcept {
   if (valid) return SIPMETRICS_OK;
@@ -442,6 +446,27 @@ SIPMETRICS_API sipmetrics_status sipmetrics_histogram_get(
       sipmetrics::detail::valid_bounds(b)) {
     Client& c = *cpp(client);
     h = c.histogram(name, sv(help), args.view(), b);
+    s = outcome(c, h.valid());
+  }
+  *out = to_c(h);
+  return s;
+}
+
+SIPMETRICS_API sipmetrics_status sipmetrics_native_histogram_get(
+    sipmetrics_client* client, const char* name, const char* help, const sipmetrics_label* labels,
+    size_t nlabels, const double* bounds, size_t nbounds, int schema, double lowest, double highest,
+    sipmetrics_histogram* out) noexcept {
+  if (out == nullptr) return SIPMETRICS_INVALID_ARGUMENT;
+  Histogram h;
+  sipmetrics_status s = SIPMETRICS_INVALID_ARGUMENT;
+  LabelArgs args;
+  const std::span<const double> b(bounds, bounds != nullptr ? nbounds : 0);
+  const sipmetrics::NativeOptions native{schema, lowest, highest};
+  if (client != nullptr && name != nullptr && args.convert(labels, nlabels) &&
+      sipmetrics::detail::valid_bounds(b) &&
+      sipmetrics::detail::native_window(native).buckets != 0) {
+    Client& c = *cpp(client);
+    h = c.histogram(name, sv(help), args.view(), b, native);
     s = outcome(c, h.valid());
   }
   *out = to_c(h);

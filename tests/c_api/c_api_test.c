@@ -215,6 +215,23 @@ static void test_arguments(void) {
     CHECK(!sipmetrics_histogram_valid(&h));
     CHECK(sipmetrics_histogram_get(g0, "x_ms", "", NULL, 0, ok, 3, NULL) ==
           SIPMETRICS_INVALID_ARGUMENT);
+    /* Native windows out of range: schema, lowest, highest, too many buckets. */
+    const double bad_native[][3] = {{9, 1, 2},   {-1, 1, 2},     {3, 0, 2},   {3, -1, 2},
+                                    {3, 2, 2},   {3, 2, 1},      {3, NAN, 2}, {3, 1, NAN},
+                                    {3, 1, inf}, {3, 1e-320, 2}, {8, 1, 2.1}};
+    for (size_t i = 0; i < sizeof bad_native / sizeof bad_native[0]; ++i) {
+      memset(&h, 0xff, sizeof h);
+      CHECK(sipmetrics_native_histogram_get(g0, "x_ms", "", NULL, 0, ok, 3, (int)bad_native[i][0],
+                                            bad_native[i][1], bad_native[i][2],
+                                            &h) == SIPMETRICS_INVALID_ARGUMENT);
+      CHECK(!sipmetrics_histogram_valid(&h));
+    }
+    CHECK(sipmetrics_native_histogram_get(g0, "x_ms", "", NULL, 0, bad[0], 3, 3, 1, 2, &h) ==
+          SIPMETRICS_INVALID_ARGUMENT);
+    CHECK(sipmetrics_native_histogram_get(NULL, "x_ms", "", NULL, 0, ok, 3, 3, 1, 2, &h) ==
+          SIPMETRICS_INVALID_ARGUMENT);
+    CHECK(sipmetrics_native_histogram_get(g0, "x_ms", "", NULL, 0, ok, 3, 3, 1, 2, NULL) ==
+          SIPMETRICS_INVALID_ARGUMENT);
   }
   CHECK(sipmetrics_client_open("x", "y", NULL) == SIPMETRICS_INVALID_ARGUMENT);
   CHECK(sipmetrics_register_labels(NULL, "x", NULL, 0) == SIPMETRICS_INVALID_ARGUMENT);
@@ -324,6 +341,23 @@ static void test_attached(const char* dir) {
   CHECK(sipmetrics_histogram_get(c, "capi_ok_ms", "", NULL, 0, other + 1, 0, &h2) ==
         SIPMETRICS_INVALID_ARGUMENT);
   CHECK(!sipmetrics_histogram_valid(&h2));
+  /* Native: the SIP window, the same again, another window refused, observed like any other. */
+  CHECK(sipmetrics_native_histogram_get(
+            c, "capi_native_ms", "Native.", kLabels, 2, b, nb, SIPMETRICS_SIP_LATENCY_NATIVE_SCHEMA,
+            SIPMETRICS_SIP_LATENCY_NATIVE_LOWEST_MS, SIPMETRICS_SIP_LATENCY_NATIVE_HIGHEST_MS,
+            &h2) == SIPMETRICS_OK);
+  CHECK(sipmetrics_histogram_valid(&h2));
+  {
+    sipmetrics_histogram n2, n3;
+    CHECK(sipmetrics_native_histogram_get(c, "capi_native_ms", NULL, kLabelsSwapped, 2, b, nb, 3,
+                                          0.125, 65536, &n2) == SIPMETRICS_OK);
+    CHECK(sipmetrics_histogram_valid(&n2)); /* the same series again */
+    CHECK(sipmetrics_native_histogram_get(c, "capi_native_ms", NULL, kLabels, 2, b, nb, 2, 0.125,
+                                          65536, &n3) == SIPMETRICS_REFUSED);
+    CHECK(!sipmetrics_histogram_valid(&n3));
+    sipmetrics_histogram_observe(&n2, 2500);
+    sipmetrics_histogram_observe(&n2, NAN);
+  }
   exercise(c, k1, g1, s1, &h1);
 
   /* A second client of the same segment shares the attachment: same handles; closing it

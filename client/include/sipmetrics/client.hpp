@@ -228,6 +228,23 @@ struct NativeOptions {
 /// buckets (170 cells a series with kSipLatencyBucketsMs).
 inline constexpr NativeOptions kSipLatencyNativeMs{3, 0.125, 65536};
 
+namespace detail {
+/// The window NativeOptions ask for, or one with 0 buckets when they are not valid (schema out
+/// of 0..8, lowest not a positive normal double, highest not finite or not above lowest, more
+/// than layout::kMaxNativeBuckets buckets between them). Cold.
+inline NativeWindow native_window(const NativeOptions& o) noexcept {
+  if (o.schema < 0 || o.schema > layout::kMaxNativeSchema || !std::isnormal(o.lowest) ||
+      !(o.lowest > 0) || !(o.highest > o.lowest) || !std::isfinite(o.highest))
+    return {};
+  const double* m = native_mantissa_bounds(o.schema);
+  const std::int64_t first = std::int64_t{native_index(m, o.schema, o.lowest)} + 1;
+  const std::int64_t last = native_index(m, o.schema, o.highest);
+  if (last < first || last - first + 1 > layout::kMaxNativeBuckets) return {};
+  return {static_cast<std::int32_t>(first), static_cast<std::uint16_t>(last - first + 1),
+          static_cast<std::int8_t>(o.schema)};
+}
+}  // namespace detail
+
 /// A Prometheus histogram: per-bucket counts, _sum and _count (and, when registered with
 /// NativeOptions, native buckets beside the classic ones), all kept in the calling thread's
 /// lane cells, so they are exact (never sampled, never dropped), fold like counters when a
@@ -292,7 +309,7 @@ class Histogram {
                       : detail::native_mantissa_bounds(static_cast<std::uint8_t>(w.schema))),
         native_first_(w.first),
         native_last_(w.buckets == 0 ? 0 : w.buckets - 1),
-        schema_(static_cast<std::uint8_t>(w.schema)) {}  // 0..8: window_for() checked it
+        schema_(static_cast<std::uint8_t>(w.schema)) {}  // 0..8: native_window() checked it
   /// What an observation adds to _sum: itself when finite and not negative, else 0.
   static double sum_part(double v) noexcept {
     return v >= 0 && v <= std::numeric_limits<double>::max() ? v : 0.0;
@@ -314,18 +331,6 @@ class Histogram {
     if (const double summed = sum_part(v); summed != 0)
       detail::cell_add_f64(*b, c + sum_cell_, summed);
     detail::cell_add(*b, c + sum_cell_ + 1, 1);
-  }
-  /// The window NativeOptions ask for, or one with 0 buckets when they are not valid.
-  static detail::NativeWindow window_for(const NativeOptions& o) noexcept {
-    if (o.schema < 0 || o.schema > layout::kMaxNativeSchema || !std::isnormal(o.lowest) ||
-        !(o.lowest > 0) || !(o.highest > o.lowest) || !std::isfinite(o.highest))
-      return {};
-    const double* m = detail::native_mantissa_bounds(o.schema);
-    const std::int64_t first = std::int64_t{detail::native_index(m, o.schema, o.lowest)} + 1;
-    const std::int64_t last = detail::native_index(m, o.schema, o.highest);
-    if (last < first || last - first + 1 > layout::kMaxNativeBuckets) return {};
-    return {static_cast<std::int32_t>(first), static_cast<std::uint16_t>(last - first + 1),
-            static_cast<std::int8_t>(o.schema)};
   }
   detail::SeriesRef ref_;
   std::uint32_t bound_count_ = 0;
@@ -400,7 +405,7 @@ class Client {
   /// family is one kind.
   Histogram histogram(std::string_view name, std::string_view help, Labels labels,
                       std::span<const double> bounds, const NativeOptions& native) noexcept {
-    const detail::NativeWindow w = Histogram::window_for(native);
+    const detail::NativeWindow w = detail::native_window(native);
     return register_histogram(layout::MetricType::kNativeHistogram, name, help, labels, bounds, w);
   }
   Histogram histogram(std::string_view name, std::string_view help, Labels labels,

@@ -228,6 +228,32 @@ sipmetrics_histogram_get(sipmetrics_client* client, const char* name, const char
                          const sipmetrics_label* labels, size_t nlabels, const double* bounds,
                          size_t nbounds, sipmetrics_histogram* out) SIPMETRICS_NOEXCEPT;
 
+/** Native buckets for SIP latencies in milliseconds (the C++ kSipLatencyNativeMs): schema 3 (a
+ *  factor of 2^(1/8) between bucket edges) over (0.125 ms, 65.5 s], 152 buckets. */
+#define SIPMETRICS_SIP_LATENCY_NATIVE_SCHEMA 3
+#define SIPMETRICS_SIP_LATENCY_NATIVE_LOWEST_MS 0.125
+#define SIPMETRICS_SIP_LATENCY_NATIVE_HIGHEST_MS 65536.0
+#define SIPMETRICS_MAX_NATIVE_BUCKETS 256
+
+/** As sipmetrics_histogram_get(), with native (sparse exponential) buckets kept beside the
+ *  classic ones and served in the protobuf format Prometheus asks for when started with
+ *  --enable-feature=native-histograms (text scrapers keep getting the classic buckets). Bucket
+ *  edges are powers of 2^(2^-schema); observations at or below `lowest` (rounded up to a bucket
+ *  edge; 0 and negatives too) count in the zero bucket, those above `highest` (rounded up to
+ *  one; +Inf too) in the last bucket; NaN in none (in _count and the +Inf bucket). Each native
+ *  bucket is one cell in every lane of the segment. INVALID_ARGUMENT also for `schema` outside
+ *  0..8, `lowest` not a positive normal number, `highest` not finite or not above `lowest`, or
+ *  more than SIPMETRICS_MAX_NATIVE_BUCKETS buckets between them (nothing registered or
+ *  counted); REFUSED also for the same series registered before with another window. A family
+ *  is of one kind: a name registered both classic and native is served as the kind registered
+ *  first (the other counted in sipmetrics_series_rejected_total{reason="type_conflict"}). The
+ *  handle is a sipmetrics_histogram like any other: sipmetrics_histogram_observe(). Cold.
+ *  Thread-safe. */
+SIPMETRICS_API sipmetrics_status sipmetrics_native_histogram_get(
+    sipmetrics_client* client, const char* name, const char* help, const sipmetrics_label* labels,
+    size_t nlabels, const double* bounds, size_t nbounds, int schema, double lowest, double highest,
+    sipmetrics_histogram* out) SIPMETRICS_NOEXCEPT;
+
 /** The bucket bounds for SIP latencies in milliseconds (the C++ kSipLatencyBucketsMs): 5 ms to
  *  32 s, 14 bounds (T1 = 500 ms and its doubling retransmission intervals, the post-dial delays
  *  callers notice (3 s) and abandon at (8 s), timer B = 32 s). Returns them in ascending order,
