@@ -21,7 +21,7 @@ cmake --build "$dir" -j"$jobs"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$(pwd)/scripts/tsan.supp}
 # scrape_flood bounds the daemon's RSS at 64 MiB; shadow memory and ASan's quarantine put an
 # instrumented daemon far above that whatever it does. Its other checks (every scrape answered,
 # exact counts, threads bounded) still run; only the RSS bound is raised.
