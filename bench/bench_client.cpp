@@ -131,7 +131,7 @@ void BM_Histogram_BucketIndex(benchmark::State& state) {
     benchmark::DoNotOptimize(Search(b.data(), static_cast<std::uint32_t>(b.size()), v[++i & 4095]));
 }
 std::uint32_t search_binary(const double* b, std::uint32_t n, double v) {
-  return sipmetrics::detail::bucket_index(b, n, v);
+  return sipmetrics::detail::bucket_index_binary(b, n, v);
 }
 std::uint32_t search_linear(const double* b, std::uint32_t n, double v) {
   return sipmetrics::detail::bucket_index_linear(b, n, v);

@@ -65,6 +65,9 @@ TEST_CASE("the bucket search finds the first bound >= v; NaN and values past the
   std::vector<double> many;
   for (std::uint32_t i = 0; i < layout::kMaxHistogramBounds; ++i) many.push_back(i * 1.5);
   with_big.push_back(many);
+  // Either side of the bound count where bucket_index switches searches.
+  for (std::uint32_t n : {detail::kLinearSearchBounds, detail::kLinearSearchBounds + 1})
+    with_big.emplace_back(many.begin(), many.begin() + n);
   for (const auto& b : with_big) {
     const auto n = static_cast<std::uint32_t>(b.size());
     std::vector<double> probes = {kNaN, kInf, -kInf, -1, -0.0, 0, 1e300, -1e300};
@@ -84,11 +87,15 @@ TEST_CASE("the bucket search finds the first bound >= v; NaN and values past the
       CAPTURE(v);
       CHECK(detail::bucket_index(b.data(), n, v) == want);
       CHECK(detail::bucket_index_linear(b.data(), n, v) == want);
+      CHECK(detail::bucket_index_binary(b.data(), n, v) == want);
     }
   }
   // Whatever a scribbled arena holds, the index stays within [0, n].
   const double junk[] = {kNaN, 5, -kInf, 1, kNaN};
-  for (double v : {kNaN, 0.0, 3.0, 100.0, -kInf}) CHECK(detail::bucket_index(junk, 5, v) <= 5);
+  for (double v : {kNaN, 0.0, 3.0, 100.0, -kInf}) {
+    CHECK(detail::bucket_index_linear(junk, 5, v) <= 5);
+    CHECK(detail::bucket_index_binary(junk, 5, v) <= 5);
+  }
 }
 
 TEST_CASE("bounds: sorted, finite, non-negative, 1..64; others refused and counted") {
