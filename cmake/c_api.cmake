@@ -18,7 +18,10 @@ add_library(sipmetrics::c ALIAS sipmetrics_c)
 target_include_directories(sipmetrics_c PUBLIC
   $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/client/include> $<INSTALL_INTERFACE:include>)
 target_link_libraries(sipmetrics_c PRIVATE sipmetrics::client)
-target_compile_definitions(sipmetrics_c PRIVATE SIPMETRICS_VERSION="${PROJECT_VERSION}")
+# SIPMETRICS_C_LIBRARY: the client's per-thread exclusive-cells array is the exported
+# sipmetrics_thread_cells_ that the header's inline updates read (lane.hpp).
+target_compile_definitions(sipmetrics_c PRIVATE SIPMETRICS_VERSION="${PROJECT_VERSION}"
+                           SIPMETRICS_C_LIBRARY)
 # initial-exec TLS: the client's thread_local lane arrays are read on every update; the
 # general-dynamic model of a shared library costs a __tls_get_addr call each time, and TLS
 # descriptors (-mtls-dialect=gnu2) fall back, when dlopen() finds no static TLS left, to a glibc

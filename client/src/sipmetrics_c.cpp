@@ -24,6 +24,11 @@
 // TLS. This file is compiled with -ftls-model=initial-exec (cmake/c_api.cmake; docs/c-api.md has
 // the figures): the client's inline thread_local lane arrays are read on every update, and the
 // general-dynamic model a shared library gets by default costs a __tls_get_addr call each time.
+//
+// Inline updates. The header's inline counter and gauge updates read the thread's exclusive lane
+// cells from sipmetrics_thread_cells_, which is the client's detail::tls_exclusive under its
+// exported C name (SIPMETRICS_C_LIBRARY, lane.hpp): one array, written by the client's lane
+// binding, read by both. This file sees the header's out-of-line declarations only.
 #include <sipmetrics/sipmetrics.h>
 
 #include <algorithm>
@@ -37,6 +42,16 @@
 #include <sipmetrics/client.hpp>
 #include <sipmetrics/segment/buckets.hpp>
 #include <sipmetrics/sip.hpp>
+
+// The thread's exclusive lane cells per attachment (detail::tls_exclusive), exported.
+[[gnu::visibility("default")]] constinit thread_local std::atomic<std::uint64_t>*
+    sipmetrics::detail::tls_exclusive[sipmetrics::detail::kMaxAttachments + 1] = {};
+static_assert(SIPMETRICS_NOOP_ATTACHMENT_ == sipmetrics::detail::kNoopAttachment,
+              "the header's no-op attachment id is the client's");
+static_assert(
+    sizeof(std::atomic<std::uint64_t>) == sizeof(std::uint64_t) &&
+        std::atomic<std::uint64_t>::is_always_lock_free,
+    "the header's inline updates read the cells as plain uint64_t with __atomic builtins");
 
 namespace {
 
@@ -478,32 +493,55 @@ SIPMETRICS_API const double* sipmetrics_sip_latency_buckets_ms(size_t* count) no
   return sipmetrics::kSipLatencyBucketsMs.data();
 }
 
-// Hot path: the C++ handle's inline update, on a handle rebuilt from registers.
-SIPMETRICS_API void sipmetrics_counter_inc(sipmetrics_counter counter) noexcept {
+// Hot path: the C++ handle's inline update, on a handle rebuilt from registers. `flatten`
+// inlines the update whole (GCC 12 otherwise calls an out-of-line Gauge::add or
+// Histogram::observe, through a copy of the handle on the stack); the noinline slow paths stay
+// calls.
+#define SIPMETRICS_FLAT [[gnu::flatten]]
+// What the header's inline updates call when the thread has no exclusive lane for the handle
+// (first update, shared lane, no-op handle) or, for a gauge, the step is not an integral SUM one.
+SIPMETRICS_API void sipmetrics_counter_add_slow_(uint32_t w0, uint32_t w1, uint32_t w2,
+                                                 uint64_t n) noexcept {
+  to_cpp(sipmetrics_counter{{w0, w1, w2}}).add(n);
+}
+SIPMETRICS_API void sipmetrics_gauge_add_slow_(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3,
+                                               double d) noexcept {
+  to_cpp(sipmetrics_gauge{{w0, w1, w2, w3}}).add(d);
+}
+// The same updates out of line, for callers built with SIPMETRICS_NO_INLINE or a compiler
+// without GNU C's extensions.
+SIPMETRICS_API SIPMETRICS_FLAT void sipmetrics_counter_inc(sipmetrics_counter counter) noexcept {
   to_cpp(counter).add(1);
 }
-SIPMETRICS_API void sipmetrics_counter_add(sipmetrics_counter counter, uint64_t n) noexcept {
+SIPMETRICS_API SIPMETRICS_FLAT void sipmetrics_counter_add(sipmetrics_counter counter,
+                                                           uint64_t n) noexcept {
   to_cpp(counter).add(n);
 }
-SIPMETRICS_API void sipmetrics_gauge_add(sipmetrics_gauge gauge, double d) noexcept {
+SIPMETRICS_API SIPMETRICS_FLAT void sipmetrics_gauge_add(sipmetrics_gauge gauge,
+                                                         double d) noexcept {
   // Gauge::add with the mode a constant: the sum-mode path (the usual +1/-1) is inlined whole.
   if (mode_of(gauge) == GaugeMode::kSum) [[likely]]
     to_cpp(gauge, GaugeMode::kSum).add(d);
   else
     gauge_add_stamped(gauge, d);
 }
-SIPMETRICS_API void sipmetrics_gauge_set(sipmetrics_gauge gauge, double v) noexcept {
+SIPMETRICS_API SIPMETRICS_FLAT void sipmetrics_gauge_set(sipmetrics_gauge gauge,
+                                                         double v) noexcept {
   to_cpp(gauge).set(v);
 }
-SIPMETRICS_API void sipmetrics_summary_observe(sipmetrics_summary summary, double v) noexcept {
+SIPMETRICS_API SIPMETRICS_FLAT void sipmetrics_summary_observe(sipmetrics_summary summary,
+                                                               double v) noexcept {
   to_cpp(summary).observe(v);
 }
 
-SIPMETRICS_API void sipmetrics_histogram_observe(const sipmetrics_histogram* histogram,
-                                                 double v) noexcept {
-  Histogram h;
-  if (to_cpp(histogram, h)) [[likely]]
-    h.observe(v);
+SIPMETRICS_API SIPMETRICS_FLAT void sipmetrics_histogram_observe(
+    const sipmetrics_histogram* histogram, double v) noexcept {
+  if (histogram == nullptr || histogram->opaque_[0] != kHistogramTag) [[unlikely]]
+    return;
+  // The C++ handle in place: to_c() byte-copied it there, and Histogram is an implicit-lifetime
+  // type (trivially copyable), so its bytes are one; read through a copy, GCC 12 spills all 56
+  // bytes to the stack first.
+  std::launder(reinterpret_cast<const Histogram*>(&histogram->opaque_[1]))->observe(v);
 }
 
 SIPMETRICS_API int sipmetrics_counter_valid(sipmetrics_counter counter) noexcept {

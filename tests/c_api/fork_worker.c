@@ -2,9 +2,11 @@
  * handles (and the SIP helpers' table) on the global client, then forks two children; child i
  * (0, 1) makes N counter increments, adds 1 to a SUM gauge, sets a MAX gauge to 10 * (i + 1),
  * observes SAMPLES samples of value i + 1 into a summary and into a histogram (bounds 1, 2),
- * then -1, NaN and +Inf into the histogram, and counts i + 1 inbound 486 INVITE results. The
- * parent itself writes nothing. Prints "ready" once both children are done, then waits for a
- * signal; the children exit when the parent is gone. fork_test.sh checks the totals. */
+ * then -1, NaN and +Inf into the histogram, and counts i + 1 inbound 486 INVITE results;
+ * updates through forged handles add nothing. The parent itself writes nothing. Prints "ready"
+ * once both children are done, then waits for a signal; the children exit when the parent is
+ * gone. fork_test.sh checks the totals. Built twice: with the header's inline updates and with
+ * SIPMETRICS_NO_INLINE (the library's exported functions). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <signal.h>
@@ -50,6 +52,19 @@ int main(int argc, char** argv) {
       close(parent_alive[1]);
       for (long k = 0; k < n; ++k) sipmetrics_counter_inc(total);
       sipmetrics_gauge_add(active, 1);
+      /* Forged handles whose attachment word names this thread's bound lane in its low bits
+       * (ids 8 + a, 256 + a): no-ops, on the inline path as on the library's, so the totals
+       * stay exact. A program must never do this; the library must survive it. */
+      for (uint32_t flip = 0x10; flip <= 0x100; flip <<= 4) {
+        sipmetrics_counter forged = total;
+        sipmetrics_gauge forged_gauge = active;
+        forged.opaque_[2] ^= flip;
+        forged_gauge.opaque_[2] ^= flip;
+        sipmetrics_counter_inc(forged);
+        sipmetrics_counter_add(forged, 1000);
+        sipmetrics_gauge_add(forged_gauge, 1);
+        sipmetrics_gauge_add(forged_gauge, 0.5);
+      }
       sipmetrics_gauge_set(peak, 10.0 * (i + 1));
       for (long k = 0; k < samples; ++k) sipmetrics_summary_observe(ms, i + 1);
       for (long k = 0; k < samples; ++k) sipmetrics_histogram_observe(&hist, i + 1);

@@ -62,9 +62,9 @@ struct Options {
 class Counter {
  public:
   Counter() noexcept = default;
-  void inc() noexcept { add(1); }
+  void inc() const noexcept { add(1); }
   /// Adds n. Counters never go down: at 2^64 - 1 the count saturates (and stays there).
-  void add(std::uint64_t n) noexcept {
+  void add(std::uint64_t n) const noexcept {
     if (std::atomic<std::uint64_t>* cells = detail::tls_exclusive[ref_.attachment]) [[likely]] {
       std::atomic<std::uint64_t>& c = cells[ref_.cell];
       c.store(detail::saturating_add(c.load(std::memory_order_relaxed), n),
@@ -94,7 +94,7 @@ class Gauge {
   Gauge() noexcept = default;
   /// Adds d (negative to subtract). kSum mode: this process's contribution changes by d;
   /// integral steps (the usual ±1) take an integer cell, so they are exact and cheapest.
-  void add(double d) noexcept {
+  void add(double d) const noexcept {
     std::atomic<std::uint64_t>* cells = detail::tls_exclusive[ref_.attachment];
     if (cells == nullptr) [[unlikely]] {
       add_slow(ref_, mode_, d);
@@ -113,11 +113,11 @@ class Gauge {
     if (mode_ != GaugeMode::kSum)
       cells[ref_.cell + 1].store(stamp(mode_), std::memory_order_relaxed);
   }
-  void inc() noexcept { add(1); }
-  void dec() noexcept { add(-1); }
+  void inc() const noexcept { add(1); }
+  void dec() const noexcept { add(-1); }
   /// Sets the value. kSum mode: makes this process's contribution v (other threads' later
   /// add()s of this process count on top); reads this process's other lanes, a few loads.
-  void set(double v) noexcept {
+  void set(double v) const noexcept {
     const detail::LaneBinding* b = detail::lane_for(ref_.attachment);
     if (b == nullptr || b->spill) return;  // a gauge cannot be withdrawn from the spill lane
     // Everything read before the first store: the compiler may not reuse a load across an
@@ -166,7 +166,7 @@ class Summary {
   /// Records one sample (units are the metric's, e.g. milliseconds). Only finite, non-negative
   /// samples are recorded (detail::valid_sample): NaN, ±Inf and negatives are counted in
   /// sipmetrics_invalid_samples_total and left out of _sum, _count and the quantiles.
-  void observe(double v) noexcept {
+  void observe(double v) const noexcept {
     std::atomic<std::uint64_t>* cells = detail::tls_exclusive[ref_.attachment];
     if (cells == nullptr || !detail::valid_sample(v)) [[unlikely]] {
       observe_slow(ref_, v);
@@ -268,7 +268,7 @@ class Histogram {
   /// branch-free search over the bounds (and, if native, over the schema's mantissa bounds),
   /// then three owner-only load+stores (four if native) on an exclusive lane (atomic adds on a
   /// shared lane); no lock, allocation or system call.
-  void observe(double v) noexcept {
+  void observe(double v) const noexcept {
     std::atomic<std::uint64_t>* cells = detail::tls_exclusive[ref_.attachment];
     if (cells == nullptr) [[unlikely]] {
       observe_slow(v);

@@ -260,13 +260,99 @@ SIPMETRICS_API sipmetrics_status sipmetrics_native_histogram_get(
  *  static storage, and stores their count in *count (when count is not NULL). Pure. */
 SIPMETRICS_API const double* sipmetrics_sip_latency_buckets_ms(size_t* count) SIPMETRICS_NOEXCEPT;
 
+/* ---- Counter and gauge updates: inline -----------------------------------------------------
+ * With GCC or Clang, sipmetrics_counter_inc(), sipmetrics_counter_add() and
+ * sipmetrics_gauge_add() are static inline functions: the update on the calling thread's own
+ * lane is compiled into the caller (a thread-local load, a test, a load and a store), as the C++
+ * handle's is, and every other case (a thread's first update, a shared lane, a no-op handle, a
+ * non-integral or non-SUM gauge step) calls the library. Define SIPMETRICS_NO_INLINE before
+ * including this header to call the library every time instead (the same exported functions,
+ * the same effect). What the inline code reads of the library is part of its ABI, versioned by
+ * the SONAME: the thread-local array sipmetrics_thread_cells_ (the calling thread's own lane
+ * cells per attachment, NULL when it has none) and a handle's fields. Names ending in '_' are
+ * for this header's inline code only. */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(SIPMETRICS_NO_INLINE) && \
+    !defined(SIPMETRICS_C_LIBRARY)
+#define SIPMETRICS_INLINE_UPDATES 1
+#endif
+
+/* A handle's word 2 is its attachment id xor the no-op id 8, so that a zero-initialised handle
+ * is the no-op one. The inline updates index sipmetrics_thread_cells_ only with an id below 8
+ * (a branch, which stays off the update's dependency chain); the no-op id, and whatever a handle
+ * never made by a *_get call holds, take the library's path, which treats them as the no-op. */
+#define SIPMETRICS_NOOP_ATTACHMENT_ 8u
+
+/* What the inline updates call for every case but the common one: a handle's words, as scalars
+ * (passing the struct makes GCC copy it through the stack on every update). */
+SIPMETRICS_API void sipmetrics_counter_add_slow_(uint32_t w0, uint32_t w1, uint32_t w2,
+                                                 uint64_t n) SIPMETRICS_NOEXCEPT;
+SIPMETRICS_API void sipmetrics_gauge_add_slow_(uint32_t w0, uint32_t w1, uint32_t w2, uint32_t w3,
+                                               double d) SIPMETRICS_NOEXCEPT;
+
+#ifdef SIPMETRICS_INLINE_UPDATES
+SIPMETRICS_API extern __thread uint64_t* sipmetrics_thread_cells_[SIPMETRICS_NOOP_ATTACHMENT_ + 1]
+    __attribute__((__tls_model__("initial-exec")));
+
+/* The calling thread's own lane cells for a handle's word 2, or NULL. */
+static inline uint64_t* sipmetrics_own_cells_(uint32_t word) SIPMETRICS_NOEXCEPT {
+  const uint32_t id = word ^ SIPMETRICS_NOOP_ATTACHMENT_;
+  uint64_t* const cells = sipmetrics_thread_cells_[id & (SIPMETRICS_NOOP_ATTACHMENT_ - 1u)];
+  return id < SIPMETRICS_NOOP_ATTACHMENT_ ? cells : NULL;
+}
+
+/** Adds n to the counter (counters never go down: at 2^64 - 1 the count saturates and stays).
+ *  Hot; as sipmetrics_counter_inc(). */
+static inline void sipmetrics_counter_add(sipmetrics_counter counter,
+                                          uint64_t n) SIPMETRICS_NOEXCEPT {
+  uint64_t* const cells = sipmetrics_own_cells_(counter.opaque_[2]);
+  if (__builtin_expect(cells != NULL, 1)) {
+    uint64_t* const cell = cells + counter.opaque_[0];
+    uint64_t sum;
+    /* A branch, not a select: the select would lengthen the load-add-store chain. */
+    if (__builtin_add_overflow(__atomic_load_n(cell, __ATOMIC_RELAXED), n, &sum)) sum = UINT64_MAX;
+    __atomic_store_n(cell, sum, __ATOMIC_RELAXED);
+    return;
+  }
+  sipmetrics_counter_add_slow_(counter.opaque_[0], counter.opaque_[1], counter.opaque_[2], n);
+}
+
+/** Adds 1 to the counter. Hot: an owner-only load and store on the calling thread's lane (an
+ *  atomic add when the process runs more threads than it has lanes); no lock, allocation,
+ *  system call or string work. The first update on a thread binds the thread to a lane (cold,
+ *  once). A no-op handle returns at once. Thread-safe. */
+static inline void sipmetrics_counter_inc(sipmetrics_counter counter) SIPMETRICS_NOEXCEPT {
+  sipmetrics_counter_add(counter, 1);
+}
+
+/** Adds d (negative to subtract) to this process's contribution. SUM mode: integral steps (the
+ *  usual +1/-1) are exact and cheapest. Other modes add to the value this thread last set.
+ *  Hot; as sipmetrics_counter_inc(). */
+static inline void sipmetrics_gauge_add(sipmetrics_gauge gauge, double d) SIPMETRICS_NOEXCEPT {
+  uint64_t* const cells = sipmetrics_own_cells_(gauge.opaque_[2]);
+  /* SUM mode (0) and an integral step within +-2^53: the integer cell after the value cell. */
+  if (__builtin_expect(cells != NULL && (gauge.opaque_[3] & 3u) == 0 && d >= -9007199254740992.0 &&
+                           d <= 9007199254740992.0,
+                       1)) {
+    const int64_t step = (int64_t)d;
+    if (__builtin_expect((double)step == d, 1)) {
+      uint64_t* const cell = cells + gauge.opaque_[0] + 1;
+      __atomic_store_n(cell, __atomic_load_n(cell, __ATOMIC_RELAXED) + (uint64_t)step,
+                       __ATOMIC_RELAXED);
+      return;
+    }
+  }
+  sipmetrics_gauge_add_slow_(gauge.opaque_[0], gauge.opaque_[1], gauge.opaque_[2], gauge.opaque_[3],
+                             d);
+}
+#else
 /** Adds 1 to the counter. Hot: an owner-only load and store on the calling thread's lane (an
  *  atomic add when the process runs more threads than it has lanes); no lock, allocation,
  *  system call or string work. The first update on a thread binds the thread to a lane (cold,
  *  once). A no-op handle returns at once. Thread-safe. */
 SIPMETRICS_HOT void sipmetrics_counter_inc(sipmetrics_counter counter) SIPMETRICS_NOEXCEPT;
 
-/** Adds n to the counter (counters never go down). Hot; as sipmetrics_counter_inc(). */
+/** Adds n to the counter (counters never go down: at 2^64 - 1 the count saturates and stays).
+ *  Hot; as sipmetrics_counter_inc(). */
 SIPMETRICS_HOT void sipmetrics_counter_add(sipmetrics_counter counter,
                                            uint64_t n) SIPMETRICS_NOEXCEPT;
 
@@ -274,6 +360,7 @@ SIPMETRICS_HOT void sipmetrics_counter_add(sipmetrics_counter counter,
  *  usual +1/-1) are exact and cheapest. Other modes add to the value this thread last set.
  *  Hot; as sipmetrics_counter_inc(). */
 SIPMETRICS_HOT void sipmetrics_gauge_add(sipmetrics_gauge gauge, double d) SIPMETRICS_NOEXCEPT;
+#endif
 
 /** Sets the value. SUM mode: makes this process's contribution v (reads this process's other
  *  lanes: a few loads; other threads' later adds count on top). MAX / MIN / LAST: this

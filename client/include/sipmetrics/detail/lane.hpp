@@ -47,7 +47,14 @@ inline thread_local LaneBinding tls_lanes[kMaxAttachments + 1];
 /// The thread's exclusive lane cells per attachment, or null (unbound, shared lane, no-op id):
 /// the only thing the hot path reads before touching its cell. Kept apart from tls_lanes so it
 /// is one 8-byte load at a scaled index.
+#ifndef SIPMETRICS_C_LIBRARY
 inline thread_local std::atomic<std::uint64_t>* tls_exclusive[kMaxAttachments + 1];
+#else
+// In libsipmetrics.so the array is also the C API's exported sipmetrics_thread_cells_, which
+// <sipmetrics/sipmetrics.h>'s inline updates read (defined in client/src/sipmetrics_c.cpp).
+extern constinit thread_local std::atomic<std::uint64_t>*
+    tls_exclusive[kMaxAttachments + 1] __asm__("sipmetrics_thread_cells_");
+#endif
 
 // An exclusive lane has exactly one writing thread, so a relaxed load and store cannot lose an
 // update: no lock-prefixed instruction on the hot path. A shared lane falls back to atomic RMW.
