@@ -114,14 +114,16 @@ need_tools() {
   ((${#missing[@]})) || return 0
   echo "installing with apt-get: ${missing[*]}"
   as_root_init || die "need root or sudo to install: ${missing[*]}"
+  # Tests run side by side and several may install at once: apt-get waits up to 300 s for
+  # dpkg's lock (DPkg::Lock::Timeout) instead of failing at once.
   apt_install() {
-    timeout 240 "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive \
-      apt-get install -y --no-install-recommends -o Dpkg::Options::=--force-confdef \
+    timeout 420 "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive \
+      apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends -o Dpkg::Options::=--force-confdef \
       -o Dpkg::Options::=--force-confold "$@"
   }
   if ! apt_install "${missing[@]}"; then
     echo "apt-get install failed; refreshing the package lists and trying again"
-    timeout 240 "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update || true
+    timeout 420 "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update || true
     apt_install "${missing[@]}" || echo "apt-get install reported a failure (checking for the tools anyway)"
   fi
   hash -r
@@ -141,11 +143,11 @@ need_python_yaml() {
     fi
   done
   as_root_init || die "need root or sudo to install python3-yaml"
-  timeout 240 "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y --no-install-recommends python3 python3-yaml ||
-    { timeout 240 "${AS_ROOT[@]}" apt-get update || true
-      timeout 240 "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y --no-install-recommends python3 python3-yaml || true; }
+  timeout 420 "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends python3 python3-yaml ||
+    { timeout 420 "${AS_ROOT[@]}" apt-get -o DPkg::Lock::Timeout=300 update || true
+      timeout 420 "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends python3 python3-yaml || true; }
   /usr/bin/python3 -c 'import yaml' 2>/dev/null || die "python3-yaml still missing"
   PY=/usr/bin/python3
 }

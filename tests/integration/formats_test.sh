@@ -22,8 +22,8 @@ trap cleanup EXIT
 PY=/usr/bin/python3
 if ! $PY -c 'import prometheus_client.openmetrics.parser' 2>/dev/null; then
   sudo=(); [ "$(id -u)" -eq 0 ] || sudo=(sudo -n)
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq python3-prometheus-client >/dev/null ||
-    { "${sudo[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq python3-prometheus-client >/dev/null; }
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=300 install -y -qq python3-prometheus-client >/dev/null ||
+    { "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=300 update -qq && DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=300 install -y -qq python3-prometheus-client >/dev/null; }
 fi
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

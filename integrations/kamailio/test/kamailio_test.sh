@@ -34,10 +34,10 @@ if [[ ! -e $APP_LUA ]]; then
 fi
 if [[ -z $APP_LUA || ! -e $APP_LUA ]]; then
   as_root_init || die "need root or sudo to install kamailio-lua-modules"
-  timeout 240 "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y \
+  timeout 420 "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y \
     --no-install-recommends kamailio-lua-modules ||
-    { timeout 240 "${AS_ROOT[@]}" apt-get update || true
-      timeout 240 "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y \
+    { timeout 420 "${AS_ROOT[@]}" apt-get -o DPkg::Lock::Timeout=300 update || true
+      timeout 420 "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y \
         --no-install-recommends kamailio-lua-modules; } || die "cannot install kamailio-lua-modules"
   APP_LUA=$(find /usr/lib -path '*kamailio/modules/app_lua.so' -print -quit)
 fi
