@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Head to head in one Kamailio: the same sipp load through the same configuration
 # (bench/kamailio/bench.cfg) with no metrics, with xhttp_prom and with sipmetrics, at several
-# series counts, scraped once a second. A benchmark, not a test: it prints a table and never fails
-# on a figure.
+# series counts, scraped once a second; and the same again with the routing in a KEMI Lua script
+# (bench/kamailio/bench_kemi.cfg, bench_kemi.lua: modes kemi_*), where each metric is called as a
+# Lua-scripted Kamailio calls it. A benchmark, not a test: it prints a table and never fails on a
+# figure.
 #
 #   bench/kamailio_bench.sh [BUILD_DIR]            (./run bench-kamailio)
 #
@@ -25,10 +27,12 @@
 #
 # Environment: KBENCH_DURATION (15 s), KBENCH_RATE (500 calls/s), KBENCH_REPEATS (2),
 # KBENCH_SERIES ("1 1000 10000"), KBENCH_MODES ("none xhttp_prom xhttp_prom:10 sipmetrics
-# sipmetrics:50 app_lua app_lua:50"; MODE:K repeats the update K times per request, to resolve a cost per
+# sipmetrics:50 app_lua app_lua:50 kemi_none kemi_xhttp_prom kemi_xhttp_prom:10 kemi_sipmetrics
+# kemi_sipmetrics:2000"; MODE:K repeats the update K times per request, to resolve a cost per
 # update below the run-to-run noise of a whole request; xhttp_prom:K is skipped from 10,000 series,
 # where 10 updates a request overload Kamailio; app_lua is the same lua_run() into an empty Lua
-# function and, like none, runs once a round), KBENCH_WARMUP
+# function and, like none, runs once a round; kemi_none, kemi_xhttp_prom[:K] and
+# kemi_sipmetrics[:K] are the KEMI-routed runs, each against kemi_none), KBENCH_WARMUP
 # (2 s), KBENCH_OUT (a directory for the raw results; default a temporary one, removed unless
 # set).
 set -euo pipefail
@@ -39,7 +43,7 @@ DURATION=${KBENCH_DURATION:-15}
 RATE=${KBENCH_RATE:-500}
 REPEATS=${KBENCH_REPEATS:-2}
 SERIES_LIST=${KBENCH_SERIES:-"1 1000 10000"}
-MODES=${KBENCH_MODES:-"none xhttp_prom xhttp_prom:10 sipmetrics sipmetrics:50 app_lua app_lua:50"}
+MODES=${KBENCH_MODES:-"none xhttp_prom xhttp_prom:10 sipmetrics sipmetrics:50 app_lua app_lua:50 kemi_none kemi_xhttp_prom kemi_xhttp_prom:10 kemi_sipmetrics kemi_sipmetrics:2000"}
 WARMUP=${KBENCH_WARMUP:-2}
 
 say() { echo "kamailio_bench: $*" >&2; }
@@ -50,10 +54,10 @@ AS_ROOT=()
 [[ $(id -u) -eq 0 ]] || AS_ROOT=(sudo)
 apt_install() {
   say "installing $*"
-  DEBIAN_FRONTEND=noninteractive "${AS_ROOT[@]}" apt-get install -y -qq --no-install-recommends "$@" \
+  DEBIAN_FRONTEND=noninteractive "${AS_ROOT[@]}" apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "$@" \
     >/dev/null ||
-    { "${AS_ROOT[@]}" apt-get update -qq &&
-      DEBIAN_FRONTEND=noninteractive "${AS_ROOT[@]}" apt-get install -y -qq --no-install-recommends \
+    { "${AS_ROOT[@]}" apt-get -o DPkg::Lock::Timeout=300 update -qq &&
+      DEBIAN_FRONTEND=noninteractive "${AS_ROOT[@]}" apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends \
         "$@" >/dev/null; } || die "cannot install $*"
 }
 MPATH=/usr/lib/x86_64-linux-gnu/kamailio/modules
@@ -154,14 +158,20 @@ run_cell() {
   read -r sip http uas uac dport < <(free_ports 5)
   sed "s/UAS_PORT/$uas/g" "$HERE/uac.xml" >"$dir/uac.xml"
   local -a defs=(-A SIP_PORT="$sip" -A SERIES="$series" -A UPDATES="$updates")
+  local cfg=$HERE/bench.cfg kind=$mode
+  # kemi_*: the same proxy routed by a KEMI Lua script, the metric chosen in its environment.
+  if [[ $mode == kemi_* ]]; then
+    cfg=$HERE/bench_kemi.cfg kind=${mode#kemi_}
+    defs=(-A SIP_PORT="$sip" -A BENCH_LUA="\"$HERE/bench_kemi.lua\"")
+  fi
   case $mode in
-    none) ;;
-    xhttp_prom)
+    none | kemi_none) ;;
+    xhttp_prom | kemi_xhttp_prom)
       defs+=(-A WITH_XHTTP_PROM -A HTTP_PORT="$http")
       url=http://127.0.0.1:$http/metrics ;;
     app_lua) defs+=(-A WITH_APP_LUA -A BENCH_LUA="\"$HERE/bench.lua\"") ;;
-    sipmetrics)
-      defs+=(-A WITH_SIPMETRICS -A BENCH_LUA="\"$HERE/bench.lua\"")
+    sipmetrics | kemi_sipmetrics)
+      [[ $mode == kemi_* ]] || defs+=(-A WITH_SIPMETRICS -A BENCH_LUA="\"$HERE/bench.lua\"")
       url=http://127.0.0.1:$dport/metrics
       # Room for 10,000 series of one family in the segment and on the page.
       setsid "$BUILD/sipmetricsd" --listen "127.0.0.1:$dport" --segment "$dir/seg" \
@@ -175,8 +185,9 @@ run_cell() {
       ;;
   esac
   mkdir -p "$dir/run"
-  SIPMETRICS_SEGMENT=$dir/seg BENCH_SERIES=$series LUA_CPATH="$(dirname "$LUA_MOD")/?.so" LUA_PATH="" \
-    setsid kamailio -DD -E -x tlsf -m 256 -M 16 -f "$HERE/bench.cfg" -L "$MPATH" "${defs[@]}" \
+  SIPMETRICS_SEGMENT=$dir/seg BENCH_SERIES=$series BENCH_UPDATES=$updates BENCH_METRICS=$kind \
+    LUA_CPATH="$(dirname "$LUA_MOD")/?.so" LUA_PATH="" \
+    setsid kamailio -DD -E -x tlsf -m 256 -M 16 -f "$cfg" -L "$MPATH" "${defs[@]}" \
     -Y "$dir/run" -P "$dir/run/pid" -w "$dir/run" >"$dir/kamailio.log" 2>&1 &
   kam=$!
   PIDS+=("$kam")
@@ -246,18 +257,22 @@ say "$REPEATS x modes {$MODES} x series {$SERIES_LIST}, $RATE calls/s for $DURAT
 for rep in $(seq "$REPEATS"); do
   # The no-metrics baseline at the start and at the end of each round; it and app_lua have no
   # series.
-  [[ " $MODES " != *" none "* ]] || cell none 0 "$rep.a"
+  for base in none kemi_none; do
+    [[ " $MODES " != *" $base "* ]] || cell "$base" 0 "$rep.a"
+  done
   for mode in $MODES; do
     [[ $mode != app_lua* ]] || cell "$mode" 0 "$rep"
   done
   for series in $SERIES_LIST; do
     for mode in $MODES; do
-      [[ $mode == none || $mode == app_lua* ]] && continue
-      [[ $mode == xhttp_prom:* && $series -ge 10000 ]] && continue
+      [[ $mode == none || $mode == kemi_none || $mode == app_lua* ]] && continue
+      [[ $mode == *xhttp_prom:* && $series -ge 10000 ]] && continue
       cell "$mode" "$series" "$rep"
     done
   done
-  [[ " $MODES " != *" none "* ]] || cell none 0 "$rep.b"
+  for base in none kemi_none; do
+    [[ " $MODES " != *" $base "* ]] || cell "$base" 0 "$rep.b"
+  done
 done
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/machine.txt"
 python3 "$ROOT/bench/kamailio_bench_stats.py" table "$OUT/cells.tsv" --machine "$OUT/machine.txt"

@@ -85,8 +85,14 @@ def fmt(x, digits=1):
 def table(a):
     rows = [dict(zip(COLUMNS, ln.rstrip("\n").split("\t"))) for ln in open(a.cells) if ln.strip()]
     num = lambda r, k: float(r[k])
-    base_cells = [num(r, "cpu_us_req") for r in rows if r["mode"] == "none"]
-    base = statistics.median(base_cells) if base_cells else float("nan")
+    # Each engine (native cfg routing, or KEMI: modes named kemi_*) against its own no-metrics runs.
+    engine = lambda mode: ("kemi_", mode[5:]) if mode.startswith("kemi_") else ("", mode)
+    bases = {}
+    for r in rows:
+        e, kind = engine(r["mode"])
+        if kind == "none":
+            bases.setdefault(e, []).append(num(r, "cpu_us_req"))
+    bases = {e: statistics.median(v) for e, v in bases.items()}
     groups = {}
     for r in rows:
         groups.setdefault((r["mode"], int(r["updates"]), int(r["series"])), []).append(r)
@@ -99,13 +105,15 @@ def table(a):
           "| page KiB | failed calls |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     cost = {}
-    key = lambda kv: (kv[0][2], order.get(kv[0][0], 9), kv[0][1])
+    key = lambda kv: (engine(kv[0][0])[0], kv[0][2], order.get(engine(kv[0][0])[1], 9), kv[0][1])
     for (mode, updates, series), rs in sorted(groups.items(), key=key):
         med = lambda k: statistics.median(num(r, k) for r in rs)
         cpu = med("cpu_us_req")
+        e, kind = engine(mode)
+        base = bases.get(e, float("nan"))
         costs = [num(r, "cpu_us_req") - base for r in rs]
         name = mode if updates == 1 else "%s, %d updates/request" % (mode, updates)
-        if mode == "none":
+        if kind == "none":
             spread = [num(r, "cpu_us_req") for r in rs]
             metric = "baseline (runs %s–%s)" % (fmt(min(spread)), fmt(max(spread)))
             per_update = "—"
@@ -114,15 +122,15 @@ def table(a):
             cost[(mode, updates, series)] = c
             metric = "%s (%s – %s)" % (fmt(c), fmt(min(costs)), fmt(max(costs)))
             per_update = fmt(c / updates, 2)
-        daemon = fmt(med("daemon_us_req"), 2) if mode == "sipmetrics" else "—"
-        served = mode in ("xhttp_prom", "sipmetrics")
+        daemon = fmt(med("daemon_us_req"), 2) if kind == "sipmetrics" else "—"
+        served = kind in ("xhttp_prom", "sipmetrics")
         scrape = ("%s / %s" % (fmt(med("scrape_p50_ms"), 2), fmt(med("scrape_max_ms"), 2))
                   if served else "—")
         page = fmt(med("page_kib")) if served else "—"
         failed = sum(int(r["failed"]) for r in rs)
         calls = sum(int(r["calls"]) for r in rs)
         print("| %s | %s | %d | %s | %s | %s | %s | %s / %s | %s | %s | %d of %d |" % (
-            name, "—" if mode in ("none", "app_lua") else "{:,}".format(series), len(rs), fmt(cpu), metric,
+            name, "—" if kind in ("none", "app_lua") else "{:,}".format(series), len(rs), fmt(cpu), metric,
             per_update, daemon, fmt(med("p50_ms"), 0), fmt(med("p99_ms"), 0), scrape, page,
             failed, calls))
     # Per update: the slope between the runs with K updates a request and those with one, in the
@@ -138,18 +146,19 @@ def table(a):
         k = ks[-1]
         if k > 1 and 1 in ks:
             return (med_cpu[(mode, k, series)] - med_cpu[(mode, 1, series)]) / (k - 1), k, "slope"
-        return (med_cpu[(mode, k, series)] - base) / k, k, "vs none"
+        return (med_cpu[(mode, k, series)] - bases.get(engine(mode)[0], float("nan"))) / k, k, "vs none"
 
     lines = []
     floor = per_update("app_lua", 0)
-    for series in sorted({k[2] for k in cost}):
-        x, sm = per_update("xhttp_prom", series), per_update("sipmetrics", series)
-        if not x or not sm:
-            continue
-        ratio = "%.0f×" % (x[0] / sm[0]) if sm[0] > 0 else "sipmetrics within the noise"
-        lines.append("%s series: xhttp_prom %s µs (%s, %d updates/request), sipmetrics %s µs "
-                     "(%s, %d): %s" % ("{:,}".format(series), fmt(x[0], 1), x[2], x[1],
-                                       fmt(sm[0], 2), sm[2], sm[1], ratio))
+    for e, label in (("", ""), ("kemi_", "KEMI, ")):
+        for series in sorted({k[2] for k in cost if engine(k[0])[0] == e}):
+            x, sm = per_update(e + "xhttp_prom", series), per_update(e + "sipmetrics", series)
+            if not x or not sm:
+                continue
+            ratio = "%.0f×" % (x[0] / sm[0]) if sm[0] > 0 else "sipmetrics within the noise"
+            lines.append("%s%s series: xhttp_prom %s µs (%s, %d updates/request), sipmetrics %s µs "
+                         "(%s, %d): %s" % (label, "{:,}".format(series), fmt(x[0], 1), x[2], x[1],
+                                           fmt(sm[0], 2), sm[2], sm[1], ratio))
     if lines:
         print()
         print("Metric cost per update:")
