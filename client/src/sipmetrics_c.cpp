@@ -497,7 +497,7 @@ SIPMETRICS_API const double* sipmetrics_sip_latency_buckets_ms(size_t* count) no
 // inlines the update whole (GCC 12 otherwise calls an out-of-line Gauge::add or
 // Histogram::observe, through a copy of the handle on the stack); the noinline slow paths stay
 // calls.
-#define SIPMETRICS_FLAT [[gnu::flatten]]
+#define SIPMETRICS_FLAT __attribute__((__flatten__))
 // What the header's inline updates call when the thread has no exclusive lane for the handle
 // (first update, shared lane, no-op handle) or, for a gauge, the step is not an integral SUM one.
 SIPMETRICS_API void sipmetrics_counter_add_slow_(uint32_t w0, uint32_t w1, uint32_t w2,
