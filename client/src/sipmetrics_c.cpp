@@ -538,9 +538,9 @@ SIPMETRICS_API SIPMETRICS_FLAT void sipmetrics_histogram_observe(
     const sipmetrics_histogram* histogram, double v) noexcept {
   if (histogram == nullptr || histogram->opaque_[0] != kHistogramTag) [[unlikely]]
     return;
-  // The C++ handle in place: to_c() byte-copied it there, and Histogram is an implicit-lifetime
-  // type (trivially copyable), so its bytes are one; read through a copy, GCC 12 spills all 56
-  // bytes to the stack first.
+  // The C++ handle read in place: to_c() byte-copied it there, and Histogram is an
+  // implicit-lifetime type (trivially copyable), so those bytes hold a Histogram. Read through a
+  // copy, GCC 12 spills all 56 bytes to the stack on every call.
   std::launder(reinterpret_cast<const Histogram*>(&histogram->opaque_[1]))->observe(v);
 }
 

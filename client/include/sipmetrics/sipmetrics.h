@@ -277,8 +277,8 @@ SIPMETRICS_API const double* sipmetrics_sip_latency_buckets_ms(size_t* count) SI
 #endif
 
 /* A handle's word 2 is its attachment id xor the no-op id 8, so that a zero-initialised handle
- * is the no-op one. The inline updates index sipmetrics_thread_cells_ only with an id below 8
- * (a branch, which stays off the update's dependency chain); the no-op id, and whatever a handle
+ * is the no-op one. The inline updates read sipmetrics_thread_cells_ at id & 7, always in
+ * bounds, and use what they read only for an id below 8; the no-op id, and whatever a handle
  * never made by a *_get call holds, take the library's path, which treats them as the no-op. */
 #define SIPMETRICS_NOOP_ATTACHMENT_ 8u
 
@@ -345,20 +345,10 @@ static inline void sipmetrics_gauge_add(sipmetrics_gauge gauge, double d) SIPMET
                              d);
 }
 #else
-/** Adds 1 to the counter. Hot: an owner-only load and store on the calling thread's lane (an
- *  atomic add when the process runs more threads than it has lanes); no lock, allocation,
- *  system call or string work. The first update on a thread binds the thread to a lane (cold,
- *  once). A no-op handle returns at once. Thread-safe. */
+/* The same three as calls (documented with the inline versions above). */
 SIPMETRICS_HOT void sipmetrics_counter_inc(sipmetrics_counter counter) SIPMETRICS_NOEXCEPT;
-
-/** Adds n to the counter (counters never go down: at 2^64 - 1 the count saturates and stays).
- *  Hot; as sipmetrics_counter_inc(). */
 SIPMETRICS_HOT void sipmetrics_counter_add(sipmetrics_counter counter,
                                            uint64_t n) SIPMETRICS_NOEXCEPT;
-
-/** Adds d (negative to subtract) to this process's contribution. SUM mode: integral steps (the
- *  usual +1/-1) are exact and cheapest. Other modes add to the value this thread last set.
- *  Hot; as sipmetrics_counter_inc(). */
 SIPMETRICS_HOT void sipmetrics_gauge_add(sipmetrics_gauge gauge, double d) SIPMETRICS_NOEXCEPT;
 #endif
 
