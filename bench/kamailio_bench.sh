@@ -164,13 +164,13 @@ run_cell() {
     cfg=$HERE/bench_kemi.cfg kind=${mode#kemi_}
     defs=(-A SIP_PORT="$sip" -A BENCH_LUA="\"$HERE/bench_kemi.lua\"")
   fi
-  case $mode in
-    none | kemi_none) ;;
-    xhttp_prom | kemi_xhttp_prom)
+  case $kind in
+    none) ;;
+    xhttp_prom)
       defs+=(-A WITH_XHTTP_PROM -A HTTP_PORT="$http")
       url=http://127.0.0.1:$http/metrics ;;
     app_lua) defs+=(-A WITH_APP_LUA -A BENCH_LUA="\"$HERE/bench.lua\"") ;;
-    sipmetrics | kemi_sipmetrics)
+    sipmetrics)
       [[ $mode == kemi_* ]] || defs+=(-A WITH_SIPMETRICS -A BENCH_LUA="\"$HERE/bench.lua\"")
       url=http://127.0.0.1:$dport/metrics
       # Room for 10,000 series of one family in the segment and on the page.
