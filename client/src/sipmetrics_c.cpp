@@ -45,9 +45,11 @@
 
 // The thread's exclusive lane cells per attachment (detail::tls_exclusive), exported.
 [[gnu::visibility("default")]] constinit thread_local std::atomic<std::uint64_t>*
-    sipmetrics::detail::tls_exclusive[sipmetrics::detail::kMaxAttachments + 1] = {};
+    sipmetrics::detail::tls_exclusive[sipmetrics::detail::kExclusiveSlots] = {};
 static_assert(SIPMETRICS_NOOP_ATTACHMENT_ == sipmetrics::detail::kNoopAttachment,
               "the header's no-op attachment id is the client's");
+static_assert(SIPMETRICS_THREAD_CELL_SLOTS_ == sipmetrics::detail::kExclusiveSlots,
+              "the header's view of the thread's cell array is the client's");
 static_assert(
     sizeof(std::atomic<std::uint64_t>) == sizeof(std::uint64_t) &&
         std::atomic<std::uint64_t>::is_always_lock_free,
@@ -97,7 +99,8 @@ static_assert(sizeof(sipmetrics_counter) == sizeof(RefBits) &&
               "C handles hold the C++ handle's fields and no more (two registers by value)");
 
 // An attachment id beyond the no-op one (a handle never made by this library) becomes the
-// no-op id: the hot path indexes the thread's lane arrays with it, and they end there.
+// no-op id: the hot path indexes the thread's lane arrays with it, and they end there. (The
+// header's inline updates read only word 2's low four bits; see there.)
 // The C handle is copied whole into the mirror rather than read as an array: indexing
 // `opaque_` makes GCC 12 spill the by-value argument to the stack (two dead stores per call).
 template <typename CHandle>

@@ -38,6 +38,12 @@ grep -qE ' TLS +GLOBAL +DEFAULT .* sipmetrics_thread_cells_@@SIPMETRICS_0$' <<<"
   fail "sipmetrics_thread_cells_: $(grep thread_cells_ <<<"$symbols" || echo missing)"
 grep -q 'sipmetrics_thread_cells_\[' "$HEADER" && pass "the header declares sipmetrics_thread_cells_" ||
   fail "the header does not declare sipmetrics_thread_cells_"
+# Its size is the header's slot count of pointers: the inline updates index it up to there.
+slots=$(sed -nE 's/^#define SIPMETRICS_THREAD_CELL_SLOTS_ ([0-9]+)u$/\1/p' "$HEADER")
+size=$(awk '$NF == "sipmetrics_thread_cells_@@SIPMETRICS_0" {print $3}' <<<"$symbols")
+[[ -n $slots && $size == $((slots * 8)) ]] &&
+  pass "sipmetrics_thread_cells_ is $size bytes: the header's $slots slots" ||
+  fail "sipmetrics_thread_cells_ is ${size:-?} bytes; the header reads ${slots:-?} slots of 8"
 if [[ $declared == "$exported" ]]; then
   pass "exported functions are exactly the $(wc -l <<<"$declared") the header declares"
 else

@@ -52,10 +52,13 @@ int main(int argc, char** argv) {
       close(parent_alive[1]);
       for (long k = 0; k < n; ++k) sipmetrics_counter_inc(total);
       sipmetrics_gauge_add(active, 1);
-      /* Forged handles whose attachment word names this thread's bound lane in its low bits
-       * (ids 8 + a, 256 + a): no-ops, on the inline path as on the library's, so the totals
-       * stay exact. A program must never do this; the library must survive it. */
-      for (uint32_t flip = 0x10; flip <= 0x100; flip <<= 4) {
+      /* Forged handles whose attachment word names id 8 + a (a: the bound lane's id) in its
+       * low four bits, with and without higher bits set: no-ops, on the inline path as on the
+       * library's, so the totals stay exact. A program must never do this; the library must
+       * survive it. */
+      static const uint32_t flips[] = {0x8u, 0x108u, 0x80000008u};
+      for (size_t f = 0; f < sizeof flips / sizeof flips[0]; ++f) {
+        const uint32_t flip = flips[f];
         sipmetrics_counter forged = total;
         sipmetrics_gauge forged_gauge = active;
         forged.opaque_[2] ^= flip;

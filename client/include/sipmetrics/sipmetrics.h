@@ -277,10 +277,14 @@ SIPMETRICS_API const double* sipmetrics_sip_latency_buckets_ms(size_t* count) SI
 #endif
 
 /* A handle's word 2 is its attachment id xor the no-op id 8, so that a zero-initialised handle
- * is the no-op one. The inline updates read sipmetrics_thread_cells_ at id & 7, always in
- * bounds, and use what they read only for an id below 8; the no-op id, and whatever a handle
- * never made by a *_get call holds, take the library's path, which treats them as the no-op. */
+ * is the no-op one. The inline updates index sipmetrics_thread_cells_ with its low four bits
+ * (always in bounds, no test): the slots from the no-op id up are always NULL, so the no-op id
+ * takes the library's path, which returns at once. A handle not made by a *_get call (nor
+ * copied from one) is a program error: the library treats any word 2 past the no-op id as the
+ * no-op; the inline code reads only word 2's low four bits, and trusts word 0 as the C++ handle
+ * trusts its cell. */
 #define SIPMETRICS_NOOP_ATTACHMENT_ 8u
+#define SIPMETRICS_THREAD_CELL_SLOTS_ 16u
 
 /* What the inline updates call for every case but the common one: a handle's words, as scalars
  * (passing the struct makes GCC copy it through the stack on every update). */
@@ -290,14 +294,13 @@ SIPMETRICS_API void sipmetrics_gauge_add_slow_(uint32_t w0, uint32_t w1, uint32_
                                                double d) SIPMETRICS_NOEXCEPT;
 
 #ifdef SIPMETRICS_INLINE_UPDATES
-SIPMETRICS_API extern __thread uint64_t* sipmetrics_thread_cells_[SIPMETRICS_NOOP_ATTACHMENT_ + 1]
+SIPMETRICS_API extern __thread uint64_t* sipmetrics_thread_cells_[SIPMETRICS_THREAD_CELL_SLOTS_]
     __attribute__((__tls_model__("initial-exec")));
 
 /* The calling thread's own lane cells for a handle's word 2, or NULL. */
 static inline uint64_t* sipmetrics_own_cells_(uint32_t word) SIPMETRICS_NOEXCEPT {
-  const uint32_t id = word ^ SIPMETRICS_NOOP_ATTACHMENT_;
-  uint64_t* const cells = sipmetrics_thread_cells_[id & (SIPMETRICS_NOOP_ATTACHMENT_ - 1u)];
-  return id < SIPMETRICS_NOOP_ATTACHMENT_ ? cells : NULL;
+  return sipmetrics_thread_cells_[(word ^ SIPMETRICS_NOOP_ATTACHMENT_) &
+                                  (SIPMETRICS_THREAD_CELL_SLOTS_ - 1u)];
 }
 
 /** Adds n to the counter (counters never go down: at 2^64 - 1 the count saturates and stays).

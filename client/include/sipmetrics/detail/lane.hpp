@@ -44,16 +44,21 @@ struct LaneBinding {
   std::uint64_t seen_epoch;                          // its value when the thread was bound
 };
 inline thread_local LaneBinding tls_lanes[kMaxAttachments + 1];
+/// Slots of tls_exclusive: a power of two past the no-op id, so that the C API's inline updates
+/// index it with a handle word's low bits (an and, no bounds test); slots from kNoopAttachment
+/// up are never set.
+inline constexpr std::uint32_t kExclusiveSlots = 16;
+static_assert(kExclusiveSlots > kNoopAttachment && (kExclusiveSlots & (kExclusiveSlots - 1)) == 0);
 /// The thread's exclusive lane cells per attachment, or null (unbound, shared lane, no-op id):
 /// the only thing the hot path reads before touching its cell. Kept apart from tls_lanes so it
 /// is one 8-byte load at a scaled index.
 #ifndef SIPMETRICS_C_LIBRARY
-inline thread_local std::atomic<std::uint64_t>* tls_exclusive[kMaxAttachments + 1];
+inline thread_local std::atomic<std::uint64_t>* tls_exclusive[kExclusiveSlots];
 #else
 // In libsipmetrics.so the array is also the C API's exported sipmetrics_thread_cells_, which
 // <sipmetrics/sipmetrics.h>'s inline updates read (defined in client/src/sipmetrics_c.cpp).
 extern constinit thread_local std::atomic<std::uint64_t>*
-    tls_exclusive[kMaxAttachments + 1] __asm__("sipmetrics_thread_cells_");
+    tls_exclusive[kExclusiveSlots] __asm__("sipmetrics_thread_cells_");
 #endif
 
 // An exclusive lane has exactly one writing thread, so a relaxed load and store cannot lose an
