@@ -484,7 +484,9 @@ static PyMethodDef gauge_methods[] = {
     {NULL, NULL, 0, NULL}};
 static PyMethodDef summary_methods[] = {
     {"observe", summary_observe, METH_O,
-     "observe(v)\n--\n\nOne sample in the metric's unit; NaN is ignored. Hot."},
+     "observe(v)\n--\n\nOne sample in the metric's unit. NaN, +-Inf and negatives are "
+     "counted in sipmetrics_invalid_samples_total and left out of _sum, _count and the "
+     "quantiles. Hot."},
     {NULL, NULL, 0, NULL}};
 
 static PyMethodDef histogram_methods[] = {

@@ -360,10 +360,12 @@ SIPMETRICS_HOT void sipmetrics_gauge_add(sipmetrics_gauge gauge, double d) SIPME
  *  thread's value. Hot; as sipmetrics_counter_inc(). */
 SIPMETRICS_HOT void sipmetrics_gauge_set(sipmetrics_gauge gauge, double v) SIPMETRICS_NOEXCEPT;
 
-/** One sample, in the metric's unit (e.g. milliseconds); NaN is ignored. Adds to _sum and
- *  _count and queues the sample on the thread's ring for the quantiles; a full ring drops the
- *  sample for the quantiles only (counted in voiceserver_metrics_observe_dropped_total), never
- *  for _sum and _count. Hot; as sipmetrics_counter_inc(). */
+/** One sample, in the metric's unit (e.g. milliseconds). Only finite, non-negative samples are
+ *  recorded: NaN, +-Inf and negatives are counted in sipmetrics_invalid_samples_total and left
+ *  out of _sum, _count and the quantiles. Adds to _sum and _count and queues the sample on the
+ *  thread's ring for the quantiles; a full ring drops the sample for the quantiles only (counted
+ *  in voiceserver_metrics_observe_dropped_total), never for _sum and _count. Hot; as
+ *  sipmetrics_counter_inc(). */
 SIPMETRICS_HOT void sipmetrics_summary_observe(sipmetrics_summary summary,
                                                double v) SIPMETRICS_NOEXCEPT;
 
