@@ -1,7 +1,8 @@
 # cmake -DSIPMETRICSD=<binary> -DVERSION=<x.y.z> -DOUT=<file> -P sipmetricsd-man.cmake
 #
 # Writes the sipmetricsd(8) man page from `sipmetricsd --help`, so the page can never disagree
-# with the binary: the help text is the OPTIONS section, verbatim, in a no-fill block.
+# with the binary: the help text is the OPTIONS section, verbatim, in a no-fill block, and its
+# footer the EXIT STATUS section.
 foreach(v SIPMETRICSD VERSION OUT)
   if(NOT DEFINED ${v})
     message(FATAL_ERROR "sipmetricsd-man.cmake: -D${v}=... is required")
@@ -28,6 +29,16 @@ if(usage_at LESS 0)
 endif()
 string(SUBSTRING "${help}" 0 ${usage_at} description)
 string(SUBSTRING "${help}" ${usage_at} -1 options)
+# The help's footer, after the options, is the EXIT STATUS section.
+string(FIND "${options}" "Exit status:" exit_at)
+if(exit_at LESS 0)
+  message(FATAL_ERROR "`sipmetricsd --help` has no Exit status: footer")
+endif()
+string(SUBSTRING "${options}" ${exit_at} -1 exit_status)
+string(SUBSTRING "${options}" 0 ${exit_at} options)
+string(REGEX REPLACE "^Exit status: *" "" exit_status "${exit_status}")
+string(STRIP "${exit_status}" exit_status)
+roff_escape(exit_status "${exit_status}")
 string(STRIP "${description}" description)
 string(STRIP "${options}" options)
 roff_escape(description "${description}")
@@ -50,6 +61,8 @@ accepted), \\fB/healthz\\fR (liveness and readiness), \\fB/\\fR (links).
 .nf
 ${options}
 .fi
+.SH EXIT STATUS
+${exit_status}
 .SH SIGNALS
 .TP
 .B SIGHUP

@@ -253,6 +253,11 @@ void add_options(CLI::App& app, DaemonConfig& cfg) {
       "over the config file, which wins over the environment. A file with a syntax error, an "
       "unknown key or a bad value stops the start with its file, line and reason; on SIGHUP it "
       "is refused and the running configuration kept. SIGTERM stops.");
+  app.footer(
+      "Exit status: 0 after SIGTERM or SIGINT (and for --help); 2 when the command line, the "
+      "environment, a config or web config file, or the segment named is unusable (fix the "
+      "configuration); 1 when the start fails otherwise (another sipmetricsd serves the "
+      "segment, the listen address is taken).");
   app.add_option("--config", cfg.config_file,
                  "Config file (TOML, keys as the long options); reloaded on SIGHUP")
       ->envname("SIPMETRICSD_CONFIG")

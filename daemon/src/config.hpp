@@ -45,6 +45,11 @@ struct DaemonConfig {
   ExporterSettings exporter_settings() const;
 };
 
+/// sipmetricsd's exit status when its configuration is unusable: a bad flag or environment
+/// variable, a broken config or web config file, a segment path it cannot use (`--help` says
+/// so in its footer). Other failures to start exit with 1.
+inline constexpr int kExitConfiguration = 2;
+
 /// A config file that cannot be used: what() is `FILE:LINE:COLUMN: reason` (just `FILE: reason`
 /// when the file cannot be read), e.g. `/etc/sipmetrics/sipmetricsd.toml:3:1: unknown key
 /// "label-whitelst" (did you mean "label-whitelist"?)`.

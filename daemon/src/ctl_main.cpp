@@ -28,7 +28,13 @@ int run(int argc, char** argv) {
   inspect->add_option("--segment", segment, "Segment name or file path (default: sipmetrics)")
       ->envname("SIPMETRICS_SEGMENT");
   inspect->add_flag("--json", json, "Print JSON instead of text");
-  CLI11_PARSE(app, argc, argv);
+  app.footer("Exit status: 0 on success (and for --help); 2 for a bad command line; 1 when the "
+             "segment cannot be read.");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // not CLI11's own codes (105 to 127 by error)
+  }
 
   if (segment.empty()) segment = sipmetrics::detail::default_segment_name();
   const std::string file =

@@ -18,6 +18,7 @@
 namespace {
 
 using sipmetrics::DaemonConfig;
+using sipmetrics::kExitConfiguration;
 
 int run(int argc, char** argv) {
   DaemonConfig cfg;
@@ -25,12 +26,13 @@ int run(int argc, char** argv) {
     cfg = sipmetrics::parse_config(argc, argv);
   } catch (const sipmetrics::ConfigFileError& e) {
     std::fprintf(stderr, "sipmetricsd: %s\n", e.what());
-    return e.get_exit_code();
+    return kExitConfiguration;
   } catch (const CLI::ParseError& e) {
     CLI::App app{"sipmetricsd", "sipmetricsd"};
     DaemonConfig unused;
     sipmetrics::add_options(app, unused);
-    return app.exit(e);
+    // CLI11's own codes (105 to 127 by error) would tell nothing more than its message does.
+    return app.exit(e) == 0 ? 0 : kExitConfiguration;  // 0: --help
   }
   spdlog::set_default_logger(spdlog::stderr_color_mt("sipmetricsd"));
   spdlog::set_level(spdlog::level::from_str(cfg.log_level));
@@ -42,7 +44,7 @@ int run(int argc, char** argv) {
       web = sipmetrics::load_web_config(cfg.web_config_file);
     } catch (const std::exception& e) {
       spdlog::critical("--web-config: {}", e.what());
-      return 1;
+      return kExitConfiguration;
     }
   }
 

@@ -21,7 +21,7 @@ int attach_segment(const DaemonConfig& cfg, std::unique_ptr<detail::SegmentFile>
     std::string why;
     if (!detail::remove_segment(cfg.segment, why)) {
       spdlog::critical("--recreate-incompatible: cannot remove segment '{}': {}", cfg.segment, why);
-      return 2;
+      return kExitConfiguration;
     }
     spdlog::warn(
         "--recreate-incompatible: removed segment '{}' and creating a new one; what it "
@@ -37,7 +37,7 @@ int attach_segment(const DaemonConfig& cfg, std::unique_ptr<detail::SegmentFile>
           "remove the old segment (rm {}{}) once its writers are stopped, start "
           "sipmetricsd with --recreate-incompatible, or give it another --segment",
           detail::segment_is_path(cfg.segment) ? "" : "/dev/shm/", cfg.segment);
-    return 2;
+    return kExitConfiguration;
   }
   segment = std::move(std::get<std::unique_ptr<detail::SegmentFile>>(opened));
   long holder = 0;
@@ -55,7 +55,7 @@ int attach_segment(const DaemonConfig& cfg, std::unique_ptr<detail::SegmentFile>
                g.max_writers, g.lane_pool, g.max_series, g.max_cells);
   if (!segment->group_error().empty()) {
     spdlog::critical("{} (--segment-group)", segment->group_error());
-    return 2;
+    return kExitConfiguration;
   }
   for (const std::string& w : detail::segment_access_warnings(segment->fd(), cfg.segment_group))
     spdlog::warn("segment '{}': {}", cfg.segment, w);

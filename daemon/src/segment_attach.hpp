@@ -12,7 +12,8 @@
 namespace sipmetrics {
 
 /// Opens and claims the configured segment into `segment`. Returns 0, or the exit status after
-/// logging why not (critical lines naming the segment and what to do).
+/// logging why not (critical lines naming the segment and what to do): kExitConfiguration for
+/// a segment that cannot be used as named, 1 for one another daemon serves.
 int attach_segment(const DaemonConfig& cfg, std::unique_ptr<detail::SegmentFile>& segment);
 
 }  // namespace sipmetrics

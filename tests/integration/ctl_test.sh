@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# sipmetrics-ctl inspect, without HTTP: a missing segment is an error; a crashed writer shows as
+# sipmetrics-ctl inspect, without HTTP: a missing segment is an error (1), a bad command line
+# another (2); a crashed writer shows as
 # DEAD (no daemon has folded it yet) next to a live one; --json parses and agrees.
 #   ctl_test.sh SIPMETRICS_CTL TEST_WORKER
 set -euo pipefail
@@ -11,7 +12,12 @@ trap cleanup EXIT
 passed=0 failed=0
 check() { if eval "$2"; then passed=$((passed + 1)); echo "PASS: $1"; else failed=$((failed + 1)); echo "FAIL: $1"; fi; }
 
-check "a missing segment is an error" "! '$CTL' inspect --segment '$TMP/none' 2>'$TMP/err' && grep -q 'does not exist' '$TMP/err'"
+status() { "$@" >/dev/null 2>"$TMP/err" && echo 0 || echo $?; }
+check "a missing segment is an error (exit 1)" \
+  "[ \$(status '$CTL' inspect --segment '$TMP/none') = 1 ] && grep -q 'does not exist' '$TMP/err'"
+check "a bad command line exits 2" \
+  "[ \$(status '$CTL' inspect --no-such-flag) = 2 ] && [ \$(status '$CTL') = 2 ] && grep -q 'subcommand' '$TMP/err'"
+check "--help exits 0 and gives the exit statuses" "'$CTL' --help | grep -q 'Exit status: 0'"
 
 export SIPMETRICS_SEGMENT=$TMP/seg
 "$WORKER" --counter 'calls_total{transport=sip}@5' --hold >"$TMP/live.out" 2>&1 &

@@ -22,6 +22,9 @@ namespace sipmetrics::test {
 namespace {
 
 constexpr const char* kWriters = "sipmetrics_writers";
+// sipmetricsd's exit statuses (its --help footer): an unusable configuration, another failure.
+constexpr int kExitConfiguration = 2;
+constexpr int kExitFailure = 1;
 constexpr const char* kWritersExited = "sipmetrics_writers_exited_total";
 constexpr const char* kLanesUsed = "sipmetrics_segment_used{resource=\"lanes\"}";
 constexpr const char* kUnknownLabels = "voiceserver_metrics_unknown_label_total";
@@ -372,7 +375,7 @@ TEST_CASE("a segment of another layout version is refused by the daemon and deta
   const int status = exit_status(d, 5s);
   const std::string log = d.err();
   INFO("daemon log:\n" << log);
-  CHECK(status > 0);
+  CHECK(status == kExitConfiguration);
   CHECK(contains(log, "9.0"));
   CHECK(contains(log, ours));
 
@@ -404,7 +407,7 @@ TEST_CASE("a second daemon on a served segment exits") {
     const int status = exit_status(other, 5s);
     const std::string log = other.err();
     INFO("second daemon log:\n" << log);
-    CHECK(status > 0);
+    CHECK(status == kExitFailure);
     CHECK(contains(log, "already served"));
     CHECK(contains(log, "pid " + std::to_string(first.process().pid())));
   }
@@ -550,10 +553,35 @@ TEST_CASE("a broken config file stops the start with the file, the line and the 
   const int status = exit_status(d, 5s);
   const std::string log = d.err();
   INFO("daemon log:\n" << log);
-  CHECK(status > 0);
+  CHECK(status == kExitConfiguration);
   CHECK(contains(log, "sipmetricsd: " + config.string() +
                           ":3:1: unknown key \"label-whitelst\" (did you mean "
                           "\"label-whitelist\"?)\n"));
+}
+
+TEST_CASE("a bad flag, config file or web config file exits 2, --help 0") {
+  Sandbox box;
+  const std::filesystem::path web = box.dir() / "web.yml";
+  write_config(web, "tls_server_config: [\n");
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  for (const Case& c : {Case{{"--http-threads", "0"}, "--http-threads"},
+                        Case{{"--no-such-flag"}, "--no-such-flag"},
+                        Case{{"--config", (box.dir() / "absent.toml").string()}, "absent.toml"},
+                        Case{{"--web-config", web.string()}, "--web-config"}}) {
+    CAPTURE(c.says);
+    Process d = box.spawn_daemon(free_loopback_port(), c.args);
+    const int status = exit_status(d, 5s);
+    const std::string log = d.err();
+    INFO("daemon log:\n" << log);
+    CHECK(status == kExitConfiguration);
+    CHECK(contains(log, c.says));
+  }
+  Process help = box.spawn_daemon(free_loopback_port(), {"--help"});
+  CHECK(exit_status(help, 5s) == 0);
+  CHECK(contains(help.out(), "Exit status: 0"));
 }
 
 }  // namespace sipmetrics::test
