@@ -91,11 +91,17 @@ void BM_Gauge_Add(benchmark::State& state) {
 }
 BENCHMARK(BM_Gauge_Add)->Threads(1)->Threads(2)->Threads(4);
 
+/// Observations before the timed loop of a summary benchmark without a drain: enough to fill
+/// the calling thread's ring whatever an earlier benchmark left in it (repetitions run in random
+/// order), so that every repetition times the same path.
+constexpr std::int64_t kFillRing = 2 * sipmetrics::layout::kDefaultGeometry.ring_capacity;
+
 void BM_Summary_Observe(benchmark::State& state) {
   static sipmetrics::Summary s = client().summary("bench_latency_ms", "Bench.");
+  // Nobody drains the rings here: the benchmark measures the full-ring (drop) path, which costs
+  // the same as the push path plus one acquire load (BM_Summary_Observe_Drained: the push path).
+  for (std::int64_t k = 0; k < kFillRing; ++k) s.observe(1);
   std::int64_t i = 0;
-  // Nobody drains the rings here: the benchmark measures the full-ring (drop) path once a ring
-  // fills, which costs the same as the push path plus one acquire load.
   for (auto _ : state) s.observe(static_cast<double>(++i) * 0.5);
 }
 BENCHMARK(BM_Summary_Observe)->Threads(1)->Threads(2)->Threads(4);
@@ -258,6 +264,7 @@ void BM_CApi_SummaryObserve(benchmark::State& state) {
       std::abort();
     return h;
   }();
+  for (std::int64_t k = 0; k < kFillRing; ++k) sipmetrics_summary_observe(s, 1);  // as above
   std::int64_t i = 0;
   for (auto _ : state) sipmetrics_summary_observe(s, static_cast<double>(++i) * 0.5);
 }
