@@ -28,8 +28,9 @@ int run(int argc, char** argv) {
   inspect->add_option("--segment", segment, "Segment name or file path (default: sipmetrics)")
       ->envname("SIPMETRICS_SEGMENT");
   inspect->add_flag("--json", json, "Print JSON instead of text");
-  app.footer("Exit status: 0 on success (and for --help); 2 for a bad command line; 1 when the "
-             "segment cannot be read.");
+  app.footer(
+      "Exit status: 0 on success (and for --help); 2 for a bad command line; 1 when the "
+      "segment cannot be read.");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

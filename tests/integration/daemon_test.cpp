@@ -567,10 +567,10 @@ TEST_CASE("a bad flag, config file or web config file exits 2, --help 0") {
     std::vector<std::string> args;
     std::string says;
   };
-  for (const Case& c : {Case{{"--http-threads", "0"}, "--http-threads"},
-                        Case{{"--no-such-flag"}, "--no-such-flag"},
-                        Case{{"--config", (box.dir() / "absent.toml").string()}, "absent.toml"},
-                        Case{{"--web-config", web.string()}, "--web-config"}}) {
+  for (const Case& c :
+       {Case{{"--http-threads", "0"}, "--http-threads"}, Case{{"--no-such-flag"}, "--no-such-flag"},
+        Case{{"--config", (box.dir() / "absent.toml").string()}, "absent.toml"},
+        Case{{"--web-config", web.string()}, "--web-config"}}) {
     CAPTURE(c.says);
     Process d = box.spawn_daemon(free_loopback_port(), c.args);
     const int status = exit_status(d, 5s);

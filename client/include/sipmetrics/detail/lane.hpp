@@ -57,8 +57,8 @@ inline thread_local std::atomic<std::uint64_t>* tls_exclusive[kExclusiveSlots];
 #else
 // In libsipmetrics.so the array is also the C API's exported sipmetrics_thread_cells_, which
 // <sipmetrics/sipmetrics.h>'s inline updates read (defined in client/src/sipmetrics_c.cpp).
-extern constinit thread_local std::atomic<std::uint64_t>*
-    tls_exclusive[kExclusiveSlots] __asm__("sipmetrics_thread_cells_");
+extern constinit thread_local std::atomic<std::uint64_t>* tls_exclusive[kExclusiveSlots] __asm__(
+    "sipmetrics_thread_cells_");
 #endif
 
 // An exclusive lane has exactly one writing thread, so a relaxed load and store cannot lose an
