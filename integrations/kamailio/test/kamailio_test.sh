@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# kamailio_test.sh SIPMETRICSD LUA_MODULE_DIR
-# Kamailio 5.6 with integrations/kamailio/kamailio.cfg and sipmetrics.lua under real SIP traffic
-# from sipp, everything on 127.0.0.1 (free UDP ports), against the real sipmetricsd.
+# kamailio_test.sh SIPMETRICSD MODULE_DIR [lua|python]
+# Kamailio 5.6 with integrations/kamailio/kamailio.cfg under real SIP traffic from sipp,
+# everything on 127.0.0.1 (free UDP ports), against the real sipmetricsd. The engine:
+#   lua      (the default) app_lua and sipmetrics.lua; MODULE_DIR holds the Lua module
+#            sipmetrics.so (LUA_CPATH)
+#   python   app_python3 and sipmetrics_kamailio.py (kamailio -A WITH_PYTHON); MODULE_DIR holds
+#            the Python module sipmetrics.cpython-*.so (PYTHONPATH)
 #   UAS: answer (180, 200, then the caller's BYE), busy (486), unavailable (503, which Kamailio
 #        relays as 500), silent (never answers: Kamailio's fr_timer gives the caller a local 408)
 #   UAC: uac.xml through Kamailio's "inbound" and "outbound" ports, the R-URI user and port of
@@ -10,15 +14,23 @@
 #      class, transaction timeouts per method, BYEs, calls, post-dial delay samples (the summary's
 #      and the histogram's _count, the histogram's +Inf bucket); no other SIP helper series moves;
 #      the histogram's buckets are cumulative on kSipLatencyBucketsMs' bounds and its _count and
-#      _sum are the summary's; active calls are back at 0; the writers are named by process
+#      _sum are the summary's; active calls are back at 0; the writers are named by process;
+#      Kamailio runs the engine asked for and logged no script error
 #   2. with calls held up and new calls arriving, Kamailio's whole process group is SIGKILLed:
 #      no count scraped before the kill is lost, the dead processes' active calls leave the
 #      gauge, and a restarted Kamailio changes nothing until it proxies again
 #   3. the restarted Kamailio counts on top: every family moves by exactly sipp's new counts
-# Installs kamailio, kamailio-lua-modules, sip-tester and lua5.1 with apt-get when missing.
+# Installs kamailio, sip-tester and the engine's packages (kamailio-lua-modules and lua5.1, or
+# kamailio-python3-modules) with apt-get when missing.
 set -euo pipefail
-[[ $# -eq 2 ]] || { echo "usage: $0 SIPMETRICSD LUA_MODULE_DIR" >&2; exit 2; }
-DAEMON=$(realpath "$1") MODULE_DIR=$(realpath "$2")
+usage() { echo "usage: $0 SIPMETRICSD MODULE_DIR [lua|python]" >&2; exit 2; }
+[[ $# -eq 2 || $# -eq 3 ]] || usage
+DAEMON=$(realpath "$1") MODULE_DIR=$(realpath "$2") ENGINE=${3:-lua}
+case $ENGINE in
+  lua) APP=app_lua APP_PKG=kamailio-lua-modules ;;
+  python) APP=app_python3 APP_PKG=kamailio-python3-modules ;;
+  *) usage ;;
+esac
 HERE=$(cd "$(dirname "$0")" && pwd)
 KAM=$(cd "$HERE/.." && pwd)
 LIFETIME=150
@@ -26,22 +38,27 @@ LIFETIME=150
 source "$HERE/../../../tests/deploy/lib.sh"
 readonly START=$SECONDS
 
-# ---- Tools: Debian's kamailio (app_lua in kamailio-lua-modules) and sipp (sip-tester) --------------
-need_tools kamailio:kamailio sipp:sip-tester lua5.1:lua5.1 curl:curl python3:python3
-APP_LUA=/usr/lib/x86_64-linux-gnu/kamailio/modules/app_lua.so
-if [[ ! -e $APP_LUA ]]; then
-  APP_LUA=$(find /usr/lib -path '*kamailio/modules/app_lua.so' -print -quit 2>/dev/null || true)
+# ---- Tools: Debian's kamailio (app_lua in kamailio-lua-modules, app_python3 in -------------------
+# ---- kamailio-python3-modules) and sipp (sip-tester) ----------------------------------------------
+if [[ $ENGINE == lua ]]; then
+  need_tools kamailio:kamailio sipp:sip-tester lua5.1:lua5.1 curl:curl python3:python3
+else
+  need_tools kamailio:kamailio sipp:sip-tester curl:curl python3:python3
 fi
-if [[ -z $APP_LUA || ! -e $APP_LUA ]]; then
-  as_root_init || die "need root or sudo to install kamailio-lua-modules"
+APP_SO=/usr/lib/x86_64-linux-gnu/kamailio/modules/$APP.so
+if [[ ! -e $APP_SO ]]; then
+  APP_SO=$(find /usr/lib -path "*kamailio/modules/$APP.so" -print -quit 2>/dev/null || true)
+fi
+if [[ -z $APP_SO || ! -e $APP_SO ]]; then
+  as_root_init || die "need root or sudo to install $APP_PKG"
   timeout 420 "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y \
-    --no-install-recommends kamailio-lua-modules ||
+    --no-install-recommends "$APP_PKG" ||
     { timeout 420 "${AS_ROOT[@]}" apt-get -o DPkg::Lock::Timeout=300 update || true
       timeout 420 "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y \
-        --no-install-recommends kamailio-lua-modules; } || die "cannot install kamailio-lua-modules"
-  APP_LUA=$(find /usr/lib -path '*kamailio/modules/app_lua.so' -print -quit)
+        --no-install-recommends "$APP_PKG"; } || die "cannot install $APP_PKG"
+  APP_SO=$(find /usr/lib -path "*kamailio/modules/$APP.so" -print -quit)
 fi
-MPATH=$(dirname "$APP_LUA")
+MPATH=$(dirname "$APP_SO")
 # The package's own service, where an init system started it, is not ours to share ports with.
 if command -v systemctl >/dev/null && systemctl is-active --quiet kamailio 2>/dev/null; then
   "${AS_ROOT[@]}" systemctl disable --now kamailio || die "cannot stop the kamailio service"
@@ -70,12 +87,21 @@ port = int(sys.argv[1])
 print(sum(1 for r in open("/proc/net/udp").read().splitlines()[1:]
           if int(r.split()[1].rsplit(":", 1)[1], 16) == port))' "$1"
 }
+# The engine's environment and defines: where its sipmetrics module and our script are.
+if [[ $ENGINE == lua ]]; then
+  ENGINE_ENV=(LUA_CPATH="$MODULE_DIR/?.so" LUA_PATH="" SIPMETRICS_KAMAILIO_LUA="$KAM/sipmetrics.lua")
+  ENGINE_DEFS=()
+else
+  # No bytecode cache written next to the script in the source tree.
+  ENGINE_ENV=(PYTHONPATH="$MODULE_DIR" PYTHONDONTWRITEBYTECODE=1
+              SIPMETRICS_KAMAILIO_PY="$KAM/sipmetrics_kamailio.py")
+  ENGINE_DEFS=(-A WITH_PYTHON)
+fi
 start_kamailio() {  # LOG
   local rundir=$TMP/run-$1 deadline
   mkdir -p "$rundir"
-  start_bg "$1" env SIPMETRICS_SEGMENT="$SEG" LUA_CPATH="$MODULE_DIR/?.so" LUA_PATH="" \
-    SIPMETRICS_KAMAILIO_LUA="$KAM/sipmetrics.lua" \
-    kamailio -DD -E -f "$KAM/kamailio.cfg" -L "$MPATH" -A SIP_IN_PORT="$SIP_IN" \
+  start_bg "$1" env SIPMETRICS_SEGMENT="$SEG" "${ENGINE_ENV[@]}" \
+    kamailio -DD -E -f "$KAM/kamailio.cfg" -L "$MPATH" "${ENGINE_DEFS[@]}" -A SIP_IN_PORT="$SIP_IN" \
     -A SIP_OUT_PORT="$SIP_OUT" -A FR_TIMER_MS="$FR_TIMER_MS" -Y "$rundir" -P "$rundir/pid" -w "$rundir"
   KAM_PID=$STARTED
   deadline=$((SECONDS + 20))
@@ -84,6 +110,12 @@ start_kamailio() {  # LOG
     sleep 0.1
   done
   pass "Kamailio up on 127.0.0.1:$SIP_IN (inbound) and :$SIP_OUT (outbound), pid $(cat "$rundir/pid")"
+  grep -q "/$APP\.so\$" "/proc/$(cat "$rundir/pid")/maps" && pass "Kamailio runs $APP" ||
+    fail "Kamailio has not loaded $APP.so"
+}
+# script_errors LOG: the lines of Kamailio's log where the engine reports a failed script call.
+script_errors() {
+  grep -E "ERROR: ($APP|<script>)|Traceback|Error:|lua_run|apy_exec" "$TMP/$1" || true
 }
 for port in "$SIP_IN" "$SIP_OUT"; do
   [[ $(udp_bound "$port") == 0 ]] || die "UDP port $port is already bound"
@@ -151,9 +183,10 @@ count() {
   awk -F';' -v col="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i; next }
     { v = $c } END { print (c && v != "") ? v : -1 }' "$f"
 }
-# Columns of uac.xml's steps in sipp's counts file.
-C_INVITE=0_INVITE_Sent C_100=1_100_Recv C_180=2_180_Recv C_200=3_200_Recv C_486=4_486_Recv
-C_500=5_500_Recv C_408=6_408_Recv C_BYE=10_BYE_Sent C_BYE_200=11_200_Recv
+# Columns of uac.xml's steps in sipp's counts file (all of them, used or not).
+# shellcheck disable=SC2034
+C_INVITE=0_INVITE_Sent C_100=1_100_Recv C_180=2_180_Recv C_200=3_200_Recv C_486=4_486_Recv \
+  C_500=5_500_Recv C_408=6_408_Recv C_BYE=10_BYE_Sent C_BYE_200=11_200_Recv
 
 # Sample lines of the SIP helper families and sip_post_dial_delay_ms, sip_post_dial_delay_hist_ms
 # (no quantiles), sorted.
@@ -287,9 +320,12 @@ sum=$(value "$(samples)" 'sip_post_dial_delay_ms_sum{direction="inbound"}')
 awk -v s="$sum" 'BEGIN { exit !(s > 0 && s < 16 * 1000) }' &&
   pass "post-dial delay: 16 inbound samples summing $sum ms" || fail "post-dial delay sum $sum"
 page=$(curl -s --max-time 5 "http://127.0.0.1:$DAEMON_PORT/")
-named=$(grep -o -E 'kamailio-(udp|timer)-[0-9]+' <<<"$page" | sort -u | wc -l)
+named=$({ grep -o -E 'kamailio-(udp|timer)-[0-9]+' <<<"$page" || true; } | sort -u | wc -l)
 ((named >= 2)) && pass "$named Kamailio processes attached, each named kamailio-<proto>-<pid>" ||
   fail "Kamailio writers named kamailio-<proto>-<pid>: $named"
+errors=$(script_errors kamailio-1.log)
+[[ -z $errors ]] && pass "no $ENGINE script error in Kamailio's log" ||
+  { fail "$ENGINE script errors in Kamailio's log:"; head -20 <<<"$errors" | sed 's/^/    /'; }
 
 # ---- 2. SIGKILL mid-load ---------------------------------------------------------------------------
 calls "$TMP/hold.csv" ok 4
@@ -344,5 +380,8 @@ await_samples "after the restart" "$want"
 check_pdd_hist "after the restart" "$(samples)"
 await_value 'voiceserver_active_calls{transport="sip"}' 0 10 && pass "active calls back at 0" ||
   fail "active calls not back at 0 after the restart"
-echo "kamailio_test: $((SECONDS - START)) s"
+errors=$(script_errors kamailio-2.log)
+[[ -z $errors ]] && pass "no $ENGINE script error in the restarted Kamailio's log" ||
+  { fail "$ENGINE script errors in the restarted Kamailio's log:"; head -20 <<<"$errors" | sed 's/^/    /'; }
+echo "kamailio_test ($ENGINE): $((SECONDS - START)) s"
 finish
