@@ -43,6 +43,8 @@ DIRECTIONS = ("inbound", "outbound")
 
 # A Reason header (RFC 3326): its protocol and cause, e.g. 'Q.850;cause=16;text="..."'.
 REASON_RE = re.compile(r"^\s*([A-Za-z0-9.]+)\s*;.*cause\s*=\s*(\d+)")
+# A session-timer reason, in any case (searched in place: no lowered copy of the header).
+TIMER_RE = re.compile("timer", re.IGNORECASE)
 
 
 def socket_direction():
@@ -83,7 +85,7 @@ def reason_class():
         return "normal"
     m = REASON_RE.match(reason)
     proto, cause = (m.group(1), int(m.group(2))) if m else (None, None)
-    if "timer" in reason.lower():
+    if TIMER_RE.search(reason):
         return "timer-expired"
     if proto == "Q.850" and cause == 16:
         return "user-hangup"
