@@ -323,6 +323,10 @@ page=$(curl -s --max-time 5 "http://127.0.0.1:$DAEMON_PORT/")
 named=$({ grep -o -E 'kamailio-(udp|timer)-[0-9]+' <<<"$page" || true; } | sort -u | wc -l)
 ((named >= 2)) && pass "$named Kamailio processes attached, each named kamailio-<proto>-<pid>" ||
   fail "Kamailio writers named kamailio-<proto>-<pid>: $named"
+# The timeouts are reported from the timer process, which attaches as kamailio-timer-<pid>.
+timers=$({ grep -o -E 'kamailio-timer-[0-9]+' <<<"$page" || true; } | sort -u | wc -l)
+((timers >= 1)) && pass "the timer process attached as kamailio-timer-<pid> ($timers)" ||
+  fail "no writer named kamailio-timer-<pid>"
 errors=$(script_errors kamailio-1.log)
 [[ -z $errors ]] && pass "no $ENGINE script error in Kamailio's log" ||
   { fail "$ENGINE script errors in Kamailio's log:"; head -20 <<<"$errors" | sed 's/^/    /'; }
