@@ -94,7 +94,8 @@ BENCHMARK(BM_Gauge_Add)->Threads(1)->Threads(2)->Threads(4);
 /// Observations before the timed loop of a summary benchmark without a drain: enough to fill
 /// the calling thread's ring whatever an earlier benchmark left in it (repetitions run in random
 /// order), so that every repetition times the same path.
-constexpr std::int64_t kFillRing = 2 * sipmetrics::layout::kDefaultGeometry.ring_capacity;
+constexpr std::int64_t kFillRing =
+    std::int64_t{2} * sipmetrics::layout::kDefaultGeometry.ring_capacity;
 
 void BM_Summary_Observe(benchmark::State& state) {
   static sipmetrics::Summary s = client().summary("bench_latency_ms", "Bench.");
